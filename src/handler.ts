@@ -1,0 +1,102 @@
+/**
+ * The one small interface everything composes through (DESIGN.md lesson 1, after undici's
+ * dispatcher/handler): a Handler gets an Exchange — the parsed request plus a response sink —
+ * and answers it. Static files, the reverse proxy and error pages are all handlers.
+ *
+ * The connection engine (src/net/) implements Exchange; handlers never touch sockets.
+ */
+import type { Config } from "./config/config.ts";
+import type { HeaderList } from "./http1/header-list.ts";
+import type { RequestHead } from "./http1/message-head.ts";
+
+export type HeaderPairs = ReadonlyArray<readonly [string, string]>;
+
+/**
+ * Header lines serialized once ("Name: value\r\n"…) and reused for many responses,
+ * e.g. the Content-Type/ETag/Last-Modified block of a cached file. Build with prepareHeaders().
+ */
+export interface PreparedHeaders {
+  readonly prepared: Uint8Array;
+}
+
+export type ResponseHeaders = HeaderPairs | PreparedHeaders;
+
+/** Consumer of a request body. Return false from data() to pause reading; call ex.resumeBody() to continue. */
+export interface BodySink {
+  data(chunk: Uint8Array): boolean;
+  end(trailers: HeaderList | null): void;
+  /** The body could not be completed (client gone, framing error, timeout). */
+  error(code: string): void;
+}
+
+/** Raw byte stream of a connection after a 101 Switching Protocols (WebSocket tunnels). */
+export interface TunnelSide {
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+  pause(): void;
+  resume(): void;
+}
+export interface TunnelHandlers {
+  data(chunk: Uint8Array): void;
+  /** Peer sent FIN or the socket closed. */
+  end(): void;
+  /** Our queued bytes towards the client have drained. */
+  drain(): void;
+}
+
+/** Extra access-log fields a handler may fill in. */
+export interface ExchangeLogFields {
+  errorCode?: string;
+  upstream?: string;
+  upstreamStatus?: number;
+  upstreamConnectMs?: number;
+  upstreamTtfbMs?: number;
+}
+
+export interface Exchange {
+  readonly head: RequestHead;
+  /** Request id: the client's valid X-Request-ID or a fresh nanoid; echoed in the response. */
+  readonly id: string;
+  readonly clientIp: string;
+  /** Local port of the listener, for X-Forwarded-Port and redirects. */
+  readonly localPort: number;
+  /** Config snapshot this connection started with. */
+  readonly config: Config;
+  /** performance.now() when the request head was complete. */
+  readonly startedAt: number;
+  readonly log: ExchangeLogFields;
+
+  // ---- request body -------------------------------------------------------------------
+  /** Start receiving the body (sends 100 Continue if the client asked for it). Unread bodies are discarded. */
+  readBody(sink: BodySink): void;
+  resumeBody(): void;
+
+  // ---- response -----------------------------------------------------------------------
+  /** Whether a final response head has been started. */
+  readonly responseStarted: boolean;
+  /** A complete response with a known body. Content-Length is set; HEAD gets no body bytes. */
+  respond(status: number, headers: ResponseHeaders, body?: Uint8Array | string | null): void;
+  /**
+   * Start a streamed response. length = byte count (Content-Length), or null: chunked for HTTP/1.1,
+   * close-delimited for HTTP/1.0. Headers must not contain Content-Length/Transfer-Encoding/Connection.
+   */
+  startResponse(status: number, headers: ResponseHeaders, length: number | null): void;
+  /** Queue body bytes. false = above the high-water mark: stop producing until onDrain fires. */
+  write(chunk: Uint8Array): boolean;
+  /** Finish the response (chunked: last-chunk + trailers). */
+  end(trailers?: HeaderPairs): void;
+  /** Called once the queue drained after write() returned false. */
+  onDrain: (() => void) | null;
+  /** Called if the client connection goes away before the exchange finished. */
+  onAbort: (() => void) | null;
+  /** Send a 1xx informational response (not 101). */
+  informational(status: number, headers: HeaderPairs): void;
+  /** The built-in error page for status; code goes to the access log (e.g. "PATH_TRAVERSAL"). */
+  sendError(status: number, code?: string, headers?: HeaderPairs): void;
+  /** Cut the client connection now (e.g. upstream died mid-body): the truncation stays visible. */
+  abort(code?: string): void;
+  /** Write a 101 head and switch the connection to a raw tunnel. */
+  upgrade(headers: HeaderPairs, handlers: TunnelHandlers): TunnelSide;
+}
+
+export type Handler = (ex: Exchange) => void;

@@ -1,0 +1,65 @@
+/**
+ * Serialization of response heads and chunked framing (RFC 9112 §4, §7.1). Pure.
+ * Heads are built as latin1 strings and encoded once: header values are bytes, not text.
+ */
+import type { HeaderPairs, PreparedHeaders, ResponseHeaders } from "../handler.ts";
+import { statusText } from "./status.ts";
+
+/** Serialize header lines once for reuse across responses (e.g. a cached file's head). */
+export function prepareHeaders(pairs: HeaderPairs): PreparedHeaders {
+  return { prepared: Buffer.from(headerLines(pairs), "latin1") };
+}
+
+export function isPrepared(h: ResponseHeaders): h is PreparedHeaders {
+  return (h as PreparedHeaders).prepared !== undefined;
+}
+
+/** "Name: value\r\n" for each pair. CR/LF in a value would split the header: they are dropped here as a last line of defence. */
+export function headerLines(pairs: HeaderPairs): string {
+  let s = "";
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i]!;
+    const v = p[1];
+    s += p[0] + ": " + (v.indexOf("\r") >= 0 || v.indexOf("\n") >= 0 ? v.replace(/[\r\n]/g, "") : v) + "\r\n";
+  }
+  return s;
+}
+
+/** "HTTP/1.1 200 OK\r\n" — cached per status. */
+const statusLines = new Map<number, string>();
+export function statusLine(status: number): string {
+  let l = statusLines.get(status);
+  if (l === undefined) {
+    l = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+    statusLines.set(status, l);
+  }
+  return l;
+}
+
+/** Chunk header for a data chunk of n bytes: "<hex>\r\n". */
+export function chunkHeader(n: number): Buffer {
+  return Buffer.from(n.toString(16) + "\r\n", "latin1");
+}
+
+export const CRLF = Buffer.from("\r\n", "latin1");
+export const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
+
+/** last-chunk with trailer fields (RFC 9112 §7.1.2). */
+export function lastChunkWithTrailers(trailers: HeaderPairs): Buffer {
+  return Buffer.from("0\r\n" + headerLines(trailers) + "\r\n", "latin1");
+}
+
+/**
+ * The Date header value (RFC 9110 §6.6.1), regenerated at most once per second:
+ * formatting a date per request is measurable on the hot path.
+ */
+let dateSecond = -1;
+let dateValue = "";
+export function httpDate(nowMs: number = Date.now()): string {
+  const sec = Math.floor(nowMs / 1000);
+  if (sec !== dateSecond) {
+    dateSecond = sec;
+    dateValue = new Date(sec * 1000).toUTCString();
+  }
+  return dateValue;
+}

@@ -1,0 +1,76 @@
+/**
+ * Builds the AccessLogger the server uses from the --access-log / --log-format settings.
+ *
+ * The default target (/var/log/dreamserver/access.log, DEFAULT_ACCESS_LOG) is usually not
+ * writable when a user just runs the binary, so a path that cannot be opened is not fatal:
+ * we say so once, on one line naming the path and the reason, and log to stdout instead.
+ * An operator who wants no log says "off".
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { LogFormat } from "../config/config.ts";
+import type { AccessLogger, AccessRecord } from "./access-record.ts";
+import { AppendWriter, describeError, type AppendWriterOptions } from "./file-writer.ts";
+import { formatJson } from "./format-json.ts";
+import { formatText } from "./format-text.ts";
+
+/** Logger for --access-log off: every method does nothing. */
+export const NOOP_ACCESS_LOGGER: AccessLogger = Object.freeze({
+  log(_record: AccessRecord): void {},
+  reopen(): void {},
+  flush(): void {},
+  close(): void {},
+});
+
+export function formatterFor(format: LogFormat): (r: AccessRecord) => string {
+  return format === "json" ? formatJson : formatText;
+}
+
+/** Formats records and hands the lines to an AppendWriter. */
+class WriterAccessLogger implements AccessLogger {
+  constructor(
+    private readonly writer: AppendWriter,
+    private readonly format: (r: AccessRecord) => string,
+  ) {}
+  log(record: AccessRecord): void {
+    this.writer.write(this.format(record));
+  }
+  reopen(): void {
+    this.writer.reopen();
+  }
+  flush(): void {
+    this.writer.flush();
+  }
+  close(): void {
+    this.writer.close();
+  }
+}
+
+/**
+ * @param target a file path, "-" for stdout, or "off".
+ * @param warn receives at most one message at open time (fallback to stdout), and later the
+ *   writer's messages about dropped lines or a failed reopen. One line each, no trailing newline.
+ */
+export function openAccessLog(
+  target: string,
+  format: LogFormat,
+  warn: (msg: string) => void,
+  writerOptions: Omit<AppendWriterOptions, "warn"> = {},
+): AccessLogger {
+  if (target === "off") return NOOP_ACCESS_LOGGER;
+  const options: AppendWriterOptions = { ...writerOptions, warn };
+  let writer: AppendWriter;
+  if (target === "-") {
+    writer = new AppendWriter("-", options);
+  } else {
+    try {
+      // mkdir -p: a fresh install has no /var/log/dreamserver yet.
+      fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+      writer = new AppendWriter(target, options);
+    } catch (e) {
+      warn(`access log: cannot open ${target} (${describeError(e)}); writing the access log to stdout instead`);
+      writer = new AppendWriter("-", options);
+    }
+  }
+  return new WriterAccessLogger(writer, formatterFor(format));
+}

@@ -1,0 +1,53 @@
+/**
+ * The JSON-lines access-log format: one object per line, for log shippers (Vector, Loki, jq).
+ *
+ * Keys, in this order: time (ISO 8601 UTC), id, ip, method, path, host, status, bytes,
+ * latency_ms; then, only when present: error, upstream, upstream_status, upstream_connect_ms,
+ * upstream_ttfb_ms, user_agent. Durations are numbers of milliseconds rounded to microseconds.
+ */
+import type { AccessRecord } from "./access-record.ts";
+import { isoTime } from "./format-text.ts";
+
+/**
+ * JSON.stringify already escapes `"`, `\`, C0 controls and (ES2019 well-formed stringify) lone
+ * surrogates, so the output is one valid JSON line. It leaves DEL, C1 controls (0x80-0x9f, where
+ * 0x9b is CSI for some terminals) and U+2028/U+2029 raw; the latter two are line terminators for
+ * JavaScript, and some line splitters treat them as newlines. We escape every code unit >= 0x7f
+ * as \uHHHH, so each line is plain ASCII and still parses back to exactly the same strings.
+ * This replacement is safe on the whole serialized line: outside string literals JSON.stringify
+ * only emits ASCII.
+ */
+const NON_ASCII = /[\u007f-\uffff]/;
+const NON_ASCII_G = /[\u007f-\uffff]/g;
+
+function escapeUnit(c: string): string {
+  return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+}
+
+/** Millisecond durations with microsecond resolution; non-finite → null (what JSON can say). */
+function ms(n: number): number | null {
+  return Number.isFinite(n) ? Math.round(n * 1000) / 1000 : null;
+}
+
+/** One access-log line as JSON, newline-terminated. */
+export function formatJson(r: AccessRecord): string {
+  const o: Record<string, unknown> = {
+    time: isoTime(r.time),
+    id: r.id,
+    ip: r.ip,
+    method: r.method,
+    path: r.path,
+    host: r.host,
+    status: r.status,
+    bytes: r.bytes,
+    latency_ms: ms(r.latencyMs),
+  };
+  if (r.error !== undefined) o.error = r.error;
+  if (r.upstream !== undefined) o.upstream = r.upstream;
+  if (r.upstreamStatus !== undefined) o.upstream_status = r.upstreamStatus;
+  if (r.upstreamConnectMs !== undefined) o.upstream_connect_ms = ms(r.upstreamConnectMs);
+  if (r.upstreamTtfbMs !== undefined) o.upstream_ttfb_ms = ms(r.upstreamTtfbMs);
+  if (r.userAgent !== undefined) o.user_agent = r.userAgent;
+  const s = JSON.stringify(o);
+  return (NON_ASCII.test(s) ? s.replace(NON_ASCII_G, escapeUnit) : s) + "\n";
+}

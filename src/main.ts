@@ -1,0 +1,83 @@
+/**
+ * Entry point: flags → config → access log → listener → signal handling.
+ *   SIGTERM / SIGINT: stop accepting, finish in-flight requests (bounded), flush the log, exit 0.
+ *   SIGUSR1: reopen the access log (after logrotate moved it).
+ * Configuration mistakes print one line on stderr and exit 2 — never a stack trace.
+ */
+import pkg from "../package.json" with { type: "json" };
+import { ConfigError, parseFlags, USAGE } from "./config/flags.ts";
+import { openAccessLog } from "./log/access-log.ts";
+import { Server } from "./net/server.ts";
+import { createRouter } from "./router/router.ts";
+
+function fail(msg: string): never {
+  process.stderr.write(`dreamserver: ${msg}\n`);
+  process.exit(2);
+}
+
+function main(): void {
+  let cli;
+  try {
+    cli = parseFlags(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    fail(`could not read the command line: ${(e as Error)?.message ?? e}`);
+  }
+  if (cli.kind === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (cli.kind === "version") {
+    process.stdout.write(`dreamserver ${pkg.version} (bun ${Bun.version})\n`);
+    return;
+  }
+  const config = cli.config;
+  const logger = openAccessLog(config.accessLog, config.logFormat, (msg) => process.stderr.write(`dreamserver: warning: ${msg}\n`));
+
+  let server: Server;
+  try {
+    server = new Server({ config, handler: createRouter(config), logger });
+    server.start();
+  } catch (e) {
+    logger.close();
+    const err = e as { code?: string; message?: string };
+    const where = `${config.hostname}:${config.port}`;
+    if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) fail(`cannot listen on ${where}: the address is already in use; stop the other server or choose another --listen port`);
+    if (err.code === "EACCES" || /permission/i.test(err.message ?? "")) fail(`cannot listen on ${where}: permission denied; ports below 1024 need privileges, choose e.g. --listen 8080`);
+    if (err.code === "EADDRNOTAVAIL") fail(`cannot listen on ${where}: that address is not on this machine; check the host part of --listen`);
+    if (e instanceof ConfigError) fail(e.message);
+    fail(`cannot start: ${err.message ?? e}`);
+  }
+
+  const shownHost = config.hostname === "0.0.0.0" ? "localhost" : config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
+  const what = config.proxy ? `proxying to ${config.proxy.url.href}` : `serving ${config.root}`;
+  process.stderr.write(`DreamServer ${pkg.version} listening on http://${shownHost}:${server.port} — ${what}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      // A second signal: the operator wants out now. Still keep the log.
+      logger.close();
+      process.exit(0);
+    }
+    stopping = true;
+    process.stderr.write(`dreamserver: ${signal} received, finishing in-flight requests…\n`);
+    server.shutdown().then(
+      () => {
+        logger.close();
+        process.exit(0);
+      },
+      () => {
+        logger.close();
+        process.exit(0);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGUSR1", () => logger.reopen());
+  process.on("uncaughtException", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
+  process.on("unhandledRejection", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
+}
+
+main();

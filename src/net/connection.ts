@@ -1,0 +1,726 @@
+/**
+ * One client connection: bytes from the socket go through the pure parser; each request head
+ * becomes an Exchange handed to the handler; responses go out through the write queue.
+ *
+ * Ordering: requests on one connection are handled strictly one after another. While an
+ * exchange is in flight the parser is not asked for the next head, so pipelined requests are
+ * answered in order by construction (RFC 9112 §9.3.2). Synchronous responses produced while
+ * one read is processed are corked into a single write.
+ *
+ * Timers are deadlines checked by a coarse sweep (see timer-wheel.ts); Bun's socket.timeout is
+ * too coarse and not reset by traffic (BUN-NOTES.md).
+ */
+import type { Socket } from "bun";
+import { nanoid } from "nanoid";
+import type { Config } from "../config/config.ts";
+import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
+import type { HeaderList } from "../http1/header-list.ts";
+import type { RequestHead } from "../http1/message-head.ts";
+import { MessageParser, type ParseError } from "../http1/message-parser.ts";
+import { chunkHeader, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
+import type { AccessLogger } from "../log/access-record.ts";
+import { errorPage } from "../pages/error-page.ts";
+import { WriteQueue } from "./write-queue.ts";
+
+export interface ConnectionContext {
+  readonly config: Config;
+  readonly handler: Handler;
+  readonly logger: AccessLogger;
+  readonly localPort: number;
+  /** Set by the server while draining for shutdown: finish in-flight work, then close. */
+  readonly shuttingDown: boolean;
+  release(conn: Connection): void;
+}
+
+/** Tail of the read buffer above which we stop reading the socket until we catch up. */
+const READ_HIGH_WATER = 256 * 1024;
+/** An unread request body up to this size is drained to keep the connection; larger ones close it. */
+const DISCARD_BODY_MAX = 1024 * 1024;
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const CONTINUE_100 = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+
+const enum Phase {
+  /** Waiting for (the rest of) a request head. */
+  Head,
+  /** Idle keep-alive between requests. */
+  KeepAlive,
+  /** Reading a request body. */
+  Body,
+  /** Waiting on the handler (e.g. upstream); no client-side deadline. */
+  Handler,
+  /** Upgraded tunnel. */
+  Tunnel,
+  Closed,
+}
+
+export class Connection {
+  readonly parser: MessageParser;
+  readonly out: WriteQueue;
+  readonly clientIp: string;
+  current: ExchangeImpl | null = null;
+  private requests = 0;
+  private pumping = false;
+  private needPump = false;
+  private readPaused = false;
+  peerEnded = false;
+  phase = Phase.Head;
+  /** performance.now() deadline for the current phase; 0 = none. */
+  deadline = 0;
+  private tunnel: TunnelHandlers | null = null;
+  closed = false;
+
+  constructor(
+    readonly socket: Socket<Connection>,
+    readonly ctx: ConnectionContext,
+  ) {
+    this.parser = new MessageParser("request", ctx.config.limits);
+    this.out = new WriteQueue(socket);
+    this.out.onDrained = () => this.onOutputDrained();
+    const ip = socket.remoteAddress ?? "";
+    this.clientIp = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+    this.deadline = performance.now() + ctx.config.timeouts.headerMs;
+  }
+
+  get config(): Config {
+    return this.ctx.config;
+  }
+
+  // ---- socket events ------------------------------------------------------------------
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    if (this.tunnel) {
+      this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
+      this.tunnel.data(chunk);
+      return;
+    }
+    if (this.phase === Phase.KeepAlive) {
+      // First byte of the next request: the header timer starts now (slowloris protection).
+      this.phase = Phase.Head;
+      this.deadline = performance.now() + this.config.timeouts.headerMs;
+    } else if (this.phase === Phase.Body) {
+      this.deadline = performance.now() + this.config.timeouts.bodyIdleMs;
+    }
+    this.parser.push(chunk);
+    this.pump();
+  }
+
+  onDrain(): void {
+    this.out.flush();
+  }
+
+  /** Client sent FIN (allowHalfOpen): finish what is in flight, then close. */
+  onEnd(): void {
+    this.peerEnded = true;
+    if (this.tunnel) {
+      this.tunnel.end();
+      return;
+    }
+    const ev = this.parser.finish();
+    if (ev && ev.type === "error") {
+      const ex = this.current;
+      if (ex && ex.sink && !ex.requestDone) {
+        ex.sink.error("CLIENT_ABORTED");
+        ex.sink = null;
+      }
+      if (!ex) {
+        // Partial head then FIN: nothing to answer to; a half-closed client may still read.
+        this.close();
+        return;
+      }
+    }
+    if (!this.current) this.closeWhenFlushed();
+  }
+
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.phase = Phase.Closed;
+    this.out.discard();
+    const ex = this.current;
+    if (this.tunnel) {
+      const t = this.tunnel;
+      this.tunnel = null;
+      t.end();
+    }
+    if (ex && !ex.finished) {
+      ex.aborted = true;
+      if (ex.sink && !ex.requestDone) ex.sink.error("CLIENT_ABORTED");
+      if (ex.onAbort) {
+        try {
+          ex.onAbort();
+        } catch {}
+      }
+      ex.logFinish(ex.status || 499, ex.log.errorCode ?? "CLIENT_ABORTED");
+    }
+    this.current = null;
+    this.ctx.release(this);
+  }
+
+  /** Called by the sweep with the current time. */
+  checkTimeout(now: number): void {
+    if (this.closed) return;
+    const sendIdle = this.config.timeouts.sendIdleMs;
+    if (this.out.pending > 0 && now - this.out.lastProgress > sendIdle) {
+      // The client stopped reading our bytes: give up (nginx send_timeout).
+      if (this.current) this.current.log.errorCode ??= "CLIENT_SEND_TIMEOUT";
+      this.terminate();
+      return;
+    }
+    if (this.deadline === 0 || now < this.deadline) return;
+    switch (this.phase) {
+      case Phase.KeepAlive:
+        this.close();
+        return;
+      case Phase.Head:
+        if (this.parser.inHead) this.rejectAndClose(408, "TIMEOUT_HEADER");
+        else this.close();
+        return;
+      case Phase.Body: {
+        const ex = this.current;
+        if (ex) {
+          if (ex.sink) ex.sink.error("TIMEOUT_BODY");
+          ex.sink = null;
+          if (!ex.responseStarted) ex.sendError(408, "TIMEOUT_BODY");
+          else ex.abort("TIMEOUT_BODY");
+        }
+        this.closeWhenFlushed();
+        return;
+      }
+      case Phase.Tunnel:
+        this.terminate();
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- the request loop ---------------------------------------------------------------
+
+  pump(): void {
+    if (this.pumping) {
+      this.needPump = true;
+      return;
+    }
+    this.pumping = true;
+    this.out.cork();
+    try {
+      do {
+        this.needPump = false;
+        this.pumpOnce();
+      } while (this.needPump && !this.closed);
+    } finally {
+      this.pumping = false;
+      this.out.uncork();
+    }
+    this.updateReadPause();
+  }
+
+  private pumpOnce(): void {
+    while (!this.closed && !this.tunnel) {
+      const ex = this.current;
+      if (ex) {
+        if (ex.requestDone) return; // waiting for the response before the next request
+        if (ex.sink === null) {
+          // Nobody reads this body (yet). Once the response is done it is drained and dropped.
+          if (!ex.finished) return;
+        } else if (ex.bodyPaused) return;
+      } else if (this.out.overHighWater) {
+        return; // pipelined responses are piling up unread: stop producing more
+      } else if (this.closingAfterResponse) {
+        return;
+      }
+      const ev = this.parser.next();
+      if (ev === null) return;
+      switch (ev.type) {
+        case "head":
+          this.startExchange(ev.head as RequestHead);
+          break;
+        case "body": {
+          const cur = this.current!;
+          cur.bodyBytes += ev.data.byteLength;
+          if (cur.sink) {
+            if (!cur.sink.data(ev.data)) cur.bodyPaused = true;
+          }
+          break;
+        }
+        case "end": {
+          const cur = this.current!;
+          cur.requestDone = true;
+          const sink = cur.sink;
+          cur.sink = null;
+          if (sink) sink.end(ev.trailers);
+          if (cur.finished) this.completeExchange(cur);
+          else if (this.phase === Phase.Body) {
+            this.phase = Phase.Handler;
+            this.deadline = 0;
+          }
+          break;
+        }
+        case "error":
+          this.onParseError(ev.error);
+          return;
+      }
+    }
+  }
+
+  private closingAfterResponse = false;
+
+  private startExchange(head: RequestHead): void {
+    const cfg = this.config;
+    this.requests++;
+    const incomingId = head.headers.get("x-request-id");
+    const id = incomingId !== undefined && VALID_REQUEST_ID.test(incomingId) ? incomingId : nanoid();
+    const ex = new ExchangeImpl(this, head, id);
+    this.current = ex;
+    ex.requestDone = head.bodyKind === "none";
+    if (ex.requestDone) {
+      this.phase = Phase.Handler;
+      this.deadline = 0;
+    } else {
+      this.phase = Phase.Body;
+      this.deadline = performance.now() + cfg.timeouts.bodyIdleMs;
+    }
+    ex.keepAlive = head.keepAlive && !this.ctx.shuttingDown && this.requests < cfg.maxRequestsPerConnection && !this.peerEnded;
+    if (head.method === "CONNECT") {
+      // We are not a forward proxy: CONNECT is never tunnelled (RFC 9110 §9.3.6).
+      ex.sendError(405, "METHOD_CONNECT", [["Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"]]);
+      return;
+    }
+    try {
+      this.ctx.handler(ex);
+    } catch (err) {
+      ex.log.errorCode ??= "HANDLER_EXCEPTION";
+      console.error(`[ERROR] handler threw for ${head.method} ${head.target}: ${(err as Error)?.message ?? err}`);
+      if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
+      else ex.abort("HANDLER_EXCEPTION");
+    }
+  }
+
+  /** Response written and request fully read: log it and move on to the next request. */
+  completeExchange(ex: ExchangeImpl): void {
+    if (this.current !== ex) return;
+    ex.logFinish(ex.status, ex.log.errorCode);
+    this.current = null;
+    if (!ex.keepAlive || this.peerEnded || this.ctx.shuttingDown) {
+      this.closeWhenFlushed();
+      return;
+    }
+    this.phase = this.parser.idle ? Phase.KeepAlive : Phase.Head;
+    this.deadline = performance.now() + (this.phase === Phase.KeepAlive ? this.config.timeouts.keepAliveMs : this.config.timeouts.headerMs);
+    if (this.pumping) this.needPump = true;
+    else this.pump();
+  }
+
+  private onParseError(err: ParseError): void {
+    const ex = this.current;
+    if (ex) {
+      // Framing error inside a body: the rest of the stream is unusable.
+      ex.keepAlive = false;
+      const sink = ex.sink;
+      ex.sink = null;
+      if (sink) sink.error(err.code);
+      if (!ex.responseStarted) ex.sendError(err.status, err.code);
+      else if (!ex.finished) ex.abort(err.code);
+      this.closeWhenFlushed();
+      return;
+    }
+    this.rejectAndClose(err.status, err.code);
+  }
+
+  /** Answer a request we could not parse with its error page, log it, and close. */
+  private rejectAndClose(status: number, code: string): void {
+    const body = errorPage(status);
+    const head =
+      statusLine(status) +
+      `Date: ${httpDate()}\r\nServer: ${this.config.serverName}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`;
+    const before = this.out.totalBytes;
+    this.out.write(Buffer.from(head, "latin1"));
+    this.out.write(body);
+    this.ctx.logger.log({
+      time: Date.now(),
+      id: nanoid(),
+      ip: this.clientIp,
+      method: "-",
+      path: "-",
+      host: "-",
+      status,
+      bytes: this.out.totalBytes - before,
+      latencyMs: 0,
+      error: code,
+    });
+    this.closeWhenFlushed();
+  }
+
+  // ---- flow control -------------------------------------------------------------------
+
+  private onOutputDrained(): void {
+    const ex = this.current;
+    if (ex && ex.wantDrain && ex.onDrain) {
+      ex.wantDrain = false;
+      ex.onDrain();
+    } else if (this.tunnel) {
+      this.tunnel.drain();
+    }
+    if (this.closeAfterFlush && this.out.pending === 0) {
+      this.close();
+      return;
+    }
+    if (!this.closed && !this.tunnel && !this.current) this.pump();
+  }
+
+  /** Pause reading while we are not consuming and the unparsed tail is large. */
+  private updateReadPause(): void {
+    if (this.closed || this.tunnel) return;
+    const shouldPause = this.parser.buffered > READ_HIGH_WATER;
+    if (shouldPause !== this.readPaused) {
+      this.readPaused = shouldPause;
+      if (shouldPause) this.socket.pause();
+      else this.socket.resume();
+    }
+  }
+
+  resumeBody(ex: ExchangeImpl): void {
+    if (this.current !== ex || !ex.bodyPaused) return;
+    ex.bodyPaused = false;
+    this.pump();
+  }
+
+  private closeAfterFlush = false;
+
+  /** Close once queued bytes are out (response complete, connection not reusable). */
+  closeWhenFlushed(): void {
+    if (this.closed) return;
+    this.closingAfterResponse = true;
+    if (this.out.pending === 0 && !this.pumping) {
+      this.close();
+      return;
+    }
+    this.closeAfterFlush = true;
+    if (this.pumping) {
+      // uncork at the end of pump() flushes; check again then.
+      queueMicrotask(() => {
+        if (!this.closed && this.out.pending === 0) this.close();
+      });
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    // end() runs our close handler synchronously (BUN-NOTES.md): state is already consistent here.
+    this.socket.end();
+  }
+
+  terminate(): void {
+    if (this.closed) return;
+    this.socket.terminate();
+  }
+
+  // ---- upgrade --------------------------------------------------------------------------
+
+  startTunnel(handlers: TunnelHandlers): TunnelSide {
+    this.tunnel = handlers;
+    this.phase = Phase.Tunnel;
+    this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    const rest = this.parser.takeRemaining();
+    if (rest.byteLength > 0) queueMicrotask(() => this.tunnel?.data(rest));
+    return {
+      write: (chunk) => {
+        this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
+        return this.out.write(chunk);
+      },
+      end: () => this.closeWhenFlushed(),
+      pause: () => this.socket.pause(),
+      resume: () => this.socket.resume(),
+    };
+  }
+}
+
+// ---- the exchange ------------------------------------------------------------------------
+
+const enum Framing {
+  None,
+  Length,
+  Chunked,
+  Close,
+}
+
+export class ExchangeImpl implements Exchange {
+  readonly startedAt = performance.now();
+  readonly startedWall = Date.now();
+  readonly log: ExchangeLogFields = {};
+  readonly clientIp: string;
+  readonly localPort: number;
+  readonly config: Config;
+  sink: BodySink | null = null;
+  bodyPaused = false;
+  requestDone = false;
+  bodyBytes = 0;
+  keepAlive = true;
+  responseStarted = false;
+  finished = false;
+  aborted = false;
+  status = 0;
+  wantDrain = false;
+  onDrain: (() => void) | null = null;
+  onAbort: (() => void) | null = null;
+  private framing = Framing.None;
+  private remaining = 0;
+  private bytesBefore: number;
+  private logged = false;
+  private readonly isHead: boolean;
+
+  constructor(
+    private readonly conn: Connection,
+    readonly head: RequestHead,
+    readonly id: string,
+  ) {
+    this.clientIp = conn.clientIp;
+    this.localPort = conn.ctx.localPort;
+    this.config = conn.ctx.config;
+    this.bytesBefore = conn.out.totalBytes;
+    this.isHead = head.method === "HEAD";
+  }
+
+  // ---- request body -------------------------------------------------------------------
+
+  readBody(sink: BodySink): void {
+    if (this.requestDone) {
+      // Bodiless request: end right away.
+      queueMicrotask(() => sink.end(null));
+      return;
+    }
+    this.sink = sink;
+    if (this.head.expectContinue && !this.responseStarted) this.conn.out.write(CONTINUE_100);
+    this.conn.pump();
+  }
+
+  resumeBody(): void {
+    this.conn.resumeBody(this);
+  }
+
+  // ---- response -----------------------------------------------------------------------
+
+  /** Decide keep-alive for this response and produce the common trailing header lines. */
+  private commonHeaders(extra: string): string {
+    if (!this.requestDone && this.sink === null) {
+      // The body is unread. Draining a small one keeps the connection; a client still waiting
+      // for 100-continue or a large/unknown body means closing is cheaper (RFC 9110 §10.1.1).
+      const h = this.head;
+      if (h.expectContinue || h.bodyKind !== "length" || h.contentLength - this.bodyBytes > DISCARD_BODY_MAX) this.keepAlive = false;
+    }
+    if (this.conn.ctx.shuttingDown || this.conn.peerEnded) this.keepAlive = false;
+    let s = extra + "Date: " + httpDate() + "\r\nServer: " + this.config.serverName + "\r\nX-Request-ID: " + this.id + "\r\n";
+    if (!this.keepAlive) s += "Connection: close\r\n";
+    else if (this.head.minor === 0) s += "Connection: keep-alive\r\n";
+    return s;
+  }
+
+  respond(status: number, headers: ResponseHeaders, body?: Uint8Array | string | null): void {
+    if (this.responseStarted || this.aborted) return;
+    this.responseStarted = true;
+    this.status = status;
+    const bodyBytes = body == null ? EMPTY : typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    const noBody = status === 204 || status === 304 || status < 200;
+    let lines = statusLine(status);
+    let prepared: Uint8Array | null = null;
+    if (isPrepared(headers)) prepared = headers.prepared;
+    else lines += headerLines(headers);
+    let tail = noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n";
+    tail = this.commonHeaders(tail) + "\r\n";
+    const sendBody = !noBody && !this.isHead;
+    const prefix = prepared ? lines : "";
+    // One buffer for head and body: one syscall per response (BUN-NOTES.md).
+    const headStr = prepared ? tail : lines + tail;
+    const prefixLen = prefix.length;
+    const preparedLen = prepared ? prepared.byteLength : 0;
+    const headLen = headStr.length;
+    const total = prefixLen + preparedLen + headLen + (sendBody ? bodyBytes.byteLength : 0);
+    const out = Buffer.allocUnsafe(total);
+    let off = 0;
+    if (prefixLen) off += out.write(prefix, off, "latin1");
+    if (prepared) {
+      out.set(prepared, off);
+      off += preparedLen;
+    }
+    off += out.write(headStr, off, "latin1");
+    if (sendBody) out.set(bodyBytes, off);
+    this.conn.out.write(out);
+    this.finish();
+  }
+
+  startResponse(status: number, headers: ResponseHeaders, length: number | null): void {
+    if (this.responseStarted || this.aborted) return;
+    this.responseStarted = true;
+    this.status = status;
+    let s = statusLine(status);
+    const prepared = isPrepared(headers) ? headers.prepared : null;
+    if (!prepared) s += headerLines(headers as HeaderPairs);
+    let extra = "";
+    const noBody = status === 204 || status === 304 || status < 200;
+    if (noBody) {
+      this.framing = Framing.None;
+    } else if (length !== null) {
+      extra = "Content-Length: " + length + "\r\n";
+      this.framing = this.isHead ? Framing.None : Framing.Length;
+      this.remaining = length;
+    } else if (this.isHead) {
+      this.framing = Framing.None;
+    } else if (this.head.minor === 1) {
+      extra = "Transfer-Encoding: chunked\r\n";
+      this.framing = Framing.Chunked;
+    } else {
+      // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+      this.framing = Framing.Close;
+      this.keepAlive = false;
+    }
+    const tail = this.commonHeaders(extra) + "\r\n";
+    if (prepared) {
+      const a = Buffer.from(s, "latin1");
+      const b = Buffer.from(tail, "latin1");
+      const out = Buffer.allocUnsafe(a.length + prepared.byteLength + b.length);
+      out.set(a, 0);
+      out.set(prepared, a.length);
+      out.set(b, a.length + prepared.byteLength);
+      this.conn.out.write(out);
+    } else {
+      this.conn.out.write(Buffer.from(s + tail, "latin1"));
+    }
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (!this.responseStarted || this.finished || this.aborted) return false;
+    const out = this.conn.out;
+    let ok: boolean;
+    switch (this.framing) {
+      case Framing.None:
+        return true;
+      case Framing.Length:
+        if (chunk.byteLength > this.remaining) chunk = chunk.subarray(0, this.remaining);
+        this.remaining -= chunk.byteLength;
+        ok = out.write(chunk);
+        break;
+      case Framing.Chunked: {
+        if (chunk.byteLength === 0) return !out.overHighWater;
+        const h = chunkHeader(chunk.byteLength);
+        const framed = Buffer.allocUnsafe(h.length + chunk.byteLength + 2);
+        framed.set(h, 0);
+        framed.set(chunk, h.length);
+        framed[framed.length - 2] = 0x0d;
+        framed[framed.length - 1] = 0x0a;
+        ok = out.write(framed);
+        break;
+      }
+      default:
+        ok = out.write(chunk);
+    }
+    if (!ok) this.wantDrain = true;
+    return ok;
+  }
+
+  end(trailers?: HeaderPairs): void {
+    if (!this.responseStarted || this.finished || this.aborted) return;
+    if (this.framing === Framing.Chunked) {
+      this.conn.out.write(trailers && trailers.length ? lastChunkWithTrailers(trailers) : LAST_CHUNK);
+    } else if (this.framing === Framing.Length && this.remaining > 0) {
+      // The producer promised more bytes than it delivered: the framing is broken, so the
+      // connection must close for the client to notice (never a fake clean end).
+      this.log.errorCode ??= "RESPONSE_TRUNCATED";
+      this.keepAlive = false;
+      this.finish();
+      this.conn.closeWhenFlushed();
+      return;
+    }
+    if (this.framing === Framing.Close) this.keepAlive = false;
+    this.finish();
+  }
+
+  informational(status: number, headers: HeaderPairs): void {
+    if (this.responseStarted || this.aborted || status < 100 || status > 199 || status === 101) return;
+    if (this.head.minor === 0) return; // HTTP/1.0 clients do not understand 1xx (RFC 9110 §15.2)
+    this.conn.out.write(Buffer.from(statusLine(status) + headerLines(headers) + "\r\n", "latin1"));
+  }
+
+  sendError(status: number, code?: string, headers?: HeaderPairs): void {
+    if (code) this.log.errorCode ??= code;
+    if (this.responseStarted) {
+      this.abort(code);
+      return;
+    }
+    // These statuses mean the request stream itself is suspect or unwanted: do not reuse it.
+    if (CLOSE_AFTER.has(status)) this.keepAlive = false;
+    const pairs: [string, string][] = [["Content-Type", "text/html; charset=utf-8"]];
+    if (headers) for (const h of headers) pairs.push([h[0], h[1]]);
+    this.respond(status, pairs, errorPage(status));
+  }
+
+  abort(code?: string): void {
+    if (code) this.log.errorCode ??= code;
+    if (this.aborted || this.conn.closed) return;
+    this.aborted = true;
+    this.keepAlive = false;
+    // Deliver what is queued, then FIN without completing the framing: the client sees a
+    // Content-Length shortfall or a missing last-chunk, never a fake clean end.
+    this.conn.closeWhenFlushed();
+  }
+
+  upgrade(headers: HeaderPairs, handlers: TunnelHandlers): TunnelSide {
+    this.responseStarted = true;
+    this.status = 101;
+    this.conn.out.write(Buffer.from(statusLine(101) + headerLines(headers) + "\r\n", "latin1"));
+    this.requestDone = true;
+    this.finished = true;
+    return this.conn.startTunnel({
+      data: handlers.data,
+      drain: handlers.drain,
+      end: () => {
+        this.logFinish(101, this.log.errorCode);
+        handlers.end();
+      },
+    });
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.requestDone) this.conn.completeExchange(this);
+    else if (this.sink === null) {
+      if (!this.keepAlive) {
+        // Unread body and no keep-alive: stop here.
+        this.conn.completeExchange(this);
+      } else this.conn.pump(); // drain the unread body, then completeExchange on its end
+    }
+  }
+
+  logFinish(status: number, error?: string): void {
+    if (this.logged) return;
+    this.logged = true;
+    const h = this.head;
+    const l = this.log;
+    this.conn.ctx.logger.log({
+      time: this.startedWall,
+      id: this.id,
+      ip: this.clientIp,
+      method: h.method,
+      path: h.target,
+      host: h.host,
+      status,
+      bytes: this.conn.out.totalBytes - this.bytesBefore,
+      latencyMs: performance.now() - this.startedAt,
+      error,
+      upstream: l.upstream,
+      upstreamStatus: l.upstreamStatus,
+      upstreamConnectMs: l.upstreamConnectMs,
+      upstreamTtfbMs: l.upstreamTtfbMs,
+    });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const CLOSE_AFTER = new Set([400, 408, 413, 414, 417, 431, 501, 505]);
+
+export type { HeaderList };

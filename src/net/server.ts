@@ -1,0 +1,145 @@
+/**
+ * The listener: Bun.listen on raw TCP, one Connection per socket, a coarse timer sweep for
+ * every per-phase deadline, and graceful shutdown (stop accepting, let in-flight exchanges
+ * finish, close idle keep-alive connections, cut the rest at the deadline).
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import type { Config } from "../config/config.ts";
+import type { Handler } from "../handler.ts";
+import type { AccessLogger } from "../log/access-record.ts";
+import { Connection, type ConnectionContext } from "./connection.ts";
+
+/** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
+const SWEEP_MS = 500;
+
+export interface ServerOptions {
+  config: Config;
+  handler: Handler;
+  logger: AccessLogger;
+  /** Share the port with sibling worker processes (SO_REUSEPORT). */
+  reusePort?: boolean;
+}
+
+export class Server implements ConnectionContext {
+  readonly config: Config;
+  readonly handler: Handler;
+  readonly logger: AccessLogger;
+  shuttingDown = false;
+  private listener: TCPSocketListener<Connection> | null = null;
+  private readonly connections = new Set<Connection>();
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private drainedWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: ServerOptions) {
+    this.config = opts.config;
+    this.handler = opts.handler;
+    this.logger = opts.logger;
+  }
+
+  get localPort(): number {
+    return this.listener?.port ?? this.config.port;
+  }
+
+  get port(): number {
+    return this.localPort;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Throws the Bun error (e.g. EADDRINUSE) when the port cannot be bound. */
+  start(): void {
+    const self = this;
+    const options = {
+      hostname: this.config.hostname,
+      port: this.config.port,
+      // A client that half-closes after sending its request must still get the answer (BUN-NOTES.md).
+      allowHalfOpen: true,
+      reusePort: this.opts.reusePort ?? false,
+      socket: {
+        binaryType: "buffer" as const,
+        open(socket: Socket<Connection>) {
+          const conn = new Connection(socket, self);
+          socket.data = conn;
+          self.connections.add(conn);
+          if (self.shuttingDown) conn.close();
+        },
+        data(socket: Socket<Connection>, chunk: Buffer) {
+          socket.data?.onData(chunk);
+        },
+        drain(socket: Socket<Connection>) {
+          socket.data?.onDrain();
+        },
+        end(socket: Socket<Connection>) {
+          socket.data?.onEnd();
+        },
+        close(socket: Socket<Connection>) {
+          socket.data?.onClose();
+        },
+        error(socket: Socket<Connection>, err: Error) {
+          // A sync throw in a handler lands here and does not close the socket (BUN-NOTES.md).
+          console.error(`[ERROR] connection error: ${err?.message ?? err}`);
+          const conn = socket.data;
+          if (conn) {
+            const ex = conn.current;
+            if (ex && !ex.responseStarted) ex.sendError(500, "INTERNAL_ERROR");
+            conn.closeWhenFlushed();
+          }
+        },
+      },
+    };
+    // reusePort works although the type definitions omit it (BUN-NOTES.md).
+    this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  release(conn: Connection): void {
+    this.connections.delete(conn);
+    if (this.shuttingDown && this.connections.size === 0) {
+      const w = this.drainedWaiters;
+      this.drainedWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.connections) c.checkTimeout(now);
+  }
+
+  /**
+   * Graceful stop: no new connections; idle ones close now; busy ones close after their
+   * current response (which carries Connection: close). Resolves when all are gone or at
+   * the deadline, when the rest are cut.
+   */
+  async shutdown(deadlineMs: number = this.config.timeouts.shutdownMs): Promise<void> {
+    this.shuttingDown = true;
+    this.listener?.stop(false);
+    for (const c of this.connections) {
+      if (!c.current) c.close();
+    }
+    if (this.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, deadlineMs);
+        this.drainedWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    for (const c of this.connections) c.terminate();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.listener?.stop(true);
+    this.listener = null;
+  }
+
+  /** Stop immediately (tests). */
+  stop(): void {
+    this.shuttingDown = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.listener?.stop(true);
+    this.listener = null;
+  }
+}

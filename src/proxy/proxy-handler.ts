@@ -1,0 +1,463 @@
+/**
+ * The reverse-proxy handler: one ProxiedExchange per client request. It prepares the upstream
+ * request (pure, prepare-request.ts), gets a pooled or fresh upstream connection, streams the
+ * request body up and the response down with backpressure both ways, tunnels WebSocket
+ * upgrades, and turns every failure into an answer (502/504) or a visible truncation.
+ *
+ * Flow control: a slow client makes ex.write() return false → we pause the upstream socket
+ * until ex.onDrain; a slow upstream makes its write queue fill → the request body sink returns
+ * false and the engine stops reading the client until we call ex.resumeBody().
+ */
+import type { Config, ProxyConfig } from "../config/config.ts";
+import type { BodySink, Exchange, Handler, HeaderPairs, TunnelSide } from "../handler.ts";
+import type { HeaderList } from "../http1/header-list.ts";
+import type { ResponseHead } from "../http1/message-head.ts";
+import { chunkHeader, LAST_CHUNK, lastChunkWithTrailers } from "../http1/serialize.ts";
+import { ConnectError, UpstreamPool, type UpstreamConnection, type UpstreamListener } from "../net/upstream-pool.ts";
+import { TrustedProxies } from "./cidr.ts";
+import { makeLocationRewriter } from "./location-rewrite.ts";
+import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, serializeRequestHead, upstreamTargetOf, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
+import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
+import { shouldFollow } from "./redirect-policy.ts";
+
+/** Idempotent methods (RFC 9110 §9.2.2): only these may be re-sent after a dead pooled connection. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+export interface ProxyContext {
+  readonly config: Config;
+  readonly proxy: ProxyConfig;
+  readonly pool: UpstreamPool;
+  readonly target: UpstreamTarget;
+  readonly trusted: TrustedProxies;
+}
+
+export function createProxyContext(config: Config, proxy: ProxyConfig): ProxyContext {
+  const url = proxy.url;
+  const tls = url.protocol === "https:";
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : tls ? 443 : 80;
+  const pool = new UpstreamPool(
+    { hostname, port, tls, tlsVerify: proxy.tlsVerify, serverName: hostname },
+    config.limits,
+    proxy.poolSize,
+    config.timeouts.upstreamPoolIdleMs,
+    config.timeouts.upstreamConnectMs,
+  );
+  return { config, proxy, pool, target: upstreamTargetOf(url), trusted: new TrustedProxies(proxy.trustedProxies) };
+}
+
+export function createProxyHandler(config: Config, proxy: ProxyConfig, ctx: ProxyContext = createProxyContext(config, proxy)): Handler {
+  return (ex) => new ProxiedExchange(ex, ctx).start();
+}
+
+class ProxiedExchange implements BodySink {
+  /** Upstream socket events; a separate object because BodySink also has data()/end(). */
+  private readonly listener: UpstreamListener = {
+    data: (c) => this.onUpstreamData(c),
+    drain: () => this.onUpstreamDrain(),
+    end: () => this.onUpstreamEnd(),
+    close: () => this.onUpstreamClose(),
+  };
+  private prepared!: PreparedRequest;
+  private conn: UpstreamConnection | null = null;
+  private reused = false;
+  private retried = false;
+  private requestSent = false;
+  private bodyStarted = false;
+  private bodyWaitingForDrain = false;
+  private gotResponseBytes = false;
+  private responseHead: ResponseHead | null = null;
+  private paused = false;
+  private finished = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private connectStart = 0;
+  private sentAt = 0;
+  private hops = 0;
+  /** Set while discarding the body of a redirect we are following. */
+  private followTarget: string | null = null;
+  private tunnel: TunnelSide | null = null;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly ctx: ProxyContext,
+  ) {}
+
+  start(): void {
+    const ex = this.ex;
+    const head = ex.head;
+    const refuse = refuseReason(head);
+    if (refuse) {
+      ex.sendError(refuse.status, refuse.code);
+      return;
+    }
+    try {
+      this.prepared = prepareUpstreamRequest({
+        head,
+        clientIp: ex.clientIp,
+        clientProto: "http",
+        requestId: ex.id,
+        upstream: this.ctx.target,
+        rewriteHost: this.ctx.proxy.rewriteHost,
+        trusted: this.ctx.trusted,
+        tunnel: wantsWebSocketTunnel(head),
+        viaName: "dreamserver",
+        localPort: ex.localPort,
+      });
+    } catch (e) {
+      if (e instanceof ProxyPrepareError) {
+        ex.sendError(e.status, e.code);
+        return;
+      }
+      throw e;
+    }
+    ex.log.upstream = this.ctx.pool.label;
+    ex.onAbort = () => this.cancel();
+    this.acquire(true);
+  }
+
+  // ---- connecting -----------------------------------------------------------------------
+
+  private acquire(allowPooled: boolean): void {
+    const idle = allowPooled ? this.ctx.pool.takeIdle() : null;
+    if (idle) {
+      this.ex.log.upstreamConnectMs ??= 0;
+      this.send(idle, true);
+      return;
+    }
+    this.connectStart = performance.now();
+    this.ctx.pool.connect().then(
+      (conn) => {
+        this.ex.log.upstreamConnectMs = performance.now() - this.connectStart;
+        if (this.finished) {
+          this.ctx.pool.release(conn); // unused and clean
+          return;
+        }
+        this.send(conn, false);
+      },
+      (err: unknown) => {
+        if (this.finished) return;
+        const timeout = err instanceof ConnectError && err.code === "UPSTREAM_CONNECT_TIMEOUT";
+        if (!timeout && !this.retried) {
+          // A failed connect sent nothing: trying once more on a fresh connection is always safe.
+          this.retried = true;
+          this.acquire(false);
+          return;
+        }
+        this.fail(timeout ? 504 : 502, timeout ? "UPSTREAM_TIMEOUT" : "UPSTREAM_CONNECT");
+      },
+    );
+  }
+
+  private send(conn: UpstreamConnection, reused: boolean): void {
+    this.conn = conn;
+    this.reused = reused;
+    this.gotResponseBytes = false;
+    this.requestSent = false;
+    conn.listener = this.listener;
+    conn.uses++;
+    const p = this.prepared;
+    conn.parser.expectResponseTo(p.method);
+    conn.out.write(p.head);
+    this.sentAt = performance.now();
+    if (p.bodyKind === "none") {
+      this.requestSent = true;
+      this.armTimer(this.ctx.config.timeouts.upstreamHeaderMs, "header");
+    } else if (!this.bodyStarted) {
+      this.bodyStarted = true;
+      this.ex.readBody(this);
+    }
+  }
+
+  // ---- request body: client → upstream (BodySink) ----------------------------------------
+
+  data(chunk: Uint8Array): boolean {
+    const conn = this.conn;
+    if (!conn || conn.closed) return true; // being torn down; the engine discards the rest
+    let ok: boolean;
+    if (this.prepared.bodyKind === "chunked") {
+      // Re-frame: our own chunk sizes, never the client's bytes verbatim (no smuggling through us).
+      const h = chunkHeader(chunk.byteLength);
+      const framed = Buffer.allocUnsafe(h.length + chunk.byteLength + 2);
+      framed.set(h, 0);
+      framed.set(chunk, h.length);
+      framed[framed.length - 2] = 0x0d;
+      framed[framed.length - 1] = 0x0a;
+      ok = conn.out.write(framed);
+    } else {
+      ok = conn.out.write(chunk);
+    }
+    if (!ok) this.bodyWaitingForDrain = true;
+    return ok;
+  }
+
+  end(trailers: HeaderList | null): void {
+    const conn = this.conn;
+    if (!conn || conn.closed) return;
+    if (this.prepared.bodyKind === "chunked") conn.out.write(trailers && trailers.size ? lastChunkWithTrailers(trailers.pairs()) : LAST_CHUNK);
+    this.requestSent = true;
+    this.sentAt = performance.now();
+    if (!this.gotResponseBytes) this.armTimer(this.ctx.config.timeouts.upstreamHeaderMs, "header");
+  }
+
+  error(code: string): void {
+    // The client's body failed (framing error, timeout, gone). The engine answers the client;
+    // the upstream got a partial request and must not be reused.
+    this.ex.log.errorCode ??= code;
+    this.finish(false);
+  }
+
+  // ---- upstream events (UpstreamListener) -------------------------------------------------
+
+  private onUpstreamDrain(): void {
+    if (this.tunnel) {
+      this.tunnel.resume();
+      return;
+    }
+    if (this.bodyWaitingForDrain) {
+      this.bodyWaitingForDrain = false;
+      this.ex.resumeBody();
+    }
+  }
+
+  private onUpstreamData(chunk: Uint8Array): void {
+    if (this.tunnel) {
+      if (!this.tunnel.write(chunk)) this.conn?.pause();
+      return;
+    }
+    if (this.finished) return;
+    if (!this.gotResponseBytes) {
+      this.gotResponseBytes = true;
+      this.ex.log.upstreamTtfbMs = performance.now() - this.sentAt;
+    }
+    this.armTimer(this.ctx.config.timeouts.upstreamBodyIdleMs, "body");
+    this.conn!.parser.push(chunk);
+    this.pumpUpstream();
+  }
+
+  private pumpUpstream(): void {
+    const conn = this.conn;
+    while (conn && !this.finished && !this.paused && conn.listener === this.listener) {
+      const ev = conn.parser.next();
+      if (ev === null) return;
+      switch (ev.type) {
+        case "head":
+          this.onResponseHead(ev.head as ResponseHead);
+          break;
+        case "body":
+          if (this.followTarget !== null) break;
+          if (!this.ex.write(ev.data)) {
+            this.paused = true;
+            conn.pause();
+            this.ex.onDrain = () => {
+              this.paused = false;
+              conn.resume();
+              this.pumpUpstream();
+            };
+          }
+          break;
+        case "end":
+          this.onResponseEnd(ev.trailers);
+          return;
+        case "error":
+          this.fail(502, "UPSTREAM_PROTOCOL");
+          return;
+      }
+    }
+  }
+
+  private onResponseHead(h: ResponseHead): void {
+    const ex = this.ex;
+    if (h.status < 200 && h.status !== 101) {
+      // 1xx informational (100, 103 …) are relayed as they come (RFC 9110 §15.2).
+      if (h.status !== 100) ex.informational(h.status, prepareClientResponseHeaders(h, { tunnel: false, rewriteLocation: this.rewriteLocation }));
+      return;
+    }
+    const kind = classifyUpgradeResponse(h, this.prepared.tunnel);
+    if (kind === "bad") {
+      this.fail(502, "UPSTREAM_BAD_UPGRADE");
+      return;
+    }
+    ex.log.upstreamStatus = h.status;
+    if (kind === "tunnel") {
+      this.startTunnel(h);
+      return;
+    }
+    this.responseHead = h;
+    const pc = this.ctx.proxy;
+    if (pc.followRedirects > 0) {
+      const d = shouldFollow({
+        method: this.prepared.method,
+        status: h.status,
+        location: h.headers.get("location"),
+        upstream: pc.url,
+        hopsSoFar: this.hops,
+        maxHops: pc.followRedirects,
+        currentTarget: this.prepared.target,
+        hasBody: this.prepared.bodyKind !== "none",
+      });
+      if (d.follow) {
+        this.followTarget = d.target;
+        if (h.bodyKind === "none") this.onResponseEnd(null);
+        return;
+      }
+    }
+    const headers = prepareClientResponseHeaders(h, { tunnel: false, rewriteLocation: this.rewriteLocation });
+    const framing = decideClientFraming(h, this.prepared.method);
+    if (framing.kind === "none") {
+      ex.startResponse(h.status, headers, framing.length ?? null);
+      this.onResponseEnd(null);
+    } else if (framing.kind === "length") {
+      ex.startResponse(h.status, headers, framing.length);
+      if (framing.length === 0) this.onResponseEnd(null);
+    } else {
+      ex.startResponse(h.status, headers, null);
+    }
+  }
+
+  private onResponseEnd(trailers: HeaderList | null): void {
+    if (this.followTarget !== null) {
+      const target = this.followTarget;
+      this.followTarget = null;
+      this.hops++;
+      this.releaseConn();
+      this.prepared = { ...this.prepared, target, head: serializeRequestHead(this.prepared.method, target, this.prepared.headers) };
+      this.acquire(true);
+      return;
+    }
+    this.clearTimer();
+    this.ex.end(trailers && trailers.size ? (trailers.pairs() as HeaderPairs) : undefined);
+    this.finish(true);
+  }
+
+  /** FIN from the upstream. */
+  private onUpstreamEnd(): void {
+    if (this.tunnel) {
+      this.tunnel.end();
+      return;
+    }
+    if (this.finished) return;
+    const conn = this.conn!;
+    const ev = conn.parser.finish();
+    if (ev && ev.type === "end") {
+      // Close-delimited body complete (RFC 9112 §6.3 rule 8).
+      this.ex.end();
+      this.finish(false);
+      return;
+    }
+    this.upstreamGone();
+  }
+
+  private onUpstreamClose(): void {
+    if (this.finished) return;
+    if (this.tunnel) {
+      this.tunnel.end();
+      this.finish(false);
+      return;
+    }
+    this.upstreamGone();
+  }
+
+  private upstreamGone(): void {
+    const p = this.prepared;
+    if (!this.gotResponseBytes && this.reused && !this.retried && p.bodyKind === "none" && IDEMPOTENT.has(p.method)) {
+      // The pooled connection was dead (server closed it while idle). Safe to send again on a
+      // fresh one: idempotent and bodiless, and the upstream answered nothing (RFC 9110 §9.2.2).
+      this.retried = true;
+      this.detach();
+      this.acquire(false);
+      return;
+    }
+    if (!this.ex.responseStarted) this.fail(502, this.gotResponseBytes ? "UPSTREAM_PROTOCOL" : "UPSTREAM_CLOSED");
+    else this.fail(502, "UPSTREAM_TRUNCATED");
+  }
+
+  // ---- WebSocket tunnel ----------------------------------------------------------------
+
+  private startTunnel(h: ResponseHead): void {
+    const conn = this.conn!;
+    this.clearTimer();
+    const rest = conn.parser.takeRemaining();
+    const headers = prepareClientResponseHeaders(h, { tunnel: true, rewriteLocation: this.rewriteLocation });
+    const side = this.ex.upgrade(headers, {
+      data: (c) => {
+        if (!conn.out.write(c)) side.pause();
+      },
+      drain: () => conn.resume(),
+      end: () => {
+        // Client closed: pass the FIN on, then let the upstream close.
+        if (!conn.closed) conn.socket.shutdown();
+        this.finish(false);
+      },
+    });
+    this.tunnel = side;
+    if (rest.byteLength > 0 && !side.write(rest)) conn.pause();
+  }
+
+  // ---- ending --------------------------------------------------------------------------
+
+  private rewriteLocation = (v: string): string =>
+    makeLocationRewriter(this.ctx.proxy.url, { proto: "http", host: this.ex.head.host })(v);
+
+  private fail(status: number, code: string): void {
+    if (this.finished) return;
+    this.ex.log.errorCode ??= code;
+    if (!this.ex.responseStarted) this.ex.sendError(status, code);
+    else this.ex.abort(code); // mid-body: close so the truncation stays visible
+    this.finish(false);
+  }
+
+  /** Client went away. */
+  private cancel(): void {
+    this.finish(false);
+  }
+
+  private finish(reusable: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimer();
+    const conn = this.conn;
+    if (!conn) return;
+    const h = this.responseHead;
+    if (reusable && h && h.keepAlive && h.bodyKind !== "close" && this.requestSent && conn.parser.idle) this.releaseConn();
+    else {
+      this.detach();
+      conn.destroy();
+    }
+  }
+
+  private releaseConn(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = null;
+    this.ctx.pool.release(conn);
+  }
+
+  private detach(): void {
+    const conn = this.conn;
+    if (conn && conn.listener === this.listener) conn.listener = null;
+    this.conn = null;
+  }
+
+  private armTimer(ms: number, phase: "header" | "body"): void {
+    if (this.timer) {
+      if (this.timerPhase === phase) {
+        this.timer.refresh();
+        return;
+      }
+      clearTimeout(this.timer);
+    }
+    this.timerPhase = phase;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (phase === "header") this.fail(504, "UPSTREAM_TIMEOUT");
+      else this.fail(504, "UPSTREAM_BODY_TIMEOUT");
+    }, ms);
+  }
+  private timerPhase: "header" | "body" = "header";
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+

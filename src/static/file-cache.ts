@@ -1,0 +1,147 @@
+/**
+ * In-memory cache of served files: metadata for every recently served file, plus the bytes of
+ * small ones, each with its response header block serialized once (DESIGN.md "Performance
+ * shape": small files are answered from memory with a precomputed head).
+ *
+ * Freshness: an entry records the file's identity from fstat (dev, ino, size, mtime, ctime).
+ * The handler stats the path on EVERY request and uses the entry only if all five are equal;
+ * any difference (rewritten in place, replaced by rename, truncated, touched, path re-pointed
+ * by a symlink) rebuilds it. One stat per request is the price of never serving a changed file
+ * stale; it is the same check nginx's open_file_cache does, minus the validity window. ctime
+ * is included because it cannot be set from user space: "same size, mtime reset with touch -d"
+ * still changes ctime. The remaining blind spot is a rewrite with identical size within the
+ * file system's timestamp granularity (a few ms on Linux): no stat-based check can see it.
+ *
+ * Eviction is LRU by bytes: a Map iterates in insertion order, so re-inserting on a hit moves an
+ * entry to the back and the front is always the least recently used. Each entry is charged its
+ * body length plus a fixed overhead, so metadata-only entries (large files) are bounded too.
+ * Pure: no I/O here; static-handler.ts does the reading.
+ */
+import type { HeaderPairs, PreparedHeaders } from "../handler.ts";
+import { prepareHeaders } from "../http1/serialize.ts";
+import type { Validators } from "./conditional.ts";
+import { makeEtag } from "./conditional.ts";
+import { contentTypeFor } from "./content-type.ts";
+import { formatHttpDate } from "./http-date.ts";
+
+/** The stat fields that identify one version of a file (fs.Stats has them all). */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+export interface CachedFile extends Validators, FileIdentity {
+  /** Absolute file-system path: the cache key. */
+  readonly path: string;
+  readonly contentType: string;
+  /** The whole file when it is small enough, else null (streamed from disk). */
+  readonly body: Uint8Array | null;
+  /** Content-Type, Last-Modified, ETag, Accept-Ranges — the 200 head minus what the engine adds. */
+  readonly pairs: HeaderPairs;
+  /** `pairs` serialized once. */
+  readonly headers200: PreparedHeaders;
+  /** ETag + Last-Modified: what a 304 carries (RFC 9110 §15.4.5). */
+  readonly headers304: PreparedHeaders;
+  /** Bytes charged against the cache budget. */
+  readonly weight: number;
+}
+
+/** Fixed charge per entry for the strings, header blocks and Map slot (an estimate). */
+export const ENTRY_OVERHEAD = 512;
+
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.dev === b.dev;
+}
+
+/** Build an entry from a file's identity (from fstat of the fd the body was read from). */
+export function makeEntry(path: string, id: FileIdentity, body: Uint8Array | null): CachedFile {
+  const contentType = contentTypeFor(path);
+  // HTTP-dates have one-second resolution: truncate so that If-Modified-Since comparisons and
+  // the Last-Modified we send agree (§13.1.3).
+  const lastModified = Math.floor(id.mtimeMs / 1000) * 1000;
+  const lastModifiedText = formatHttpDate(lastModified);
+  const etag = makeEtag(id.size, id.mtimeMs);
+  const pairs: HeaderPairs = [
+    ["Content-Type", contentType],
+    ["Last-Modified", lastModifiedText],
+    ["ETag", etag],
+    // §14.3: advertise range support so clients can resume downloads.
+    ["Accept-Ranges", "bytes"],
+  ];
+  return {
+    path,
+    dev: id.dev,
+    ino: id.ino,
+    size: id.size,
+    mtimeMs: id.mtimeMs,
+    ctimeMs: id.ctimeMs,
+    etag,
+    lastModified,
+    contentType,
+    body,
+    pairs,
+    headers200: prepareHeaders(pairs),
+    headers304: prepareHeaders([
+      ["Last-Modified", lastModifiedText],
+      ["ETag", etag],
+    ]),
+    weight: (body === null ? 0 : body.length) + ENTRY_OVERHEAD + path.length * 2,
+  };
+}
+
+export class FileCache {
+  private readonly entries = new Map<string, CachedFile>();
+  private used = 0;
+
+  /** @param maxBytes total budget (config.fileCacheMaxBytes); 0 disables caching. */
+  constructor(readonly maxBytes: number) {}
+
+  /** Bytes currently charged. */
+  get bytes(): number {
+    return this.used;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Look up and mark as most recently used. The caller must still check sameFile(). */
+  get(path: string): CachedFile | undefined {
+    const e = this.entries.get(path);
+    if (e !== undefined) {
+      this.entries.delete(path);
+      this.entries.set(path, e);
+    }
+    return e;
+  }
+
+  /** Insert or replace; evicts least recently used entries to stay within budget. */
+  set(e: CachedFile): boolean {
+    this.delete(e.path);
+    if (e.weight > this.maxBytes) return false;
+    while (this.used + e.weight > this.maxBytes) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.delete(oldest.value);
+    }
+    this.entries.set(e.path, e);
+    this.used += e.weight;
+    return true;
+  }
+
+  delete(path: string): void {
+    const old = this.entries.get(path);
+    if (old !== undefined) {
+      this.entries.delete(path);
+      this.used -= old.weight;
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.used = 0;
+  }
+}

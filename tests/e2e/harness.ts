@@ -1,0 +1,217 @@
+/**
+ * End-to-end harness: starts the real server as a child process on an ephemeral port and
+ * talks raw TCP to it. DS_TARGET=binary runs the same suite against dist/dreamserver
+ * (DESIGN.md lesson 11: packaging bugs show up in CI).
+ */
+import { spawn, type Subprocess } from "bun";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export const REPO = path.resolve(import.meta.dir, "../..");
+export const TARGET = process.env.DS_TARGET === "binary" ? "binary" : "source";
+export const BINARY = path.join(REPO, "dist/dreamserver");
+
+export interface RunningServer {
+  port: number;
+  proc: Subprocess;
+  stderr: () => string;
+  stdout: () => string;
+  logPath: string;
+  /** Send SIGTERM and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+  readLog(): string;
+}
+
+export function command(args: string[]): string[] {
+  return TARGET === "binary" ? [BINARY, ...args] : [process.execPath, path.join(REPO, "src/main.ts"), ...args];
+}
+
+export function tmpDir(prefix = "ds-e2e-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Start dreamserver with args (plus --listen 127.0.0.1:0 and a temp access log unless given). */
+export async function startServer(args: string[] = [], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunningServer> {
+  const logPath = path.join(tmpDir("ds-log-"), "access.log");
+  const full = [...args];
+  if (!full.includes("--listen")) full.push("--listen", "127.0.0.1:0");
+  if (!full.includes("--access-log")) full.push("--access-log", logPath);
+  const proc = spawn(command(full), {
+    cwd: opts.cwd ?? REPO,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...opts.env },
+  });
+  let err = "";
+  let out = "";
+  const decoder = new TextDecoder();
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 15_000);
+    (async () => {
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
+        err += decoder.decode(chunk);
+        const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(err);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      }
+      clearTimeout(timer);
+      reject(new Error(`server exited: ${err}`));
+    })().catch(() => {});
+  });
+  (async () => {
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk);
+  })().catch(() => {});
+  return {
+    port,
+    proc,
+    logPath,
+    stderr: () => err,
+    stdout: () => out,
+    readLog: () => (fs.existsSync(logPath) ? fs.readFileSync(logPath, "utf8") : ""),
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      return await proc.exited;
+    },
+  };
+}
+
+/** Run the CLI to completion (for --help, bad flags). */
+export async function runCli(args: string[], cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = spawn(command(args), { cwd, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  return { code, stdout, stderr };
+}
+
+export interface RawResult {
+  data: Buffer;
+  /** The server closed the connection (FIN or RST) before our idle timeout. */
+  closed: boolean;
+}
+
+/**
+ * Send bytes (optionally in several writes with pauses) and collect everything until the server
+ * closes or nothing arrives for idleMs.
+ */
+export function raw(port: number, payload: string | Buffer | (string | Buffer)[], opts: { idleMs?: number; gapMs?: number; halfClose?: boolean } = {}): Promise<RawResult> {
+  const idleMs = opts.idleMs ?? 400;
+  const parts = Array.isArray(payload) ? payload : [payload];
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let done = false;
+    const finish = (closed: boolean) => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      sock.destroy();
+      resolve({ data: Buffer.concat(chunks), closed });
+    };
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => finish(false), idleMs);
+    };
+    sock.on("data", (d) => {
+      chunks.push(d);
+      arm();
+    });
+    sock.on("end", () => finish(true));
+    sock.on("close", () => finish(true));
+    sock.on("error", () => finish(true));
+    sock.on("connect", async () => {
+      for (let i = 0; i < parts.length; i++) {
+        sock.write(parts[i]!);
+        if (opts.gapMs && i < parts.length - 1) await Bun.sleep(opts.gapMs);
+      }
+      if (opts.halfClose) sock.end();
+      arm();
+    });
+  });
+}
+
+export interface ParsedResponse {
+  status: number;
+  reason: string;
+  headers: [string, string][];
+  header(name: string): string | undefined;
+  body: Buffer;
+}
+
+/**
+ * A deliberately simple, independent response splitter for tests (not our production parser):
+ * handles Content-Length, chunked, and bodiless responses to HEAD/1xx/204/304.
+ */
+export function parseResponses(data: Buffer, methods: string[] = []): ParsedResponse[] {
+  const out: ParsedResponse[] = [];
+  let pos = 0;
+  let i = 0;
+  while (pos < data.length) {
+    const end = data.indexOf("\r\n\r\n", pos);
+    if (end < 0) throw new Error(`incomplete head at ${pos}: ${JSON.stringify(data.subarray(pos, pos + 200).toString("latin1"))}`);
+    const lines = data.subarray(pos, end).toString("latin1").split("\r\n");
+    const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]!);
+    if (!m) throw new Error(`bad status line ${JSON.stringify(lines[0])}`);
+    const status = Number(m[1]);
+    const headers: [string, string][] = lines.slice(1).map((l) => {
+      const c = l.indexOf(":");
+      return [l.slice(0, c), l.slice(c + 1).trim()];
+    });
+    const header = (n: string) => headers.find((h) => h[0].toLowerCase() === n.toLowerCase())?.[1];
+    pos = end + 4;
+    const method = status >= 200 ? (methods[i++] ?? "GET") : "GET";
+    let body = Buffer.alloc(0);
+    if (status < 200 || status === 204 || status === 304 || method === "HEAD") {
+      // no body
+    } else if (header("transfer-encoding")?.toLowerCase() === "chunked") {
+      const parts: Buffer[] = [];
+      for (;;) {
+        const le = data.indexOf("\r\n", pos);
+        const size = parseInt(data.subarray(pos, le).toString("latin1"), 16);
+        pos = le + 2;
+        if (size === 0) {
+          const te = data.indexOf("\r\n\r\n", pos - 2);
+          pos = te + 4;
+          break;
+        }
+        parts.push(data.subarray(pos, pos + size));
+        pos += size + 2;
+      }
+      body = Buffer.concat(parts);
+    } else if (header("content-length") !== undefined) {
+      const n = Number(header("content-length"));
+      body = data.subarray(pos, pos + n);
+      pos += n;
+    } else {
+      body = data.subarray(pos);
+      pos = data.length;
+    }
+    out.push({ status, reason: m[2]!, headers, header, body });
+  }
+  return out;
+}
+
+/** One request, one parsed response. */
+export async function get(port: number, target: string, headers: Record<string, string> = {}, method = "GET") {
+  const h = Object.entries({ Host: "localhost", Connection: "close", ...headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
+  const r = await raw(port, `${method} ${target} HTTP/1.1\r\n${h}\r\n`);
+  return parseResponses(r.data, [method])[0]!;
+}
+
+/** Wait until fn() is truthy (polling), for log flushes and the like. */
+export async function waitFor<T>(fn: () => T, timeoutMs = 3000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) return v;
+    await Bun.sleep(25);
+  }
+}

@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Config, type LogFormat, type ProxyConfig } from "./config.ts";
-import { parseSize } from "./size.ts";
+import { parseDuration, parseSize } from "./size.ts";
+import type { Timeouts } from "./config.ts";
 
 export class ConfigError extends Error {}
 
@@ -29,6 +30,14 @@ Options:
   --proxy-host-header       Send the upstream's host as Host instead of the client's
   --follow-redirects N      Follow up to N same-origin redirects for GET/HEAD (default 0 = off)
   --insecure-upstream-tls   Do not verify an https:// upstream's certificate (testing only)
+Timeouts (DURATION like 500ms, 10s, 2m):
+  --header-timeout D        Time to receive a request head (default 10s) → 408
+  --keepalive-timeout D     Idle keep-alive connection (default 75s)
+  --body-timeout D          Longest pause inside a request body (default 60s) → 408
+  --send-timeout D          Longest time a client may stop reading our response (default 60s)
+  --upstream-connect-timeout D   Connecting to the backend (default 5s) → 504
+  --upstream-timeout D      Request sent → first response byte (default 60s) → 504
+  --shutdown-timeout D      Grace period for in-flight requests on SIGTERM (default 10s)
   --help                    Show this help
   --version                 Print the version
 
@@ -52,6 +61,21 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
   let rewriteHost = false;
   let followRedirects = 0;
   let tlsVerify = true;
+  const timeouts: { -readonly [K in keyof Timeouts]: number } = { ...DEFAULT_TIMEOUTS };
+  const duration = (flag: string, v: string): number => {
+    const ms = parseDuration(v);
+    if (ms === null || ms <= 0) throw new ConfigError(`${flag}: "${v}" is not a duration; use e.g. 500ms, 10s or 2m`);
+    return ms;
+  };
+  const TIMEOUT_FLAGS: Record<string, keyof Timeouts> = {
+    "--header-timeout": "headerMs",
+    "--keepalive-timeout": "keepAliveMs",
+    "--body-timeout": "bodyIdleMs",
+    "--send-timeout": "sendIdleMs",
+    "--upstream-connect-timeout": "upstreamConnectMs",
+    "--upstream-timeout": "upstreamHeaderMs",
+    "--shutdown-timeout": "shutdownMs",
+  };
 
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -123,6 +147,10 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
         tlsVerify = false;
         break;
       default:
+        if (arg in TIMEOUT_FLAGS) {
+          timeouts[TIMEOUT_FLAGS[arg]!] = duration(arg, value("DURATION"));
+          break;
+        }
         if (arg.startsWith("-")) throw new ConfigError(`unknown flag ${arg}; run dreamserver --help for the list`);
         throw new ConfigError(`unexpected argument "${arg}"; flags take the form --name value (see --help)`);
     }
@@ -143,7 +171,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     accessLog: accessLog ?? DEFAULTS.accessLog,
     logFormat,
     limits: { ...DEFAULT_LIMITS, maxBodySize: maxBody },
-    timeouts: DEFAULT_TIMEOUTS,
+    timeouts,
     maxRequestsPerConnection: DEFAULTS.maxRequestsPerConnection,
     serveDotfiles: DEFAULTS.serveDotfiles,
     fileCacheMaxFileSize: DEFAULTS.fileCacheMaxFileSize,

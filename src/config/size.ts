@@ -6,3 +6,12 @@ export function parseSize(v: string): number | null {
   const n = Math.floor(Number(m[1]) * mult);
   return Number.isSafeInteger(n) ? n : null;
 }
+
+/** "500ms", "10s", "2m", "1h", or a bare number of seconds → milliseconds; null when malformed. */
+export function parseDuration(v: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(v.trim());
+  if (!m) return null;
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s").toLowerCase() as "ms" | "s" | "m" | "h"];
+  const n = Math.round(Number(m[1]) * mult);
+  return Number.isSafeInteger(n) ? n : null;
+}

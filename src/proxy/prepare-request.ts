@@ -4,7 +4,8 @@
  *
  *   1. remove hop-by-hop fields: the fixed list (hop-by-hop.ts) and every field a Connection
  *      header names (RFC 9110 §7.6.1); also Content-Length (we re-frame), Expect, HTTP2-Settings;
- *   2. remove client X-Forwarded-* and Forwarded (RFC 7239) unless the peer is a trusted proxy;
+ *   2. remove client X-Forwarded-*, X-Real-IP and Forwarded (RFC 7239) unless the peer is a
+ *      trusted proxy;
  *   3. set Host, X-Forwarded-For/Proto/Host (+ Port, Forwarded if asked), Via, X-Request-ID,
  *      the body framing field and, for a WebSocket tunnel, Connection/Upgrade — last, so that no
  *      client header (not even a Connection token naming them) can remove or pre-empt them.
@@ -137,7 +138,12 @@ function forwardedNode(ip: string): string {
   return ip.includes(":") ? `"[${ip}]"` : forwardedValue(ip);
 }
 
-/** Names this function sets itself; incoming copies are removed in step 1/2 or replaced. */
+/**
+ * Always removed besides the hop-by-hop list: fields we set ourselves (Host is re-set in place,
+ * X-Request-ID/Via/Content-Length below), Expect (the engine answers 100-continue to the client
+ * itself when the body is read, so the upstream must not wait for or send its own 100), and
+ * HTTP2-Settings (connection-specific to an h2c upgrade, RFC 7540 §3.2.1, which we never forward).
+ */
 const SET_HERE = new Set(["host", "x-request-id", "via", "content-length", "expect", "http2-settings"]);
 
 export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequest {
@@ -192,6 +198,14 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     if (named.has(lower)) continue;
     if (lower === "forwarded") {
       if (trusted) forwarded.push(value);
+      continue;
+    }
+    if (lower === "x-real-ip") {
+      // nginx's de-facto client-address field (real_ip module, `proxy_set_header X-Real-IP`):
+      // as spoofable as X-Forwarded-For, so only a trusted peer's copy passes, unchanged. We do
+      // not set it ourselves; X-Forwarded-For carries the address.
+      if (!trusted) continue;
+      out.push([name, safeFieldValue(value)]);
       continue;
     }
     if (lower.startsWith("x-forwarded-")) {

@@ -6,6 +6,12 @@
  * HTTP/1.1 clients, close-delimited for HTTP/1.0), so the upstream's Content-Length and
  * Transfer-Encoding describe the wrong hop. Repeated fields (Set-Cookie above all, RFC 9110 §5.3)
  * stay separate and in order.
+ *
+ * Date, Server and X-Request-ID are dropped too: the engine always writes its own (one Date per
+ * message, RFC 9110 §6.6.1; one X-Request-ID that matches the access log), so forwarding the
+ * upstream's copies would send each field twice with different values. nginx likewise hides the
+ * upstream's Date and Server by default (proxy_pass_header to undo); hiding Server also avoids
+ * advertising the backend's software.
  */
 import type { ResponseHead } from "../http1/message-head.ts";
 import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue, upgradeProtocolNames } from "./hop-by-hop.ts";
@@ -32,6 +38,9 @@ export function rewriteRefresh(value: string, rewrite: (u: string) => string): s
   return m[1]! + m[2]! + rewrite(m[3]!) + m[2]! + m[4]!;
 }
 
+/** Response fields the engine always sets itself (see the file comment). */
+const ENGINE_SETS: ReadonlySet<string> = new Set(["date", "server", "x-request-id"]);
+
 export function prepareClientResponseHeaders(head: ResponseHead, opts: ResponsePrepareOptions): [string, string][] {
   const src = head.headers;
   const named = connectionNamed(src);
@@ -47,7 +56,7 @@ export function prepareClientResponseHeaders(head: ResponseHead, opts: ResponseP
       out.push([name, safeFieldValue(value)]);
       continue;
     }
-    if (HOP_BY_HOP.has(lower) || lower === "content-length") continue;
+    if (HOP_BY_HOP.has(lower) || lower === "content-length" || ENGINE_SETS.has(lower)) continue;
     if (named.has(lower)) continue;
     if (!isToken(name)) continue;
     if (lower === "location") value = opts.rewriteLocation(value);

@@ -293,7 +293,8 @@ class ProxiedExchange implements BodySink {
         hopsSoFar: this.hops,
         maxHops: pc.followRedirects,
         currentTarget: this.prepared.target,
-        hasBody: this.prepared.bodyKind !== "none",
+        // A "Content-Length: 0" body is nothing to replay (prepare sends CL: 0 for bodiless POSTs too).
+        hasBody: this.prepared.contentLength > 0 || this.prepared.bodyKind === "chunked",
       });
       if (d.follow) {
         this.followTarget = d.target;

@@ -37,6 +37,8 @@ export interface CachedFile extends Validators, FileIdentity {
   /** Absolute file-system path: the cache key. */
   readonly path: string;
   readonly contentType: string;
+  /** Last-Modified as sent (IMF-fixdate). */
+  readonly lastModifiedText: string;
   /** The whole file when it is small enough, else null (streamed from disk). */
   readonly body: Uint8Array | null;
   /** Content-Type, Last-Modified, ETag, Accept-Ranges — the 200 head minus what the engine adds. */
@@ -80,6 +82,7 @@ export function makeEntry(path: string, id: FileIdentity, body: Uint8Array | nul
     ctimeMs: id.ctimeMs,
     etag,
     lastModified,
+    lastModifiedText,
     contentType,
     body,
     pairs,

@@ -21,7 +21,7 @@
  * we answer a single-part 206: §14.6 forbids multipart for a single range, and clients must
  * accept a coalesced answer.
  *
- * Empty representation: "0-" etc. are unsatisfiable (first-pos must be < 0) → 416
+ * Empty representation: "0-" etc. are unsatisfiable (no first-pos is below a length of 0) → 416
  * `bytes *\/0`. A suffix range ("-5") is "satisfiable" per §14.1.1, but a 206 cannot express
  * an empty range (Content-Range needs first ≤ last), so we ignore Range and send the empty 200.
  */

@@ -129,7 +129,6 @@ export function resolvePath(rawPath: string, serveDotfiles: boolean = false): Re
   const rawSegments = rawPath.split("/"); // [""] first, because of the leading "/"
   const out: string[] = [];
   let trailingSlash = false;
-  let dotfile = false;
 
   for (let i = 1; i < rawSegments.length; i++) {
     const decoded = decodeSegment(rawSegments[i]!);
@@ -154,13 +153,7 @@ export function resolvePath(rawPath: string, serveDotfiles: boolean = false): Re
 
   // The dotfile check runs on the normalised segments: "/.git/../x" never reaches .git.
   if (!serveDotfiles) {
-    for (const seg of out) {
-      if (seg.charCodeAt(0) === 0x2e /* . */) {
-        dotfile = true;
-        break;
-      }
-    }
-    if (dotfile) return fail(404, "PATH_DOTFILE");
+    for (const seg of out) if (seg.charCodeAt(0) === 0x2e /* . */) return fail(404, "PATH_DOTFILE");
   }
 
   // The root itself is a directory: "/" (and "/." or "/a/..") resolve to rel "" with a slash.

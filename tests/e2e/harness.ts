@@ -117,7 +117,7 @@ export function raw(port: number, payload: string | Buffer | (string | Buffer)[]
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => finish(false), idleMs);
     };
-    sock.on("data", (d) => {
+    sock.on("data", (d: Buffer) => {
       chunks.push(d);
       arm();
     });
@@ -140,7 +140,7 @@ export interface ParsedResponse {
   reason: string;
   headers: [string, string][];
   header(name: string): string | undefined;
-  body: Buffer;
+  body: Buffer<ArrayBufferLike>;
 }
 
 /**
@@ -165,7 +165,7 @@ export function parseResponses(data: Buffer, methods: string[] = []): ParsedResp
     const header = (n: string) => headers.find((h) => h[0].toLowerCase() === n.toLowerCase())?.[1];
     pos = end + 4;
     const method = status >= 200 ? (methods[i++] ?? "GET") : "GET";
-    let body = Buffer.alloc(0);
+    let body: Buffer = Buffer.alloc(0);
     if (status < 200 || status === 204 || status === 304 || method === "HEAD") {
       // no body
     } else if (header("transfer-encoding")?.toLowerCase() === "chunked") {

@@ -157,8 +157,10 @@ describe("formatText", () => {
         fc.string({ unit: "binary" }),
         fc.string({ unit: "binary" }),
         fc.string({ unit: "binary" }),
-        fc.option(fc.string({ unit: "binary" }), { nil: undefined }),
-        (path, host, method, userAgent) => {
+        fc.string({ unit: "binary" }),
+        fc.boolean(),
+        (path, host, method, ua, withUa) => {
+          const userAgent = withUa ? ua : undefined;
           const r = rec({ path, host, method, userAgent });
           const line = formatText(r);
           expect(line).toMatch(/^[\x20-\x7e]*\n$/);

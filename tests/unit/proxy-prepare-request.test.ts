@@ -186,6 +186,20 @@ describe("X-Forwarded-* and Forwarded", () => {
     expect(get(r.headers, "forwarded")).toEqual(["for=198.51.100.1;proto=https"]);
   });
 
+  test("X-Real-IP: dropped from an untrusted peer (any casing), passed unchanged from a trusted one", () => {
+    const hs: [string, string][] = [["Host", "a"], ["X-Real-IP", "6.6.6.6"], ["x-real-ip", "7.7.7.7"], ["Accept", "*/*"]];
+    const r = prep({ headers: hs });
+    expect(get(r.headers, "x-real-ip")).toEqual([]);
+    expect(get(r.headers, "accept")).toEqual(["*/*"]);
+    const t = prep({ headers: hs }, { trusted: new TrustedProxies(["203.0.113.7"]) });
+    expect(t.headers.filter(([n]) => n.toLowerCase() === "x-real-ip")).toEqual([
+      ["X-Real-IP", "6.6.6.6"],
+      ["x-real-ip", "7.7.7.7"],
+    ]);
+    // Never set by us when the client sent none.
+    expect(get(prep({ headers: [["Host", "a"]] }).headers, "x-real-ip")).toEqual([]);
+  });
+
   test("trusted peer without incoming fields: same as untrusted", () => {
     const r = prep({ headers: [["Host", "a:81"]] }, { trusted: new TrustedProxies(["203.0.113.7"]), clientProto: "https" });
     expect(get(r.headers, "x-forwarded-for")).toEqual(["203.0.113.7"]);

@@ -1,0 +1,461 @@
+/**
+ * The static file handler: GET/HEAD of files under config.root.
+ *
+ * Request flow (each step's reasoning is at the code):
+ *   method check → resolvePath (pure, memoised per raw path) → stat → cache hit? → respond
+ *   miss: open (O_NONBLOCK) → fstat → realpath inside root? → read small body / keep fd → entry
+ *   then preconditions (RFC 9110 §13.2.2) → Range (§14) → 200 / 206 / 304 / 412 / 416.
+ *
+ * Hot path for a cached small file without conditional or Range headers: one Map lookup for
+ * the path, one statSync, one LRU lookup, one ex.respond() with the prepared header block and
+ * the cached bytes (the engine writes head + body as one buffer).
+ *
+ * Choices documented here:
+ *  - Methods: GET and HEAD serve files. OPTIONS answers 204 with Allow (RFC 9110 §9.3.7) without
+ *    touching the file system. Anything else is 405 with Allow (§15.5.6 requires it). Allow
+ *    lists OPTIONS too, since we do answer it (§10.2.1: Allow lists the supported methods).
+ *  - Symlinks are followed, but a file or directory whose real path leaves config.root is 404
+ *    PATH_SYMLINK_ESCAPE: the same answer as a missing file, so the response does not reveal
+ *    what lies outside the root. The realpath check runs when an entry is (re)built; later hits
+ *    are safe without it because a re-pointed symlink yields a different (dev, ino) on stat,
+ *    which forces a rebuild. This is a best-effort check against symlinks present in the tree
+ *    (like nginx without disable_symlinks): someone who can swap symlinks in the root while
+ *    requests are in flight can race it, and hard links are indistinguishable from the file.
+ *  - Directories: "/dir" → 301 to "/dir/" + the original query, built from the NORMALISED
+ *    path, re-encoded (never reflecting the raw path, so "//evil.example" cannot become a
+ *    protocol-relative Location). "/dir/" → "/dir/index.html", else 404 (no listings).
+ *  - Non-regular files (FIFOs, devices, sockets) are 404. Files are opened with O_NONBLOCK so
+ *    that a FIFO swapped in after the stat cannot block the event loop on open().
+ *  - Errors map to status + stable code: ENOENT/ENOTDIR → 404 FILE_NOT_FOUND, EACCES/EPERM →
+ *    403 FILE_FORBIDDEN, ENAMETOOLONG → 414 FILE_NAME_TOO_LONG (the name comes from the URI),
+ *    ELOOP → 404 FILE_SYMLINK_LOOP, anything else → 500 FILE_ERROR. After the head is sent the
+ *    only honest signal left is cutting the connection: ex.abort(FILE_READ_ERROR/FILE_TRUNCATED).
+ *  - The handler uses the Config it was created with (a reload creates a new handler, and with
+ *    it a new cache).
+ */
+import fs from "node:fs";
+import type { Config } from "../config/config.ts";
+import type { Exchange, Handler, HeaderPairs, ResponseHeaders } from "../handler.ts";
+import type { HeaderList } from "../http1/header-list.ts";
+import { evaluatePreconditions, rangeAllowed } from "./conditional.ts";
+import { type CachedFile, FileCache, type FileIdentity, makeEntry, sameFile } from "./file-cache.ts";
+import {
+  type ByteRange,
+  contentRange,
+  makeBoundary,
+  type MultipartPlan,
+  parseRange,
+  planMultipart,
+  type RangeDecision,
+  unsatisfiedRange,
+} from "./range.ts";
+import { encodeRelPath, type ResolveCode, resolvePath } from "./resolve-path.ts";
+
+/** Size of each read when streaming a file (64 KiB: large enough to amortise the syscall). */
+export const STREAM_CHUNK = 64 * 1024;
+/** Raw request paths whose resolution is memoised (attackers choose the keys: keep it bounded). */
+export const RESOLVE_CACHE_MAX = 1024;
+
+const ALLOW = "GET, HEAD, OPTIONS";
+/** Longest raw path whose resolution is memoised (8 KiB request lines × 1024 would be 8 MiB). */
+const RESOLVE_CACHE_MAX_KEY = 512;
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+/** ENOENT returns undefined instead of throwing: a 404 should not cost an exception. */
+const STAT_OPTS = { throwIfNoEntry: false } as const;
+
+type Target =
+  | { readonly ok: true; readonly rel: string; readonly trailingSlash: boolean; readonly fsPath: string }
+  | { readonly ok: false; readonly status: number; readonly code: ResolveCode };
+
+/** Map a file-system error to a response status and a stable code for the access log. */
+export function fsErrorStatus(err: unknown): { status: number; code: string } {
+  switch ((err as NodeJS.ErrnoException | null)?.code) {
+    case "ENOENT":
+    case "ENOTDIR":
+      return { status: 404, code: "FILE_NOT_FOUND" };
+    case "EACCES":
+    case "EPERM":
+      return { status: 403, code: "FILE_FORBIDDEN" };
+    case "ENAMETOOLONG":
+      return { status: 414, code: "FILE_NAME_TOO_LONG" };
+    case "ELOOP":
+      return { status: 404, code: "FILE_SYMLINK_LOOP" };
+    default:
+      return { status: 500, code: "FILE_ERROR" };
+  }
+}
+
+/** Any If-* precondition or Range header present? (one pass over the lowercase names) */
+function needsEvaluation(h: HeaderList): boolean {
+  const names = h.lowerNames;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    if (n === "range" || (n.charCodeAt(0) === 0x69 && n.charCodeAt(1) === 0x66 && n.charCodeAt(2) === 0x2d)) return true;
+  }
+  return false;
+}
+
+/** The query as received, with anything outside visible ASCII percent-encoded (defence in depth). */
+function safeQuery(query: string): string {
+  if (/^[\x21-\x7e]*$/.test(query) && query.indexOf("#") < 0) return query;
+  let out = "";
+  for (const b of Buffer.from(query, "latin1")) {
+    out += b > 0x20 && b < 0x7f && b !== 0x23 ? String.fromCharCode(b) : "%" + (b < 16 ? "0" : "") + b.toString(16).toUpperCase();
+  }
+  return out;
+}
+
+function htmlEscape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // EBADF cannot happen (we close once); EIO on close of a read-only fd has nothing to undo.
+  }
+}
+
+/** Read exactly `size` bytes from the start of fd (fewer if the file shrank meanwhile). */
+function readWhole(fd: number, size: number): Uint8Array {
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n <= 0) break;
+    off += n;
+  }
+  return off === size ? buf : buf.subarray(0, off);
+}
+
+export function createStaticHandler(config: Config): Handler {
+  const root = config.root.length > 1 && config.root.endsWith("/") ? config.root.slice(0, -1) : config.root;
+  const rootPrefix = root === "/" ? "/" : root + "/";
+  const maxFileSize = config.fileCacheMaxFileSize;
+  const cache = new FileCache(config.fileCacheMaxBytes);
+  const targets = new Map<string, Target>();
+
+  function resolveTarget(rawPath: string): Target {
+    let t = targets.get(rawPath);
+    if (t !== undefined) return t;
+    const r = resolvePath(rawPath, config.serveDotfiles);
+    if (!r.ok) t = r;
+    else {
+      const dir = r.rel === "" ? root : root === "/" ? "/" + r.rel : root + "/" + r.rel;
+      // "/dir/" names the directory's index: stat the index directly (one syscall); a missing
+      // directory, a missing index and "/file/" (ENOTDIR) all come out as 404.
+      const fsPath = r.trailingSlash ? (dir === "/" ? "/index.html" : dir + "/index.html") : dir;
+      t = { ok: true, rel: r.rel, trailingSlash: r.trailingSlash, fsPath };
+    }
+    if (rawPath.length <= RESOLVE_CACHE_MAX_KEY) {
+      if (targets.size >= RESOLVE_CACHE_MAX) targets.delete(targets.keys().next().value!);
+      targets.set(rawPath, t);
+    }
+    return t;
+  }
+
+  function insideRoot(fsPath: string): boolean {
+    const real = fs.realpathSync.native(fsPath);
+    return real === root || real.startsWith(rootPrefix);
+  }
+
+  function handler(ex: Exchange): void {
+    const method = ex.head.method;
+    if (method !== "GET" && method !== "HEAD") {
+      if (method === "OPTIONS") ex.respond(204, [["Allow", ALLOW]], null);
+      else ex.sendError(405, "METHOD_NOT_ALLOWED", [["Allow", ALLOW]]);
+      return;
+    }
+
+    const t = resolveTarget(ex.head.path);
+    if (!t.ok) {
+      ex.sendError(t.status, t.code);
+      return;
+    }
+
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(t.fsPath, STAT_OPTS);
+    } catch (err) {
+      const e = fsErrorStatus(err);
+      ex.sendError(e.status, e.code);
+      return;
+    }
+    if (st === undefined) {
+      ex.sendError(404, "FILE_NOT_FOUND");
+      return;
+    }
+
+    // Hot path: a cached small file that has not changed since it was read.
+    const cached = cache.get(t.fsPath);
+    if (cached !== undefined && cached.body !== null && sameFile(cached, st)) {
+      if (!needsEvaluation(ex.head.headers)) ex.respond(200, cached.headers200, cached.body);
+      else serve(ex, cached, -1);
+      return;
+    }
+
+    if (!st.isFile()) {
+      if (st.isDirectory() && !t.trailingSlash) redirectToDirectory(ex, t.fsPath, t.rel);
+      else ex.sendError(404, st.isDirectory() ? "FILE_NOT_FOUND" : "FILE_NOT_REGULAR");
+      return;
+    }
+
+    // Open first and trust fstat of the fd from here on: the metadata we send then describes
+    // the bytes we read even if the path is replaced between the stat above and the open.
+    let fd: number;
+    try {
+      fd = fs.openSync(t.fsPath, OPEN_FLAGS);
+    } catch (err) {
+      const e = fsErrorStatus(err);
+      ex.sendError(e.status, e.code);
+      return;
+    }
+    let entry: CachedFile;
+    try {
+      const fst = fs.fstatSync(fd);
+      if (!fst.isFile()) {
+        closeQuietly(fd);
+        ex.sendError(404, "FILE_NOT_REGULAR");
+        return;
+      }
+      if (cached !== undefined && sameFile(cached, fst)) {
+        entry = cached; // large file (metadata only) that has not changed
+      } else {
+        if (!insideRoot(t.fsPath)) {
+          closeQuietly(fd);
+          ex.sendError(404, "PATH_SYMLINK_ESCAPE");
+          return;
+        }
+        entry = load(t.fsPath, fd, fst);
+      }
+    } catch (err) {
+      closeQuietly(fd);
+      const e = fsErrorStatus(err);
+      ex.sendError(e.status, e.code);
+      return;
+    }
+    if (entry.body !== null) {
+      closeQuietly(fd);
+      serve(ex, entry, -1);
+    } else {
+      serve(ex, entry, fd);
+    }
+  }
+
+  /** Build (and cache) the entry for an open regular file. Small files are read whole. */
+  function load(fsPath: string, fd: number, id: FileIdentity): CachedFile {
+    let body: Uint8Array | null = null;
+    let ident = id;
+    if (id.size <= maxFileSize) {
+      body = readWhole(fd, id.size);
+      // Shrunk while we read: describe what we actually have; the next stat will not match,
+      // so this entry is rebuilt rather than served again.
+      if (body.length !== id.size) ident = { dev: id.dev, ino: id.ino, size: body.length, mtimeMs: id.mtimeMs, ctimeMs: id.ctimeMs };
+    }
+    const entry = makeEntry(fsPath, ident, body);
+    if (ident === id) cache.set(entry);
+    else cache.delete(fsPath);
+    return entry;
+  }
+
+  function redirectToDirectory(ex: Exchange, fsPath: string, rel: string): void {
+    try {
+      if (!insideRoot(fsPath)) {
+        ex.sendError(404, "PATH_SYMLINK_ESCAPE");
+        return;
+      }
+    } catch (err) {
+      const e = fsErrorStatus(err);
+      ex.sendError(e.status, e.code);
+      return;
+    }
+    // RFC 9110 §10.2.2: Location may be a relative reference; an absolute path is enough.
+    const location = "/" + encodeRelPath(rel) + "/" + safeQuery(ex.head.query);
+    // §15.4.2: the body SHOULD contain a short hypertext note with a link to the new URI.
+    const body = `<!DOCTYPE html>\n<title>301 Moved Permanently</title>\n<a href="${htmlEscape(location)}">Moved here</a>\n`;
+    ex.respond(
+      301,
+      [
+        ["Location", location],
+        ["Content-Type", "text/html; charset=utf-8"],
+      ],
+      body,
+    );
+  }
+
+  /**
+   * Answer for an existing file. `fd` is -1 when entry.body holds the bytes; otherwise it is an
+   * open descriptor that this function (or the stream it starts) closes on every path.
+   */
+  function serve(ex: Exchange, e: CachedFile, fd: number): void {
+    const headers = ex.head.headers;
+    const method = ex.head.method;
+
+    if (needsEvaluation(headers)) {
+      const pre = evaluatePreconditions(method, headers, e);
+      if (pre === "failed") {
+        if (fd >= 0) closeQuietly(fd);
+        ex.sendError(412, "PRECONDITION_FAILED");
+        return;
+      }
+      if (pre === "not-modified") {
+        if (fd >= 0) closeQuietly(fd);
+        ex.respond(304, e.headers304, null);
+        return;
+      }
+      // §14.2: Range is only defined for GET (HEAD ignores it and gets the 200 head).
+      if (method === "GET" && headers.has("range")) {
+        const d: RangeDecision =
+          // A repeated Range field is not a valid ranges-specifier: ignore it (§14.2).
+          headers.count("range") === 1 && rangeAllowed(headers, e)
+            ? parseRange(headers.get("range")!, e.size)
+            : { kind: "ignore", reason: "syntax" };
+        if (d.kind === "unsatisfiable") {
+          if (fd >= 0) closeQuietly(fd);
+          ex.sendError(416, "RANGE_NOT_SATISFIABLE", [["Content-Range", unsatisfiedRange(e.size)]]);
+          return;
+        }
+        if (d.kind === "single") {
+          const h: HeaderPairs = [...e.pairs, ["Content-Range", contentRange(d.range, e.size)]];
+          const len = d.range.end - d.range.start + 1;
+          if (e.body !== null) ex.respond(206, h, e.body.subarray(d.range.start, d.range.end + 1));
+          else streamFile(ex, fd, 206, h, len, [d.range]);
+          return;
+        }
+        if (d.kind === "multi") {
+          const plan = planMultipart(d.ranges, e.size, e.contentType, makeBoundary());
+          // Same validators as the 200; Content-Type is the multipart one (§14.6).
+          const h: HeaderPairs = [
+            ["Content-Type", plan.contentType],
+            ["Last-Modified", e.lastModifiedText],
+            ["ETag", e.etag],
+            ["Accept-Ranges", "bytes"],
+          ];
+          if (e.body !== null) ex.respond(206, h, multipartBody(plan, e.body));
+          else streamFile(ex, fd, 206, h, plan.length, multipartSegments(plan));
+          return;
+        }
+        // "ignore": fall through to the full 200.
+      }
+    }
+
+    if (e.body !== null) ex.respond(200, e.headers200, e.body);
+    else streamFile(ex, fd, 200, e.headers200, e.size, [{ start: 0, end: e.size - 1 }]);
+  }
+
+  return handler;
+}
+
+/** The multipart body assembled from an in-memory file. */
+function multipartBody(plan: MultipartPlan, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(plan.length);
+  let off = 0;
+  for (const p of plan.parts) {
+    out.set(p.head, off);
+    off += p.head.length;
+    out.set(body.subarray(p.start, p.end + 1), off);
+    off += p.end - p.start + 1;
+  }
+  out.set(plan.trailer, off);
+  return out;
+}
+
+/** The multipart body as a sequence of literal bytes and file ranges, for streaming. */
+function multipartSegments(plan: MultipartPlan): Array<Uint8Array | ByteRange> {
+  const segs: Array<Uint8Array | ByteRange> = [];
+  for (const p of plan.parts) segs.push(p.head, { start: p.start, end: p.end });
+  segs.push(plan.trailer);
+  return segs;
+}
+
+/**
+ * Stream literal byte blocks and ranges of an open file, honouring backpressure:
+ * write() returning false means "stop until onDrain" (src/handler.ts). Each chunk is a fresh
+ * buffer because the engine may keep a chunk queued (by reference) after write() returns; a
+ * reused buffer would be overwritten while still waiting to be sent. The fd is closed exactly
+ * once: at the end, on a read error, or when the client goes away (onAbort). A HEAD gets the
+ * same head (with Content-Length) and no body.
+ */
+function streamFile(
+  ex: Exchange,
+  fd: number,
+  status: number,
+  headers: ResponseHeaders,
+  length: number,
+  segments: ReadonlyArray<Uint8Array | ByteRange>,
+): void {
+  let done = false;
+  let seg = 0;
+  let pos = -1; // next file offset within segments[seg] when it is a range; -1 = not started
+  let pumping = false;
+  let drainedWhilePumping = false;
+
+  const finish = (): boolean => {
+    if (done) return false;
+    done = true;
+    ex.onDrain = null;
+    ex.onAbort = null;
+    closeQuietly(fd);
+    return true;
+  };
+
+  const pump = (): void => {
+    if (done) return;
+    if (pumping) {
+      drainedWhilePumping = true; // a synchronous onDrain from inside write(): keep going
+      return;
+    }
+    pumping = true;
+    try {
+      while (!done) {
+        if (seg >= segments.length) {
+          finish();
+          ex.end();
+          return;
+        }
+        const s = segments[seg]!;
+        let chunk: Uint8Array;
+        if (s instanceof Uint8Array) {
+          seg++;
+          if (s.length === 0) continue;
+          chunk = s;
+        } else {
+          if (pos < 0) pos = s.start;
+          if (pos > s.end) {
+            seg++;
+            pos = -1;
+            continue;
+          }
+          const want = Math.min(STREAM_CHUNK, s.end - pos + 1);
+          const buf = Buffer.allocUnsafe(want);
+          const n = fs.readSync(fd, buf, 0, want, pos);
+          if (n <= 0) {
+            // The file shrank after we promised Content-Length: cut the connection.
+            finish();
+            ex.abort("FILE_TRUNCATED");
+            return;
+          }
+          pos += n;
+          chunk = n === want ? buf : buf.subarray(0, n);
+        }
+        drainedWhilePumping = false;
+        if (!ex.write(chunk) && !drainedWhilePumping) return; // resume in onDrain
+      }
+    } catch {
+      if (finish()) ex.abort("FILE_READ_ERROR");
+    } finally {
+      pumping = false;
+    }
+  };
+
+  ex.onAbort = finish;
+  ex.onDrain = pump;
+  ex.startResponse(status, headers, length);
+  if (ex.head.method === "HEAD" || length === 0) {
+    finish();
+    ex.end();
+    return;
+  }
+  pump();
+}

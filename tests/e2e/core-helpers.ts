@@ -1,0 +1,301 @@
+/**
+ * Helpers shared by the core-server e2e files (protocol, limits, lifecycle, access-log):
+ * temp document roots, a persistent raw client, the error-page contract, a tiny body-reading
+ * upstream, RSS sampling and a time-bounded CLI runner. Everything talks loopback only.
+ */
+import { spawn } from "bun";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { expect } from "bun:test";
+import { command, parseResponses, REPO, tmpDir, type ParsedResponse, type RawResult } from "./harness.ts";
+
+/** A temp document root holding `files` (relative path → content). Remove it with rmRoot. */
+export function makeRoot(files: Record<string, string | Uint8Array>): string {
+  const dir = tmpDir("ds-core-root-");
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  return dir;
+}
+
+export function rmRoot(dir: string | undefined): void {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** 64 MiB (by default) of random bytes and their sha256, for the large-file tests. */
+export function bigFile(bytes = 64 * 1024 * 1024): { data: Buffer; sha256: string } {
+  const data = randomBytes(bytes);
+  return { data, sha256: createHash("sha256").update(data).digest("hex") };
+}
+
+/**
+ * The contract of every built-in error response: the HTML page for that status, Content-Type
+ * text/html, a Content-Length equal to the body, and Date + Server.
+ */
+export function expectErrorPage(res: ParsedResponse, status: number): void {
+  expect(res.status).toBe(status);
+  expect(res.header("content-type")).toBe("text/html; charset=utf-8");
+  expect(res.header("content-length")).toBe(String(res.body.length));
+  const date = res.header("date");
+  expect(date).toMatch(/^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+  expect(Number.isNaN(Date.parse(date!))).toBe(false);
+  expect(res.header("server")).toBe("DreamServer");
+  const html = res.body.toString("utf8");
+  expect(html.startsWith("<!DOCTYPE html>")).toBe(true);
+  expect(html).toContain(`<h1>${status}</h1>`);
+}
+
+/** A raw result that must hold exactly one error response, followed by the server closing. */
+export function expectRejected(r: RawResult, status: number): ParsedResponse {
+  const responses = parseResponses(r.data);
+  // Exactly one answer: a request pipelined behind the bad one must never be processed.
+  expect(responses.map((x) => x.status)).toEqual([status]);
+  expectErrorPage(responses[0]!, status);
+  expect(responses[0]!.header("connection")).toBe("close");
+  expect(r.closed).toBe(true);
+  return responses[0]!;
+}
+
+/**
+ * Length of the first complete response in buf, or -1 if it is not complete yet. Understands
+ * Content-Length, chunked, and bodiless responses (HEAD, 1xx, 204, 304). A response without
+ * either framing header is close-delimited: complete only once `ended`.
+ */
+export function completeResponseLength(buf: Buffer, method = "GET", ended = false): number {
+  const he = buf.indexOf("\r\n\r\n");
+  if (he < 0) return -1;
+  const head = buf.subarray(0, he).toString("latin1");
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+  let pos = he + 4;
+  if (status < 200 || status === 204 || status === 304 || method === "HEAD") return pos;
+  const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+    for (;;) {
+      const le = buf.indexOf("\r\n", pos);
+      if (le < 0) return -1;
+      const size = parseInt(buf.subarray(pos, le).toString("latin1"), 16);
+      pos = le + 2;
+      if (size === 0) {
+        const te = buf.indexOf("\r\n\r\n", pos - 2);
+        return te < 0 ? -1 : te + 4;
+      }
+      pos += size + 2;
+      if (pos > buf.length) return -1;
+    }
+  }
+  if (cl) {
+    const end = pos + Number(cl[1]);
+    return buf.length >= end ? end : -1;
+  }
+  return ended ? buf.length : -1;
+}
+
+/** A persistent raw TCP client with awaitable reads, for keep-alive and lifecycle tests. */
+export class Conn {
+  buf = Buffer.alloc(0);
+  /** Total bytes received (also those already taken by response()). */
+  received = 0;
+  ended = false;
+  error: string | null = null;
+  private waiters = new Set<() => void>();
+
+  private constructor(readonly sock: net.Socket) {
+    sock.on("data", (d: Buffer) => {
+      this.received += d.length;
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.wake();
+    });
+    const onEnd = () => {
+      this.ended = true;
+      this.wake();
+    };
+    sock.on("end", onEnd);
+    sock.on("close", onEnd);
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      this.error = e.code ?? e.message;
+      onEnd();
+    });
+  }
+
+  static open(port: number, opts: { paused?: boolean } = {}): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      const c = new Conn(sock);
+      if (opts.paused) sock.pause();
+      sock.once("connect", () => resolve(c));
+      sock.once("error", reject);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  write(data: string | Buffer): void {
+    this.sock.write(data);
+  }
+
+  /** Resolve true once pred() holds, false after timeoutMs. */
+  until(pred: () => boolean, timeoutMs = 3000): Promise<boolean> {
+    if (pred()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!pred()) return;
+        clearTimeout(t);
+        this.waiters.delete(check);
+        resolve(true);
+      };
+      const t = setTimeout(() => {
+        this.waiters.delete(check);
+        resolve(pred());
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  /** Wait for the next complete response and take it off the buffer. */
+  async response(method = "GET", timeoutMs = 3000): Promise<ParsedResponse> {
+    let n = -1;
+    const ok = await this.until(() => (n = completeResponseLength(this.buf, method, this.ended)) >= 0, timeoutMs);
+    if (!ok) throw new Error(`no complete response within ${timeoutMs} ms; have ${JSON.stringify(this.buf.subarray(0, 300).toString("latin1"))} ended=${this.ended}`);
+    const one = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return parseResponses(Buffer.from(one), [method])[0]!;
+  }
+
+  /** Wait until the server closes (FIN or RST); true if it did within timeoutMs. */
+  closed(timeoutMs = 3000): Promise<boolean> {
+    return this.until(() => this.ended, timeoutMs);
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+/** A connection attempt's outcome: "connected" or the error code (ECONNREFUSED …). */
+export function tryConnect(port: number, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: "127.0.0.1" });
+    const t = setTimeout(() => {
+      sock.destroy();
+      resolve("timeout");
+    }, timeoutMs);
+    sock.once("connect", () => {
+      clearTimeout(t);
+      sock.destroy();
+      resolve("connected");
+    });
+    sock.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(t);
+      resolve(e.code ?? e.message);
+    });
+  });
+}
+
+/** Resident set size of a process in MiB (Linux /proc), or NaN once it is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Run the CLI to completion, killed after timeoutMs (a server that unexpectedly starts must not hang the suite). */
+export async function runCliBounded(args: string[], timeoutMs = 10_000, cwd = REPO): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
+  const proc = spawn(command(args), { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  let killed = false;
+  const t = setTimeout(() => {
+    killed = true;
+    proc.kill("SIGKILL");
+  }, timeoutMs);
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  clearTimeout(t);
+  return { code, stdout, stderr, killed };
+}
+
+export interface UpstreamRequest {
+  head: string;
+  body: Buffer;
+}
+
+/**
+ * A minimal HTTP/1.1 upstream that reads whole request bodies (Content-Length or chunked), so
+ * that body framing, limits and timeouts can be observed through `--proxy`: the static handler
+ * never reads a request body. It answers 200 with "got N bytes: <sha256>" after each complete
+ * request, keeps connections alive, and records what it received.
+ */
+export function startBodyUpstream(): { port: number; requests: UpstreamRequest[]; connections: number; stop(): void } {
+  const requests: UpstreamRequest[] = [];
+  const state = { connections: 0 };
+  const listener = Bun.listen<{ buf: Buffer }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(s) {
+        state.connections++;
+        s.data = { buf: Buffer.alloc(0) };
+      },
+      data(s, chunk) {
+        s.data.buf = Buffer.concat([s.data.buf, chunk]);
+        for (;;) {
+          const buf = s.data.buf;
+          const he = buf.indexOf("\r\n\r\n");
+          if (he < 0) return;
+          const head = buf.subarray(0, he).toString("latin1");
+          let pos = he + 4;
+          let body: Buffer;
+          const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+          if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+            const parts: Buffer[] = [];
+            for (;;) {
+              const le = buf.indexOf("\r\n", pos);
+              if (le < 0) return;
+              const size = parseInt(buf.subarray(pos, le).toString("latin1"), 16);
+              if (size === 0) {
+                const te = buf.indexOf("\r\n\r\n", le); // last-chunk CRLF + optional trailers + CRLF
+                if (te < 0) return;
+                pos = te + 4;
+                break;
+              }
+              if (buf.length < le + 2 + size + 2) return;
+              parts.push(buf.subarray(le + 2, le + 2 + size));
+              pos = le + 2 + size + 2;
+            }
+            body = Buffer.concat(parts);
+          } else if (cl) {
+            const n = Number(cl[1]);
+            if (buf.length < pos + n) return;
+            body = buf.subarray(pos, pos + n);
+            pos += n;
+          } else {
+            body = Buffer.alloc(0);
+          }
+          s.data.buf = buf.subarray(pos);
+          requests.push({ head, body: Buffer.from(body) });
+          const text = `got ${body.length} bytes: ${createHash("sha256").update(body).digest("hex")}`;
+          s.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+        }
+      },
+    },
+  });
+  return {
+    port: listener.port,
+    requests,
+    get connections() {
+      return state.connections;
+    },
+    stop: () => listener.stop(true),
+  };
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}

@@ -284,6 +284,9 @@ export class Connection {
     ex.keepAlive = head.keepAlive && !this.ctx.shuttingDown && this.requests < cfg.maxRequestsPerConnection && !this.peerEnded;
     if (head.method === "CONNECT") {
       // We are not a forward proxy: CONNECT is never tunnelled (RFC 9110 §9.3.6).
+      // [e2e fix] Close afterwards: a client may send tunnel bytes (e.g. a TLS ClientHello)
+      // right behind the CONNECT head; those must never be parsed as the next HTTP request.
+      ex.keepAlive = false;
       ex.sendError(405, "METHOD_CONNECT", [["Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"]]);
       return;
     }

@@ -12,6 +12,7 @@
  * Every wait is bounded: a test never hangs, it fails with a message saying what it waited for.
  */
 import type { Socket, TCPSocketListener } from "bun";
+import { createHash, type Hash } from "node:crypto";
 import net from "node:net";
 
 export const DEFAULT_WAIT_MS = 3000;
@@ -246,6 +247,14 @@ class ByteStream {
     await this.waitUntil((u) => (u.length >= n ? true : null), `${n} bytes`, ms);
     const out = this.unread().subarray(0, n);
     this.cursor += n;
+    return out;
+  }
+
+  /** Wait for any unread bytes (or close) and consume them all. */
+  async readSome(ms = DEFAULT_WAIT_MS): Promise<Buffer> {
+    await this.waitUntil((u, closed) => (u.length > 0 || closed ? true : null), "some bytes", ms);
+    const out = this.unread();
+    this.cursor += out.length;
     return out;
   }
 
@@ -508,4 +517,90 @@ export async function request(port: number, req: string | Buffer, method = "GET"
   } finally {
     c.close();
   }
+}
+
+// ---- streaming body hasher for the bulk tests (no quadratic buffering) -----------------------
+
+/**
+ * Reads one response from a socket stream and hashes its body as it arrives: Content-Length or
+ * chunked. Keeps only what it needs, so 50 MiB cost no more than a few buffers.
+ */
+export async function hashResponse(port: number, requestBytes: Buffer, ms = 20_000): Promise<{ status: number; headers: [string, string][]; bytes: number; sha256: string; framing: "length" | "chunked" }> {
+  const sock = net.connect({ port, host: "127.0.0.1" });
+  const hash: Hash = createHash("sha256");
+  return within(
+    new Promise((resolve, reject) => {
+      let head: { status: number; headers: [string, string][]; framing: "length" | "chunked"; remaining: number } | null = null;
+      let pending = Buffer.alloc(0);
+      let bytes = 0;
+      // chunked decoder state
+      let chunkLeft = 0;
+      let st: "size" | "data" | "crlf" | "trailers" | "done" = "size";
+      const done = () => {
+        sock.destroy();
+        resolve({ status: head!.status, headers: head!.headers, bytes, sha256: hash.digest("hex"), framing: head!.framing });
+      };
+      sock.on("connect", () => sock.write(requestBytes));
+      sock.on("error", reject);
+      sock.on("close", () => reject(new Error(`closed after ${bytes} body bytes`)));
+      sock.on("data", (d: Buffer) => {
+        let buf = pending.length ? Buffer.concat([pending, d]) : d;
+        pending = Buffer.alloc(0);
+        if (!head) {
+          const end = buf.indexOf("\r\n\r\n");
+          if (end < 0) {
+            pending = buf;
+            return;
+          }
+          const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
+          const headers = lines.slice(1).map((l): [string, string] => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]);
+          const get = (n: string) => headers.find((h) => h[0].toLowerCase() === n)?.[1];
+          const status = Number(lines[0]!.slice(9, 12));
+          const chunked = get("transfer-encoding") === "chunked";
+          head = { status, headers, framing: chunked ? "chunked" : "length", remaining: chunked ? 0 : Number(get("content-length") ?? 0) };
+          buf = buf.subarray(end + 4);
+        }
+        if (head.framing === "length") {
+          const take = buf.subarray(0, head.remaining);
+          hash.update(take);
+          bytes += take.length;
+          head.remaining -= take.length;
+          if (head.remaining === 0) done();
+          return;
+        }
+        let pos = 0;
+        while (pos < buf.length && st !== "done") {
+          if (st === "size" || st === "trailers") {
+            const le = buf.indexOf("\r\n", pos);
+            if (le < 0) break;
+            const line = buf.subarray(pos, le).toString("latin1");
+            pos = le + 2;
+            if (st === "size") {
+              chunkLeft = parseInt(line, 16);
+              st = chunkLeft === 0 ? "trailers" : "data";
+            } else if (line === "") st = "done";
+          } else if (st === "data") {
+            const take = buf.subarray(pos, pos + chunkLeft);
+            hash.update(take);
+            bytes += take.length;
+            chunkLeft -= take.length;
+            pos += take.length;
+            if (chunkLeft === 0) st = "crlf";
+          } else {
+            if (buf.length - pos < 2) break;
+            pos += 2;
+            st = "size";
+          }
+        }
+        if (st === "done") return done();
+        pending = Buffer.from(buf.subarray(pos));
+      });
+    }),
+    ms,
+    "a hashed response",
+  );
+}
+
+export function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
 }

@@ -49,14 +49,12 @@ function main(): void {
     fail(`cannot start: ${err.message ?? e}`);
   }
 
-  const shownHost = config.hostname === "0.0.0.0" ? "localhost" : config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
-  const what = config.proxy ? `proxying to ${config.proxy.url.href}` : `serving ${config.root}`;
-  process.stderr.write(`DreamServer ${pkg.version} listening on http://${shownHost}:${server.port} — ${what}\n`);
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
       // A second signal: the operator wants out now. Still keep the log.
+      // [e2e fix] Cut the connections first so exchanges still in flight get their log line.
+      server.cutAll("SHUTDOWN_FORCED");
       logger.close();
       process.exit(0);
     }
@@ -78,6 +76,13 @@ function main(): void {
   process.on("SIGUSR1", () => logger.reopen());
   process.on("uncaughtException", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
   process.on("unhandledRejection", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
+
+  // [e2e fix] Announce only after the signal handlers are installed: a supervisor (or test) that
+  // sends SIGTERM as soon as it reads this line used to kill the process with the default
+  // action (exit 143) instead of a graceful exit 0.
+  const shownHost = config.hostname === "0.0.0.0" ? "localhost" : config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
+  const what = config.proxy ? `proxying to ${config.proxy.url.href}` : `serving ${config.root}`;
+  process.stderr.write(`DreamServer ${pkg.version} listening on http://${shownHost}:${server.port} — ${what}\n`);
 }
 
 main();

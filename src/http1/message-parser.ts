@@ -100,7 +100,8 @@ export class MessageParser {
 
   push(chunk: Uint8Array): void {
     if (this.state === State.Dead) return;
-    const c = chunk instanceof Buffer ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Bun hands us Buffers; a cheap duck-type check (instanceof Buffer showed up in profiles).
+    const c = (chunk as { latin1Slice?: unknown }).latin1Slice !== undefined ? (chunk as Buffer) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.pos >= this.buf.length) {
       this.buf = c;
     } else {

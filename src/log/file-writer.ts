@@ -7,8 +7,11 @@
  * opened O_APPEND lands atomically at the current end.
  *
  * Why buffer: one fs.writeSync per 64 KiB batch costs ~0.23 µs per 120-byte line, against
- * ~0.7 µs for FileSink.write and a syscall per line for unbuffered writes. Lines are kept as
- * strings and joined once per batch.
+ * ~0.7 µs for FileSink.write and a syscall per line for unbuffered writes. Each line is encoded
+ * at once into a reused 64 KiB staging buffer (latin1 is exact: both formats emit ASCII only),
+ * so no line string outlives the request that produced it — keeping ~500 strings alive per
+ * batch and joining them measurably raised GC work on the hot path. Only while the output is
+ * blocked are lines kept as strings, in order, behind the unwritten bytes.
  *
  * When lines reach the kernel:
  *  - as soon as 64 KiB are buffered (flushBytes);
@@ -95,7 +98,10 @@ export class AppendWriter {
   private readonly maxBufferBytes: number;
   private readonly warn: (msg: string) => void;
 
-  /** Lines accepted but not yet encoded, and their total length. */
+  /** Encoded lines waiting for the next flush (reused; see module comment). */
+  private stage: Buffer;
+  private staged = 0;
+  /** Lines accepted while the output was blocked (kept in order behind `pending`), and their total length. */
   private lines: string[] = [];
   private buffered = 0;
   /** Encoded bytes the kernel has not taken yet (partial write / EAGAIN). */
@@ -127,6 +133,7 @@ export class AppendWriter {
     this.flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
     this.maxBufferBytes = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
     this.warn = options.warn ?? defaultWarn;
+    this.stage = Buffer.allocUnsafe(Math.max(this.flushBytes, 4096));
     if (target === "-" || typeof target === "number") {
       this.path = null;
       this.fd = target === "-" ? STDOUT_FD : target;
@@ -149,7 +156,17 @@ export class AppendWriter {
       }
       return;
     }
-    const queued = this.buffered + (this.pending === null ? 0 : this.pending.length);
+    if (this.pending === null && this.lines.length === 0) {
+      // Normal case: encode into the staging buffer, flushing it first when the line won't fit.
+      if (this.staged + line.length > this.stage.length && this.staged > 0) this.drain(0);
+      if (this.pending === null && this.lines.length === 0 && this.staged + line.length <= this.stage.length) {
+        this.staged += this.stage.write(line, this.staged, "latin1");
+        if (this.staged >= this.flushBytes) this.drain(0);
+        else this.schedule();
+        return;
+      }
+    }
+    const queued = this.staged + this.buffered + (this.pending === null ? 0 : this.pending.length);
     if (queued + line.length > this.maxBufferBytes) {
       this.drop(1, `output blocked with ${queued} bytes buffered`);
       this.schedule();
@@ -204,6 +221,8 @@ export class AppendWriter {
     }
     let left = this.lines.length;
     if (this.pending !== null) left += countNewlines(this.pending);
+    if (this.staged > 0) left += countNewlines(this.stage.subarray(0, this.staged));
+    this.staged = 0;
     if (left > 0) this.drop(left, "output still blocked at close");
     this.lines = [];
     this.buffered = 0;
@@ -227,7 +246,7 @@ export class AppendWriter {
 
   private schedule(): void {
     if (this.timer !== null || this.closed) return;
-    if (this.lines.length === 0 && this.pending === null) return;
+    if (this.lines.length === 0 && this.pending === null && this.staged === 0) return;
     this.timer = setTimeout(this.onTimer, this.flushDelayMs);
     this.timer.unref();
   }
@@ -247,10 +266,22 @@ export class AppendWriter {
       return false;
     }
     if (this.lines.length > 0) {
-      this.pending = Buffer.from(this.lines.length === 1 ? this.lines[0] : this.lines.join(""));
+      this.pending = Buffer.from(this.lines.length === 1 ? this.lines[0] : this.lines.join(""), "latin1");
       this.lines = [];
       this.buffered = 0;
       if (!this.writePending(deadline)) {
+        this.schedule();
+        return false;
+      }
+    }
+    if (this.staged > 0) {
+      // Written straight from the staging buffer; only an unwritten remainder is copied out.
+      const n = this.staged;
+      this.staged = 0;
+      this.pending = this.stage.subarray(0, n);
+      const done = this.writePending(deadline);
+      if (this.pending !== null) this.pending = Buffer.from(this.pending);
+      if (!done) {
         this.schedule();
         return false;
       }

@@ -79,10 +79,18 @@ export function isoTime(epochMs: number): string {
   return cachedPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z";
 }
 
+/**
+ * Error codes that describe an ordinary outcome rather than a rejected or failed exchange: the
+ * static handler tags every missing file FILE_NOT_FOUND (useful in the log), but a 404 for a
+ * missing file is routine traffic (favicon.ico, crawlers) and stays INFO as documented above.
+ * Codes that hint at probing (PATH_TRAVERSAL, PATH_DOTFILE, PATH_SYMLINK_ESCAPE) stay WARN.
+ */
+const ROUTINE_CODES: ReadonlySet<string> = new Set(["FILE_NOT_FOUND"]);
+
 /** INFO / WARN / ERROR, see the module comment. */
 export function levelOf(r: AccessRecord): "INFO" | "WARN" | "ERROR" {
   if (r.status >= 500) return "ERROR";
-  if (r.error !== undefined && r.error !== "") return "WARN";
+  if (r.error !== undefined && r.error !== "" && !ROUTINE_CODES.has(r.error)) return "WARN";
   return "INFO";
 }
 

@@ -170,10 +170,17 @@ export class Connection {
     if (this.deadline === 0 || now < this.deadline) return;
     switch (this.phase) {
       case Phase.KeepAlive:
-        this.close();
-        return;
       case Phase.Head:
-        if (this.parser.inHead) this.rejectAndClose(408, "TIMEOUT_HEADER");
+        // [e2e fix] While earlier responses are still queued for this client we are waiting on
+        // the client, not the other way round: the send timeout above governs. Before, the
+        // keep-alive timer close()d the socket and discarded the queued tail of a response the
+        // log recorded as complete, and pipelined requests held back by our own backpressure
+        // (unparsed while the queue was full) were answered 408 by the header timer.
+        if (this.out.pending > 0) {
+          this.deadline = now + (this.phase === Phase.KeepAlive ? this.config.timeouts.keepAliveMs : this.config.timeouts.headerMs);
+          return;
+        }
+        if (this.phase === Phase.Head && this.parser.inHead) this.rejectAndClose(408, "TIMEOUT_HEADER");
         else this.close();
         return;
       case Phase.Body: {
@@ -536,23 +543,17 @@ export class ExchangeImpl implements Exchange {
     let tail = noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n";
     tail = this.commonHeaders(tail) + "\r\n";
     const sendBody = !noBody && !this.isHead;
-    const prefix = prepared ? lines : "";
-    // One buffer for head and body: one syscall per response (BUN-NOTES.md).
-    const headStr = prepared ? tail : lines + tail;
-    const prefixLen = prefix.length;
-    const preparedLen = prepared ? prepared.byteLength : 0;
-    const headLen = headStr.length;
-    const total = prefixLen + preparedLen + headLen + (sendBody ? bodyBytes.byteLength : 0);
-    const out = Buffer.allocUnsafe(total);
-    let off = 0;
-    if (prefixLen) off += out.write(prefix, off, "latin1");
+    // Head and body leave as one write (BUN-NOTES.md): corked, they are copied into the shared
+    // arena and sent together at uncork, with no per-response allocation.
+    const out = this.conn.out;
+    out.cork();
     if (prepared) {
-      out.set(prepared, off);
-      off += preparedLen;
+      out.writeLatin1(lines);
+      out.write(prepared);
     }
-    off += out.write(headStr, off, "latin1");
-    if (sendBody) out.set(bodyBytes, off);
-    this.conn.out.write(out);
+    out.writeLatin1(prepared ? tail : lines + tail);
+    if (sendBody && bodyBytes.byteLength > 0) out.write(bodyBytes);
+    out.uncork();
     this.finish();
   }
 
@@ -582,17 +583,14 @@ export class ExchangeImpl implements Exchange {
       this.keepAlive = false;
     }
     const tail = this.commonHeaders(extra) + "\r\n";
+    const out = this.conn.out;
+    out.cork();
     if (prepared) {
-      const a = Buffer.from(s, "latin1");
-      const b = Buffer.from(tail, "latin1");
-      const out = Buffer.allocUnsafe(a.length + prepared.byteLength + b.length);
-      out.set(a, 0);
-      out.set(prepared, a.length);
-      out.set(b, a.length + prepared.byteLength);
-      this.conn.out.write(out);
-    } else {
-      this.conn.out.write(Buffer.from(s + tail, "latin1"));
-    }
+      out.writeLatin1(s);
+      out.write(prepared);
+      out.writeLatin1(tail);
+    } else out.writeLatin1(s + tail);
+    out.uncork();
   }
 
   write(chunk: Uint8Array): boolean {

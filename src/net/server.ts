@@ -117,7 +117,9 @@ export class Server implements ConnectionContext {
     this.shuttingDown = true;
     this.listener?.stop(false);
     for (const c of this.connections) {
-      if (!c.current) c.close();
+      // [e2e fix] closeWhenFlushed, not close: a connection whose last response is complete but
+      // still queued (the tail of a large file) must deliver it; close() discarded those bytes.
+      if (!c.current) c.closeWhenFlushed();
     }
     if (this.connections.size > 0) {
       await new Promise<void>((resolve) => {
@@ -128,11 +130,23 @@ export class Server implements ConnectionContext {
         });
       });
     }
-    for (const c of this.connections) c.terminate();
+    this.cutAll("SHUTDOWN_TIMEOUT");
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.listener?.stop(true);
     this.listener = null;
+  }
+
+  /**
+   * [e2e fix] Cut every connection now (shutdown deadline, or a second SIGTERM). An exchange in
+   * flight is logged with `code` instead of CLIENT_ABORTED: the server, not the client, ended it.
+   * terminate() runs the close handler synchronously, so the line is logged before we return.
+   */
+  cutAll(code: string): void {
+    for (const c of [...this.connections]) {
+      if (c.current) c.current.log.errorCode ??= code;
+      c.terminate();
+    }
   }
 
   /** Stop immediately (tests). */

@@ -15,6 +15,17 @@ export interface RawWritable {
 
 export const DEFAULT_HIGH_WATER = 256 * 1024;
 
+/**
+ * One shared staging buffer for the queue that is currently corked. Responses built while
+ * corked are copied straight into it and leave in one write at uncork, so the hot path
+ * allocates no per-response buffer. Only one queue can own it at a time (JS is single-threaded
+ * and a cork never spans an await); any other corked queue falls back to its chunk list.
+ */
+const ARENA_SIZE = 256 * 1024;
+const arena = Buffer.allocUnsafe(ARENA_SIZE);
+let arenaOwner: WriteQueue | null = null;
+let arenaUsed = 0;
+
 export class WriteQueue {
   private chunks: Uint8Array[] = [];
   private head = 0; // index of the first unsent chunk in `chunks`
@@ -35,17 +46,26 @@ export class WriteQueue {
 
   /** Bytes accepted but not yet taken by the kernel. */
   get pending(): number {
-    return this.queuedBytes;
+    return arenaOwner === this ? this.queuedBytes + arenaUsed : this.queuedBytes;
   }
 
   get overHighWater(): boolean {
-    return this.queuedBytes >= this.highWater;
+    return this.pending >= this.highWater;
   }
 
   write(data: Uint8Array): boolean {
     if (this.closed) return false;
     const len = data.byteLength;
-    if (len === 0) return this.queuedBytes < this.highWater;
+    if (len === 0) return this.pending < this.highWater;
+    if (arenaOwner === this) {
+      if (arenaUsed + len <= ARENA_SIZE) {
+        arena.set(data, arenaUsed);
+        arenaUsed += len;
+        this.totalBytes += len;
+        return this.queuedBytes + arenaUsed < this.highWater;
+      }
+      this.spillArena();
+    }
     this.totalBytes += len;
     if (this.corked > 0 || this.queuedBytes > 0) {
       this.chunks.push(data);
@@ -65,13 +85,58 @@ export class WriteQueue {
     return this.queuedBytes < this.highWater;
   }
 
+  /** Queue a latin1 string (response heads): encoded straight into the arena when we own it. */
+  writeLatin1(str: string): boolean {
+    if (arenaOwner === this && arenaUsed + str.length <= ARENA_SIZE && !this.closed) {
+      const n = arena.write(str, arenaUsed, "latin1");
+      arenaUsed += n;
+      this.totalBytes += n;
+      return this.queuedBytes + arenaUsed < this.highWater;
+    }
+    return this.write(Buffer.from(str, "latin1"));
+  }
+
   cork(): void {
-    this.corked++;
+    if (this.corked++ === 0 && arenaOwner === null && this.queuedBytes === 0 && !this.closed) {
+      arenaOwner = this;
+      arenaUsed = 0;
+    }
+  }
+
+  /** Move the arena's bytes into our own chunk list (arena full, or we must give it back). */
+  private spillArena(): void {
+    if (arenaOwner !== this) return;
+    if (arenaUsed > 0) {
+      this.chunks.push(Buffer.from(arena.subarray(0, arenaUsed)));
+      this.queuedBytes += arenaUsed;
+    }
+    arenaOwner = null;
+    arenaUsed = 0;
   }
 
   /** Ends a cork; when the outermost cork ends, everything collected goes out as one buffer. */
   uncork(): void {
     if (this.corked === 0 || --this.corked > 0) return;
+    if (arenaOwner === this) {
+      const used = arenaUsed;
+      arenaOwner = null;
+      arenaUsed = 0;
+      if (used > 0 && !this.closed) {
+        // Nothing was queued before the cork (checked in cork()), so the arena goes first.
+        const n = this.sock.write(arena.subarray(0, used));
+        if (n < 0) {
+          this.closed = true;
+          return;
+        }
+        if (n > 0) this.lastProgress = performance.now();
+        if (n < used) {
+          this.chunks.unshift(Buffer.from(arena.subarray(n, used)));
+          this.head = 0;
+          this.queuedBytes += used - n;
+        }
+      }
+      if (this.queuedBytes === 0) return;
+    }
     const count = this.chunks.length - this.head;
     if (count > 1) {
       // Join into one buffer so the kernel gets one send (BUN-NOTES: every write is one sendto).
@@ -115,6 +180,10 @@ export class WriteQueue {
 
   /** Drop everything (connection is gone). */
   discard(): void {
+    if (arenaOwner === this) {
+      arenaOwner = null;
+      arenaUsed = 0;
+    }
     this.closed = true;
     this.chunks = [];
     this.head = 0;

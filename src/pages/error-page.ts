@@ -65,6 +65,11 @@ const PAGES: Readonly<Record<number, PageText>> = {
     title: "Range Not Satisfiable",
     explain: "The requested byte range lies outside the file, which may have changed size; retry the download from the start.",
   },
+  417: {
+    // The parser answers 417 to any Expect other than 100-continue (RFC 9110 §10.1.1).
+    title: "Expectation Failed",
+    explain: "The request asked the server to meet an expectation it does not support; send it again without the Expect header, or with Expect: 100-continue.",
+  },
   431: {
     title: "Request Header Fields Too Large",
     explain: "The request headers are too large, often because of oversized cookies; clear this site's cookies and try again.",

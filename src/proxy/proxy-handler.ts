@@ -76,6 +76,8 @@ class ProxiedExchange implements BodySink {
   /** Set while discarding the body of a redirect we are following. */
   private followTarget: string | null = null;
   private tunnel: TunnelSide | null = null;
+  /** The client half-closed the tunnel; the upstream got (or gets, once drained) our FIN. */
+  private tunnelClientEnded = false;
 
   constructor(
     private readonly ex: Exchange,
@@ -210,7 +212,9 @@ class ProxiedExchange implements BodySink {
 
   private onUpstreamDrain(): void {
     if (this.tunnel) {
-      this.tunnel.resume();
+      // [fix] A client FIN that arrived while bytes were still queued is passed on now.
+      if (this.tunnelClientEnded && this.conn && !this.conn.closed) this.conn.socket.shutdown();
+      else this.tunnel.resume();
       return;
     }
     if (this.bodyWaitingForDrain) {
@@ -341,6 +345,13 @@ class ProxiedExchange implements BodySink {
     const ev = conn.parser.finish();
     if (ev && ev.type === "end") {
       // Close-delimited body complete (RFC 9112 §6.3 rule 8).
+      if (this.followTarget !== null) {
+        // [fix] The body of a redirect we follow: go on to the target (the closed connection
+        // is destroyed, not pooled, by release()). Before, ex.end() was a no-op here because
+        // no response had started, and the client waited forever.
+        this.onResponseEnd(null);
+        return;
+      }
       this.ex.end();
       this.finish(false);
       return;
@@ -385,9 +396,25 @@ class ProxiedExchange implements BodySink {
       },
       drain: () => conn.resume(),
       end: () => {
-        // Client closed: pass the FIN on, then let the upstream close.
-        if (!conn.closed) conn.socket.shutdown();
-        this.finish(false);
+        // [fix] The client sent FIN (or its connection is gone). This used to shutdown() and then
+        // finish(false) at once, which destroyed the upstream socket and left the client's
+        // half-closed connection open (no FIN back) until the tunnel idle timeout — and the
+        // upstream's last bytes were lost. Now: pass the FIN on once the bytes queued for the
+        // upstream are out, keep relaying what the upstream still sends, and let the upstream's
+        // FIN/close end the tunnel (onUpstreamEnd → client closes → end() again → finish).
+        if (this.tunnelClientEnded || conn.ended || conn.closed) {
+          this.finish(false);
+          return;
+        }
+        this.tunnelClientEnded = true;
+        if (conn.out.pending === 0) conn.socket.shutdown();
+        // An upstream that ignores our FIN must not keep its socket forever.
+        this.clearTimer();
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.tunnel?.end();
+          this.finish(false);
+        }, this.ctx.config.timeouts.tunnelIdleMs);
       },
     });
     this.tunnel = side;

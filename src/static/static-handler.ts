@@ -38,6 +38,7 @@ import type { Config } from "../config/config.ts";
 import type { Exchange, Handler, HeaderPairs, ResponseHeaders } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import { evaluatePreconditions, rangeAllowed } from "./conditional.ts";
+import { unchanged } from "./fast-stat.ts";
 import { type CachedFile, FileCache, type FileIdentity, makeEntry, sameFile } from "./file-cache.ts";
 import {
   type ByteRange,
@@ -64,7 +65,7 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 const STAT_OPTS = { throwIfNoEntry: false } as const;
 
 type Target =
-  | { readonly ok: true; readonly rel: string; readonly trailingSlash: boolean; readonly fsPath: string }
+  | { readonly ok: true; readonly rel: string; readonly trailingSlash: boolean; readonly fsPath: string; readonly cpath: Uint8Array }
   | { readonly ok: false; readonly status: number; readonly code: ResolveCode };
 
 /** Map a file-system error to a response status and a stable code for the access log. */
@@ -146,7 +147,7 @@ export function createStaticHandler(config: Config): Handler {
       // "/dir/" names the directory's index: stat the index directly (one syscall); a missing
       // directory, a missing index and "/file/" (ENOTDIR) all come out as 404.
       const fsPath = r.trailingSlash ? (dir === "/" ? "/index.html" : dir + "/index.html") : dir;
-      t = { ok: true, rel: r.rel, trailingSlash: r.trailingSlash, fsPath };
+      t = { ok: true, rel: r.rel, trailingSlash: r.trailingSlash, fsPath, cpath: Buffer.from(fsPath + "\0") };
     }
     if (rawPath.length <= RESOLVE_CACHE_MAX_KEY) {
       if (targets.size >= RESOLVE_CACHE_MAX) targets.delete(targets.keys().next().value!);
@@ -174,6 +175,14 @@ export function createStaticHandler(config: Config): Handler {
       return;
     }
 
+    // Hot path: a cached small file whose inode/size/mtime/ctime are unchanged (one statx).
+    const hit = cache.get(t.fsPath);
+    if (hit !== undefined && hit.body !== null && unchanged(t.cpath, t.fsPath, hit)) {
+      if (!needsEvaluation(ex.head.headers)) ex.respond(200, hit.headers200, hit.body);
+      else serve(ex, hit, -1);
+      return;
+    }
+
     let st: fs.Stats | undefined;
     try {
       st = fs.statSync(t.fsPath, STAT_OPTS);
@@ -187,8 +196,8 @@ export function createStaticHandler(config: Config): Handler {
       return;
     }
 
-    // Hot path: a cached small file that has not changed since it was read.
-    const cached = cache.get(t.fsPath);
+    // A cached entry confirmed by the full stat (e.g. fast stat unavailable).
+    const cached = hit;
     if (cached !== undefined && cached.body !== null && sameFile(cached, st)) {
       if (!needsEvaluation(ex.head.headers)) ex.respond(200, cached.headers200, cached.body);
       else serve(ex, cached, -1);

@@ -108,6 +108,9 @@ describe("formatText", () => {
     expect(levelOf(rec({ status: 304 }))).toBe("INFO");
     expect(levelOf(rec({ status: 499 }))).toBe("INFO");
     expect(levelOf(rec({ status: 413, error: "BODY_TOO_LARGE" }))).toBe("WARN");
+    // A missing file is routine traffic, even with its code; probing shapes are not.
+    expect(levelOf(rec({ status: 404, error: "FILE_NOT_FOUND" }))).toBe("INFO");
+    expect(levelOf(rec({ status: 404, error: "PATH_DOTFILE" }))).toBe("WARN");
     expect(levelOf(rec({ status: 500 }))).toBe("ERROR");
     expect(levelOf(rec({ status: 504, error: "UPSTREAM_TIMEOUT" }))).toBe("ERROR");
   });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ERROR_PAGE_CONTENT_TYPE, ERROR_PAGE_STATUSES, errorPage } from "../../src/pages/error-page.ts";
 
-const REQUIRED = [400, 403, 404, 405, 408, 412, 413, 414, 416, 431, 500, 501, 502, 503, 504, 505];
+const REQUIRED = [400, 403, 404, 405, 408, 412, 413, 414, 416, 417, 431, 500, 501, 502, 503, 504, 505];
 const decode = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true }).decode(b);
 
 function checkPage(status: number, shown: number): string {

@@ -1,3 +1,4 @@
+import { fastStatAvailable } from "../../src/static/fast-stat.ts";
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
@@ -429,7 +430,8 @@ describe("response headers", () => {
       handler(ex);
       expect(ex.calls).toEqual(["respond"]);
       expect(prepared).toBe(true);
-      expect(statSpy).toHaveBeenCalledTimes(1);
+      // One freshness check: statx through FFI when available, else one fs.statSync.
+      expect(statSpy).toHaveBeenCalledTimes(fastStatAvailable() ? 0 : 1);
       expect(openSpy).not.toHaveBeenCalled();
     } finally {
       statSpy.mockRestore();
@@ -826,3 +828,27 @@ function partType(ex: FakeExchange): string {
   return ex.head.path.endsWith(".txt") ? "text/plain; charset=utf-8" : "application/octet-stream";
 }
 
+
+describe("fast freshness check (statx via FFI)", () => {
+  test("is active on Linux and agrees with fs.statSync", async () => {
+    const { unchanged } = await import("../../src/static/fast-stat.ts");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ds-fast-stat-"));
+    const p = path.join(dir, "f.txt");
+    fs.writeFileSync(p, "one");
+    const st = fs.statSync(p);
+    const c = Buffer.from(p + "\0");
+    if (process.platform === "linux") expect(fastStatAvailable()).toBe(true);
+    expect(unchanged(c, p, st)).toBe(true);
+    fs.writeFileSync(p, "two"); // same size, new mtime/ctime
+    const st2 = fs.statSync(p);
+    if (st2.mtimeMs !== st.mtimeMs || st2.ctimeMs !== st.ctimeMs) expect(unchanged(c, p, st)).toBe(false);
+    expect(unchanged(c, p, st2)).toBe(true);
+    fs.writeFileSync(p, "three"); // different size
+    expect(unchanged(c, p, st2)).toBe(false);
+    fs.rmSync(p);
+    expect(unchanged(c, p, st2)).toBe(false);
+    fs.mkdirSync(p);
+    expect(unchanged(c, p, st2)).toBe(false);
+    fs.rmSync(dir, { recursive: true });
+  });
+});

@@ -649,16 +649,33 @@ export class MessageParser {
 
 /** Host = uri-host [ ":" port ] (RFC 9110 §7.2); conservative byte check plus a port check. */
 export function validHost(h: string): boolean {
-  if (h.length === 0 || h.length > 255) return false;
-  for (let k = 0; k < h.length; k++) if (HOST[h.charCodeAt(k)] !== 1) return false;
+  const n = h.length;
+  if (n === 0 || n > 255) return false;
+  let colon = -1;
+  let bracket = false;
+  for (let k = 0; k < n; k++) {
+    const c = h.charCodeAt(k);
+    if (HOST[c] !== 1) return false;
+    if (c === 0x5b /* [ */ || c === 0x5d /* ] */) bracket = true;
+    else if (c === 0x3a /* : */ && colon < 0) colon = k;
+  }
   if (h.charCodeAt(0) === 0x5b /* [ */) {
     const close = h.indexOf("]");
-    if (close < 0) return false;
-    const rest = h.slice(close + 1);
-    return rest === "" || /^:\d{0,5}$/.test(rest);
+    if (close < 0 || h.indexOf("[", 1) >= 0 || h.indexOf("]", close + 1) >= 0) return false;
+    return close === n - 1 || (h.charCodeAt(close + 1) === 0x3a && portDigits(h, close + 2));
   }
-  const colon = h.indexOf(":");
-  if (colon < 0) return h.indexOf("[") < 0 && h.indexOf("]") < 0;
+  if (bracket) return false;
+  if (colon < 0) return true;
   if (colon === 0) return false;
-  return /^\d{0,5}$/.test(h.slice(colon + 1)) && h.indexOf("[") < 0 && h.indexOf("]") < 0;
+  return portDigits(h, colon + 1);
+}
+
+/** 0-5 ASCII digits from `from` to the end (an empty port is allowed, RFC 3986 §3.2.3). */
+function portDigits(h: string, from: number): boolean {
+  if (h.length - from > 5) return false;
+  for (let k = from; k < h.length; k++) {
+    const c = h.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }

@@ -153,6 +153,49 @@ describe("connection reuse", () => {
   });
 });
 
+describe("unread request bodies (the static handler never reads them)", () => {
+  // A body that looks like a request: if the server lost track of the framing, it would answer it.
+  const SMUGGLED = "GET /b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+  test("a small Content-Length body is skipped and the connection reused", async () => {
+    const r = await raw(srv.port, `POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}` + GET_A);
+    const res = parseResponses(r.data);
+    expect(res.map((x) => x.status)).toEqual([405, 200]);
+    expect(res[0]!.header("connection")).toBeUndefined();
+    expect(res[1]!.body.toString()).toBe(A);
+  });
+
+  test("a small body arriving slowly after the 405 is still skipped", async () => {
+    const r = await raw(srv.port, [`POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`, SMUGGLED.slice(0, 10), SMUGGLED.slice(10), GET_A], { gapMs: 30 });
+    expect(parseResponses(r.data).map((x) => [x.status, x.body.length])).toEqual([
+      [405, expect.any(Number)],
+      [200, A.length],
+    ]);
+  });
+
+  test("a chunked body is not drained: 405, then close, the body never parsed as a request", async () => {
+    const chunk = SMUGGLED.length.toString(16);
+    const r = await raw(srv.port, `POST /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}\r\n${SMUGGLED}\r\n0\r\n\r\n` + GET_A);
+    const res = parseResponses(r.data);
+    expect(res.map((x) => x.status)).toEqual([405]);
+    expect(res[0]!.header("connection")).toBe("close");
+    expect(r.closed).toBe(true);
+  });
+
+  test("a large declared body is not waited for: 405 at once, then close", async () => {
+    const c = await Conn.open(srv.port);
+    try {
+      c.write("PUT /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000000\r\n\r\n");
+      const res = await c.response("PUT", 1000);
+      expectErrorPage(res, 405);
+      expect(res.header("connection")).toBe("close");
+      expect(await c.closed(1000)).toBe(true);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 describe("Expect: 100-continue", () => {
   test("static file: POST is answered 405 at once, no 100, no body read, connection closed", async () => {
     const c = await Conn.open(srv.port);

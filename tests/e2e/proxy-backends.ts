@@ -82,7 +82,7 @@ export function readMessage(buf: Buffer, kind: "request" | "response", method = 
     [version, status, reason] = [m[1]!, Number(m[2]), m[3]!];
   }
   let pos = end + 4;
-  let body = Buffer.alloc(0);
+  let body: Buffer = Buffer.alloc(0);
   const trailers: [string, string][] = [];
   let framing: Message["framing"];
   const te = header("transfer-encoding");
@@ -178,7 +178,7 @@ class ByteStream {
   private joined: Buffer | null = null;
   closed = false;
   readonly closedP = deferred();
-  private waiters: (() => void)[] = [];
+  protected waiters: (() => void)[] = [];
 
   protected push(b: Buffer): void {
     this.chunks.push(b);
@@ -231,6 +231,17 @@ class ByteStream {
     }
   }
 
+  /** Wait until at least n bytes were received in total (cheap: no joining, for bulk tests). */
+  async waitReceived(n: number, ms = DEFAULT_WAIT_MS): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.total < n) {
+      if (this.closed) throw new Error(`connection closed after ${this.total} of ${n} bytes`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms with ${this.total} of ${n} bytes`);
+      await within(new Promise<void>((r) => this.waiters.push(r)), left, `${n} bytes`).catch(() => {});
+    }
+  }
+
   /** Wait until the unread bytes contain `s`; consumes through it and returns what was consumed. */
   async readThrough(s: string | Buffer, ms = DEFAULT_WAIT_MS): Promise<Buffer> {
     const n = await this.waitUntil((u) => {
@@ -275,6 +286,8 @@ class ByteStream {
 
 export class BackendConn extends ByteStream {
   private pendingWrites: { data: Buffer; done: () => void }[] = [];
+  /** The socket is gone (not merely half-closed by the peer: after a FIN we may still write). */
+  socketClosed = false;
   constructor(
     readonly socket: Socket<BackendConn>,
     readonly index: number,
@@ -284,8 +297,13 @@ export class BackendConn extends ByteStream {
   onData(b: Buffer): void {
     this.push(Buffer.from(b));
   }
+  /** Peer sent FIN: no more bytes to read, but we may still write and end. */
+  onEnd(): void {
+    this.markClosed();
+  }
   onClose(): void {
     this.markClosed();
+    this.socketClosed = true;
     for (const w of this.pendingWrites) w.done();
     this.pendingWrites = [];
   }
@@ -297,6 +315,7 @@ export class BackendConn extends ByteStream {
         this.onClose();
         return;
       }
+      this.written += n;
       if (n < w.data.length) {
         w.data = w.data.subarray(n);
         return;
@@ -305,13 +324,16 @@ export class BackendConn extends ByteStream {
       w.done();
     }
   }
+  /** Bytes the kernel has taken from write() so far on this connection. */
+  written = 0;
+
   /** Read one complete request (head + body); the cursor moves past it. */
   readRequest(ms = DEFAULT_WAIT_MS): Promise<Message> {
     return this.readMsg("request", "", ms);
   }
   /** Write bytes; resolves once the kernel took them all (Bun's write does not buffer). */
   write(data: string | Uint8Array): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.socketClosed) return Promise.resolve();
     const buf = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
     return new Promise((resolve) => {
       if (this.pendingWrites.length) {
@@ -319,17 +341,18 @@ export class BackendConn extends ByteStream {
         return;
       }
       const n = this.socket.write(buf);
+      if (n > 0) this.written += n;
       if (n < 0 || n === buf.length) return resolve();
       this.pendingWrites.push({ data: buf.subarray(n), done: resolve });
     });
   }
   /** FIN. */
   end(): void {
-    if (!this.closed) this.socket.end();
+    if (!this.socketClosed) this.socket.end();
   }
   /** RST. */
   reset(): void {
-    if (!this.closed) this.socket.terminate();
+    if (!this.socketClosed) this.socket.terminate();
   }
 }
 
@@ -378,8 +401,7 @@ export function rawBackend(script: (c: BackendConn) => Promise<void> | void): Ra
         socket.data?.onDrain();
       },
       end(socket) {
-        // Peer half-closed; for our purposes the stream is over.
-        socket.data?.onClose();
+        socket.data?.onEnd();
       },
       close(socket) {
         socket.data?.onClose();
@@ -479,11 +501,6 @@ export class Client extends ByteStream {
     this.sock.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
   }
 
-  /** Write and resolve when the data was handed to the kernel (for large uploads). */
-  sendAll(data: Buffer): Promise<void> {
-    return new Promise((resolve) => this.sock.write(data, () => resolve()));
-  }
-
   /** Read the next complete response (1xx are returned on their own). */
   readResponse(method = "GET", ms = DEFAULT_WAIT_MS): Promise<Message> {
     return this.readMsg("response", method, ms);
@@ -497,6 +514,18 @@ export class Client extends ByteStream {
       if (r.status >= 200 || r.status === 101) return { res: r, interim };
       interim.push(r);
     }
+  }
+
+  /** Stop reading from the socket (the kernel buffers fill, the peer is throttled). */
+  pause(): void {
+    this.sock.pause();
+  }
+  resume(): void {
+    this.sock.resume();
+  }
+  /** Bytes accepted by write() that Node has not handed to the kernel yet. */
+  get writeBacklog(): number {
+    return this.sock.writableLength;
   }
 
   halfClose(): void {
@@ -531,7 +560,7 @@ export async function hashResponse(port: number, requestBytes: Buffer, ms = 20_0
   return within(
     new Promise((resolve, reject) => {
       let head: { status: number; headers: [string, string][]; framing: "length" | "chunked"; remaining: number } | null = null;
-      let pending = Buffer.alloc(0);
+      let pending: Buffer = Buffer.alloc(0);
       let bytes = 0;
       // chunked decoder state
       let chunkLeft = 0;
@@ -544,7 +573,7 @@ export async function hashResponse(port: number, requestBytes: Buffer, ms = 20_0
       sock.on("error", reject);
       sock.on("close", () => reject(new Error(`closed after ${bytes} body bytes`)));
       sock.on("data", (d: Buffer) => {
-        let buf = pending.length ? Buffer.concat([pending, d]) : d;
+        let buf: Buffer = pending.length ? Buffer.concat([pending, d]) : d;
         pending = Buffer.alloc(0);
         if (!head) {
           const end = buf.indexOf("\r\n\r\n");
@@ -603,4 +632,90 @@ export async function hashResponse(port: number, requestBytes: Buffer, ms = 20_0
 
 export function sha256(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
+}
+
+/**
+ * A client on Bun.connect for bulk transfers: node:net's client is ~3x slower for bulk writes in
+ * Bun. Writes follow the socket's drain (Bun does not buffer) and `accepted` counts the bytes the
+ * kernel took, so a test can see when the proxy stops reading from us.
+ */
+export class BulkClient extends ByteStream {
+  private queue: Uint8Array[] = [];
+  private off = 0;
+  /** Bytes the kernel accepted from us so far. */
+  accepted = 0;
+  private sock!: Socket<BulkClient>;
+
+  static connect(port: number): Promise<BulkClient> {
+    const c = new BulkClient();
+    return within(
+      new Promise<BulkClient>((resolve, reject) => {
+        Bun.connect<BulkClient>({
+          hostname: "127.0.0.1",
+          port,
+          allowHalfOpen: true,
+          data: c,
+          socket: {
+            binaryType: "buffer",
+            open(s) {
+              c.sock = s;
+              resolve(c);
+            },
+            drain: () => c.pump(),
+            data: (_s, d) => c.push(Buffer.from(d)),
+            end: () => c.markClosed(),
+            close: () => c.markClosed(),
+            error: () => c.markClosed(),
+            connectError: (_s, e) => reject(e),
+          },
+        }).catch(reject);
+      }),
+      DEFAULT_WAIT_MS,
+      "bulk client connect",
+    );
+  }
+
+  /** Queue bytes; they go out as fast as the peer reads them. */
+  send(...parts: Uint8Array[]): void {
+    this.queue.push(...parts);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      const p = this.queue[0]!;
+      const n = this.sock.write(p.subarray(this.off, Math.min(p.length, this.off + 4 * 1024 * 1024)));
+      if (n <= 0) return;
+      this.accepted += n;
+      this.off += n;
+      if (this.off >= p.length) {
+        this.queue.shift();
+        this.off = 0;
+      }
+    }
+  }
+
+  readResponse(method = "GET", ms = DEFAULT_WAIT_MS): Promise<Message> {
+    return this.readMsg("response", method, ms);
+  }
+  pause(): void {
+    this.sock.pause();
+  }
+  resume(): void {
+    this.sock.resume();
+  }
+  close(): void {
+    if (!this.closed) this.sock.terminate();
+  }
+}
+
+/** Send a (large) request on a fresh BulkClient and read one response. */
+export async function bulkRequest(port: number, parts: Uint8Array[], method = "POST", ms = 20_000): Promise<Message> {
+  const c = await BulkClient.connect(port);
+  try {
+    c.send(...parts);
+    return await c.readResponse(method, ms);
+  } finally {
+    c.close();
+  }
 }

@@ -63,3 +63,20 @@ export function httpDate(nowMs: number = Date.now()): string {
   }
   return dateValue;
 }
+
+/**
+ * "Date: …\r\nServer: …\r\nX-Request-ID: " — the fixed part of every response's trailing
+ * header lines, rebuilt when the second (or the server name) changes rather than per response.
+ */
+let commonSecond = -1;
+let commonName = "";
+let commonValue = "";
+export function dateServerIdPrefix(serverName: string, nowMs: number = Date.now()): string {
+  const sec = Math.floor(nowMs / 1000);
+  if (sec !== commonSecond || serverName !== commonName) {
+    commonSecond = sec;
+    commonName = serverName;
+    commonValue = "Date: " + httpDate(nowMs) + "\r\nServer: " + serverName + "\r\nX-Request-ID: ";
+  }
+  return commonValue;
+}

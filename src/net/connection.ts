@@ -17,7 +17,7 @@ import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, Respo
 import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { MessageParser, type ParseError } from "../http1/message-parser.ts";
-import { chunkHeader, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
+import { chunkHeader, dateServerIdPrefix, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
 import type { AccessLogger } from "../log/access-record.ts";
 import { errorPage } from "../pages/error-page.ts";
 import { WriteQueue } from "./write-queue.ts";
@@ -524,7 +524,7 @@ export class ExchangeImpl implements Exchange {
       if (h.expectContinue || h.bodyKind !== "length" || h.contentLength - this.bodyBytes > DISCARD_BODY_MAX) this.keepAlive = false;
     }
     if (this.conn.ctx.shuttingDown || this.conn.peerEnded) this.keepAlive = false;
-    let s = extra + "Date: " + httpDate() + "\r\nServer: " + this.config.serverName + "\r\nX-Request-ID: " + this.id + "\r\n";
+    let s = extra + dateServerIdPrefix(this.config.serverName) + this.id + "\r\n";
     if (!this.keepAlive) s += "Connection: close\r\n";
     else if (this.head.minor === 0) s += "Connection: keep-alive\r\n";
     return s;

@@ -2,12 +2,15 @@
  * Entry point: flags → config → access log → listener → signal handling.
  *   SIGTERM / SIGINT: stop accepting, finish in-flight requests (bounded), flush the log, exit 0.
  *   SIGUSR1: reopen the access log (after logrotate moved it).
+ * With --workers N > 1 this process only supervises N listener processes (src/net/workers.ts).
  * Configuration mistakes print one line on stderr and exit 2 — never a stack trace.
  */
 import pkg from "../package.json" with { type: "json" };
 import { ConfigError, parseFlags, USAGE } from "./config/flags.ts";
 import { openAccessLog } from "./log/access-log.ts";
+import type { Config } from "./config/config.ts";
 import { Server } from "./net/server.ts";
+import { isWorker, Supervisor, WORKER_ENV } from "./net/workers.ts";
 import { createRouter } from "./router/router.ts";
 
 function fail(msg: string): never {
@@ -32,21 +35,79 @@ function main(): void {
     return;
   }
   const config = cli.config;
-  const logger = openAccessLog(config.accessLog, config.logFormat, (msg) => process.stderr.write(`dreamserver: warning: ${msg}\n`));
+  if (config.workers > 1 && !isWorker()) {
+    supervise(config);
+    return;
+  }
+  serve(config);
+}
+
+/** The user-facing reason a listen failed, or null for an unexpected error. */
+function listenError(e: unknown, config: Config): string {
+  const err = e as { code?: string; message?: string };
+  const where = `${config.hostname}:${config.port}`;
+  if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) return `cannot listen on ${where}: the address is already in use; stop the other server or choose another --listen port`;
+  if (err.code === "EACCES" || /permission/i.test(err.message ?? "")) return `cannot listen on ${where}: permission denied; ports below 1024 need privileges, choose e.g. --listen 8080`;
+  if (err.code === "EADDRNOTAVAIL") return `cannot listen on ${where}: that address is not on this machine; check the host part of --listen`;
+  if (e instanceof ConfigError) return e.message;
+  return `cannot start: ${err.message ?? e}`;
+}
+
+function announce(config: Config, port: number, extra = ""): void {
+  const shownHost = config.hostname === "0.0.0.0" ? "localhost" : config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
+  const what = config.proxy ? `proxying to ${config.proxy.url.href}` : `serving ${config.root}`;
+  process.stderr.write(`DreamServer ${pkg.version} listening on http://${shownHost}:${port} — ${what}${extra}\n`);
+}
+
+function supervise(config: Config): void {
+  if (config.port === 0) fail("--workers needs a fixed port (e.g. --listen 8080): with port 0 every worker would get a different port");
+  // Fail fast, with the usual one-line reason, if the port cannot be bound at all.
+  try {
+    const probe = Bun.listen({ hostname: config.hostname, port: config.port, reusePort: true, socket: { data() {} } } as unknown as Bun.TCPSocketListenOptions<undefined>);
+    probe.stop(true);
+  } catch (e) {
+    fail(listenError(e, config));
+  }
+  let ready = 0;
+  const sup = new Supervisor({
+    workers: config.workers,
+    shutdownMs: config.timeouts.shutdownMs,
+    log: (msg) => process.stderr.write(`dreamserver: ${msg}\n`),
+    onReady: () => {
+      if (++ready === config.workers) announce(config, config.port, ` (${config.workers} workers)`);
+    },
+  });
+  let stopping = false;
+  const stop = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      sup.signal(sig); // second signal: workers exit at once
+      return;
+    }
+    stopping = true;
+    process.stderr.write(`dreamserver: ${sig} received, stopping ${config.workers} workers…\n`);
+    sup.stop(sig).then(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGUSR1", () => sup.signal("SIGUSR1"));
+  sup.start();
+}
+
+function serve(config: Config): void {
+  const worker = isWorker();
+  // Only the first worker reports an access-log fallback; the others would repeat it.
+  const quietWarnings = worker && process.env[WORKER_ENV] !== "0";
+  const logger = openAccessLog(config.accessLog, config.logFormat, (msg) => {
+    if (!quietWarnings) process.stderr.write(`dreamserver: warning: ${msg}\n`);
+  });
 
   let server: Server;
   try {
-    server = new Server({ config, handler: createRouter(config), logger });
+    server = new Server({ config, handler: createRouter(config), logger, reusePort: worker });
     server.start();
   } catch (e) {
     logger.close();
-    const err = e as { code?: string; message?: string };
-    const where = `${config.hostname}:${config.port}`;
-    if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) fail(`cannot listen on ${where}: the address is already in use; stop the other server or choose another --listen port`);
-    if (err.code === "EACCES" || /permission/i.test(err.message ?? "")) fail(`cannot listen on ${where}: permission denied; ports below 1024 need privileges, choose e.g. --listen 8080`);
-    if (err.code === "EADDRNOTAVAIL") fail(`cannot listen on ${where}: that address is not on this machine; check the host part of --listen`);
-    if (e instanceof ConfigError) fail(e.message);
-    fail(`cannot start: ${err.message ?? e}`);
+    fail(listenError(e, config));
   }
 
   let stopping = false;
@@ -59,7 +120,7 @@ function main(): void {
       process.exit(0);
     }
     stopping = true;
-    process.stderr.write(`dreamserver: ${signal} received, finishing in-flight requests…\n`);
+    if (!worker) process.stderr.write(`dreamserver: ${signal} received, finishing in-flight requests…\n`);
     server.shutdown().then(
       () => {
         logger.close();
@@ -80,9 +141,8 @@ function main(): void {
   // [e2e fix] Announce only after the signal handlers are installed: a supervisor (or test) that
   // sends SIGTERM as soon as it reads this line used to kill the process with the default
   // action (exit 143) instead of a graceful exit 0.
-  const shownHost = config.hostname === "0.0.0.0" ? "localhost" : config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
-  const what = config.proxy ? `proxying to ${config.proxy.url.href}` : `serving ${config.root}`;
-  process.stderr.write(`DreamServer ${pkg.version} listening on http://${shownHost}:${server.port} — ${what}\n`);
+  if (worker) process.send?.("ready");
+  else announce(config, server.port);
 }
 
 main();

@@ -1,0 +1,89 @@
+/**
+ * --workers N: N listener processes share one port through SO_REUSEPORT (the kernel spreads
+ * new connections across them, BUN-NOTES.md), supervised by this process:
+ *   - a worker that dies unexpectedly is restarted (with a back-off when it dies young);
+ *   - SIGTERM/SIGINT are forwarded and we exit once every worker has drained and exited;
+ *   - SIGUSR1 (reopen logs) is forwarded to every worker.
+ * Each worker appends to the same access log with O_APPEND and writes whole lines per
+ * write(2), so lines from different workers never interleave mid-line.
+ */
+import { spawn, type Subprocess } from "bun";
+
+/** Set in a worker's environment; its value is the worker index. */
+export const WORKER_ENV = "DREAMSERVER_WORKER";
+
+export function isWorker(): boolean {
+  return process.env[WORKER_ENV] !== undefined;
+}
+
+/** The command that starts this same program (compiled binary or `bun src/main.ts`). */
+function selfCommand(): string[] {
+  const standalone = (Bun as unknown as { isStandaloneExecutable?: boolean }).isStandaloneExecutable === true || Bun.main.startsWith("/$bunfs/");
+  return standalone ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, Bun.main, ...process.argv.slice(2)];
+}
+
+export interface SupervisorOptions {
+  readonly workers: number;
+  readonly shutdownMs: number;
+  readonly log: (msg: string) => void;
+  /** A worker is listening (first start and every restart). */
+  readonly onReady: (index: number) => void;
+}
+
+export class Supervisor {
+  private readonly procs: (Subprocess | null)[] = [];
+  private readonly startedAt: number[] = [];
+  private stopping = false;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  start(): void {
+    for (let i = 0; i < this.opts.workers; i++) this.spawnWorker(i);
+  }
+
+  private spawnWorker(i: number): void {
+    const proc = spawn(selfCommand(), {
+      env: { ...process.env, [WORKER_ENV]: String(i) },
+      stdin: "ignore",
+      stdout: "inherit",
+      stderr: "inherit",
+      ipc: (message) => {
+        if (message === "ready") this.opts.onReady(i);
+      },
+    });
+    this.procs[i] = proc;
+    this.startedAt[i] = performance.now();
+    proc.exited.then((code) => {
+      if (this.procs[i] !== proc) return;
+      this.procs[i] = null;
+      if (this.stopping) return;
+      if (code === 2) {
+        // Configuration or bind error: restarting cannot help. The worker printed why.
+        this.opts.log(`worker ${i} could not start; stopping`);
+        this.stop("SIGTERM").then(() => process.exit(2));
+        return;
+      }
+      const young = performance.now() - this.startedAt[i]! < 1000;
+      this.opts.log(`worker ${i} (pid ${proc.pid}) exited with ${proc.signalCode ?? code}; restarting${young ? " in 1 s" : ""}`);
+      setTimeout(() => {
+        if (!this.stopping) this.spawnWorker(i);
+      }, young ? 1000 : 0);
+    });
+  }
+
+  /** Forward a signal to every live worker. */
+  signal(sig: NodeJS.Signals): void {
+    for (const p of this.procs) if (p && p.exitCode === null) p.kill(sig);
+  }
+
+  /** Graceful stop: forward the signal, wait for the workers (bounded), then kill stragglers. */
+  async stop(sig: NodeJS.Signals): Promise<void> {
+    this.stopping = true;
+    this.signal(sig);
+    const live = this.procs.filter((p): p is Subprocess => p !== null);
+    const all = Promise.all(live.map((p) => p.exited));
+    const deadline = new Promise((r) => setTimeout(r, this.opts.shutdownMs + 2000));
+    await Promise.race([all, deadline]);
+    for (const p of live) if (p.exitCode === null) p.kill("SIGKILL");
+  }
+}

@@ -81,6 +81,13 @@ export interface Config {
   readonly fileCacheMaxFileSize: number;
   /** Total bytes of file bodies kept in memory. */
   readonly fileCacheMaxBytes: number;
+  /**
+   * How long a cached file is trusted without re-checking it on disk. 0 (default): every
+   * request re-stats the path, so a changed file is never served stale (like Caddy, and nginx
+   * without open_file_cache). >0 trades that for one syscall less per request, like nginx's
+   * open_file_cache_valid: a change may go unseen for up to this long.
+   */
+  readonly fileCacheValidityMs: number;
   /** Number of listener processes (issue 4). 1 = this process only. */
   readonly workers: number;
   /** Value of the Server response header. */
@@ -122,6 +129,7 @@ export const DEFAULTS = {
   serveDotfiles: false,
   fileCacheMaxFileSize: 256 * 1024,
   fileCacheMaxBytes: 64 * 1024 * 1024,
+  fileCacheValidityMs: 0,
   workers: 1,
   serverName: "DreamServer",
   proxyPoolSize: 64,
@@ -141,6 +149,7 @@ export function defaultConfig(overrides: Partial<Config> & { root: string }): Co
     serveDotfiles: DEFAULTS.serveDotfiles,
     fileCacheMaxFileSize: DEFAULTS.fileCacheMaxFileSize,
     fileCacheMaxBytes: DEFAULTS.fileCacheMaxBytes,
+    fileCacheValidityMs: DEFAULTS.fileCacheValidityMs,
     workers: DEFAULTS.workers,
     serverName: DEFAULTS.serverName,
     ...overrides,

@@ -29,6 +29,8 @@ Options:
   --trusted-proxy CIDR      Peer whose X-Forwarded-* headers are kept (repeatable; default none)
   --proxy-host-header       Send the upstream's host as Host instead of the client's
   --follow-redirects N      Follow up to N same-origin redirects for GET/HEAD (default 0 = off)
+  --cache-validity D        Trust a cached file this long without re-checking the disk
+                            (default 0 = check on every request, never stale)
   --insecure-upstream-tls   Do not verify an https:// upstream's certificate (testing only)
 Timeouts (DURATION like 500ms, 10s, 2m):
   --header-timeout D        Time to receive a request head (default 10s) → 408
@@ -61,6 +63,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
   let rewriteHost = false;
   let followRedirects = 0;
   let tlsVerify = true;
+  let fileCacheValidityMs: number = DEFAULTS.fileCacheValidityMs;
   const timeouts: { -readonly [K in keyof Timeouts]: number } = { ...DEFAULT_TIMEOUTS };
   const duration = (flag: string, v: string): number => {
     const ms = parseDuration(v);
@@ -143,6 +146,13 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
         followRedirects = Number(v);
         break;
       }
+      case "--cache-validity": {
+        const v = value("DURATION");
+        const ms = v === "0" ? 0 : parseDuration(v);
+        if (ms === null) throw new ConfigError(`--cache-validity: "${v}" is not a duration; use 0 (check every request) or e.g. 1s`);
+        fileCacheValidityMs = ms;
+        break;
+      }
       case "--insecure-upstream-tls":
         tlsVerify = false;
         break;
@@ -176,6 +186,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     serveDotfiles: DEFAULTS.serveDotfiles,
     fileCacheMaxFileSize: DEFAULTS.fileCacheMaxFileSize,
     fileCacheMaxBytes: DEFAULTS.fileCacheMaxBytes,
+    fileCacheValidityMs,
     workers,
     serverName: DEFAULTS.serverName,
   };

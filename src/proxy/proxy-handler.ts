@@ -375,7 +375,11 @@ class ProxiedExchange implements BodySink {
       // The pooled connection was dead (server closed it while idle). Safe to send again on a
       // fresh one: idempotent and bodiless, and the upstream answered nothing (RFC 9110 §9.2.2).
       this.retried = true;
+      // [fix] Destroy, not just detach: after a FIN (allowHalfOpen) the socket stays open on our
+      // side, and a detached one is never closed — one leaked half-open socket per retry.
+      const dead = this.conn;
       this.detach();
+      dead?.destroy();
       this.acquire(false);
       return;
     }

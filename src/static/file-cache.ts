@@ -53,6 +53,8 @@ export interface CachedFile extends Validators, FileIdentity {
   readonly weight: number;
   /** Set on every hit, cleared by eviction's second-chance pass. */
   referenced: boolean;
+  /** performance.now() of the last time the disk confirmed this entry (--cache-validity). */
+  checkedAt: number;
 }
 
 /** Fixed charge per entry for the strings, header blocks and Map slot (an estimate). */
@@ -97,6 +99,7 @@ export function makeEntry(path: string, id: FileIdentity, body: Uint8Array | nul
     ]),
     weight: (body === null ? 0 : body.length) + ENTRY_OVERHEAD + path.length * 2,
     referenced: false,
+    checkedAt: performance.now(),
   };
 }
 

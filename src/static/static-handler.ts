@@ -135,6 +135,7 @@ export function createStaticHandler(config: Config): Handler {
   const rootPrefix = root === "/" ? "/" : root + "/";
   const maxFileSize = config.fileCacheMaxFileSize;
   const cache = new FileCache(config.fileCacheMaxBytes);
+  const validityMs = config.fileCacheValidityMs;
   const targets = new Map<string, Target>();
 
   function resolveTarget(rawPath: string): Target {
@@ -154,6 +155,18 @@ export function createStaticHandler(config: Config): Handler {
       targets.set(rawPath, t);
     }
     return t;
+  }
+
+  /** The entry still matches the disk: re-checked every request unless --cache-validity allows a window. */
+  function fresh(e: CachedFile, cpath: Uint8Array, fsPath: string): boolean {
+    if (validityMs > 0) {
+      const now = performance.now();
+      if (now - e.checkedAt < validityMs) return true;
+      if (!unchanged(cpath, fsPath, e)) return false;
+      e.checkedAt = now;
+      return true;
+    }
+    return unchanged(cpath, fsPath, e);
   }
 
   function insideRoot(fsPath: string): boolean {
@@ -177,7 +190,7 @@ export function createStaticHandler(config: Config): Handler {
 
     // Hot path: a cached small file whose inode/size/mtime/ctime are unchanged (one statx).
     const hit = cache.get(t.fsPath);
-    if (hit !== undefined && hit.body !== null && unchanged(t.cpath, t.fsPath, hit)) {
+    if (hit !== undefined && hit.body !== null && fresh(hit, t.cpath, t.fsPath)) {
       if (!needsEvaluation(ex.head.headers)) ex.respond(200, hit.headers200, hit.body);
       else serve(ex, hit, -1);
       return;

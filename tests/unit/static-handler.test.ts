@@ -852,3 +852,26 @@ describe("fast freshness check (statx via FFI)", () => {
     fs.rmSync(dir, { recursive: true });
   });
 });
+
+describe("--cache-validity", () => {
+  test("0 (default) re-checks every request; a window serves the cached copy until it expires", async () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "ds-validity-")));
+    const p = path.join(dir, "v.txt");
+    fs.writeFileSync(p, "version-1");
+    const strict = createStaticHandler(defaultConfig({ root: dir }));
+    const windowed = createStaticHandler(defaultConfig({ root: dir, fileCacheValidityMs: 300 }));
+    const body = (h: Handler) => {
+      const ex = new FakeExchange(defaultConfig({ root: dir }), "GET", "/v.txt");
+      h(ex);
+      return ex.text;
+    };
+    expect(body(strict)).toBe("version-1");
+    expect(body(windowed)).toBe("version-1");
+    fs.writeFileSync(p, "version-2-longer");
+    expect(body(strict)).toBe("version-2-longer");
+    expect(body(windowed)).toBe("version-1"); // inside the window: trusted, as documented
+    await Bun.sleep(350);
+    expect(body(windowed)).toBe("version-2-longer");
+    fs.rmSync(dir, { recursive: true });
+  });
+});

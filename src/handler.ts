@@ -95,6 +95,12 @@ export interface Exchange {
   sendError(status: number, code?: string, headers?: HeaderPairs): void;
   /** Cut the client connection now (e.g. upstream died mid-body): the truncation stays visible. */
   abort(code?: string): void;
+  /**
+   * Batch everything written until the matching uncork() into one socket write (e.g. a relayed
+   * response head and its first body bytes). Corks nest; never hold one across an await.
+   */
+  cork(): void;
+  uncork(): void;
   /** Write a 101 head and switch the connection to a raw tunnel. */
   upgrade(headers: HeaderPairs, handlers: TunnelHandlers): TunnelSide;
 }

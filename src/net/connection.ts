@@ -640,6 +640,14 @@ export class ExchangeImpl implements Exchange {
     this.finish();
   }
 
+  cork(): void {
+    this.conn.out.cork();
+  }
+
+  uncork(): void {
+    this.conn.out.uncork();
+  }
+
   informational(status: number, headers: HeaderPairs): void {
     if (this.responseStarted || this.aborted || status < 100 || status > 199 || status === 101) return;
     if (this.head.minor === 0) return; // HTTP/1.0 clients do not understand 1xx (RFC 9110 §15.2)

@@ -19,6 +19,7 @@ import { makeLocationRewriter } from "./location-rewrite.ts";
 import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, serializeRequestHead, upstreamTargetOf, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
 import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
 import { shouldFollow } from "./redirect-policy.ts";
+import { DeadlineSweep } from "../net/deadline-sweep.ts";
 
 /** Idempotent methods (RFC 9110 §9.2.2): only these may be re-sent after a dead pooled connection. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -29,6 +30,7 @@ export interface ProxyContext {
   readonly pool: UpstreamPool;
   readonly target: UpstreamTarget;
   readonly trusted: TrustedProxies;
+  readonly timers: DeadlineSweep<ProxiedExchange>;
 }
 
 export function createProxyContext(config: Config, proxy: ProxyConfig): ProxyContext {
@@ -43,7 +45,7 @@ export function createProxyContext(config: Config, proxy: ProxyConfig): ProxyCon
     config.timeouts.upstreamPoolIdleMs,
     config.timeouts.upstreamConnectMs,
   );
-  return { config, proxy, pool, target: upstreamTargetOf(url), trusted: new TrustedProxies(proxy.trustedProxies) };
+  return { config, proxy, pool, target: upstreamTargetOf(url), trusted: new TrustedProxies(proxy.trustedProxies), timers: new DeadlineSweep() };
 }
 
 export function createProxyHandler(config: Config, proxy: ProxyConfig, ctx: ProxyContext = createProxyContext(config, proxy)): Handler {
@@ -69,7 +71,6 @@ class ProxiedExchange implements BodySink {
   private responseHead: ResponseHead | null = null;
   private paused = false;
   private finished = false;
-  private timer: ReturnType<typeof setTimeout> | null = null;
   private connectStart = 0;
   private sentAt = 0;
   private hops = 0;
@@ -239,6 +240,17 @@ class ProxiedExchange implements BodySink {
   }
 
   private pumpUpstream(): void {
+    // Everything one upstream read produces for the client (head, body bytes, last-chunk) leaves
+    // in one client write.
+    this.ex.cork();
+    try {
+      this.pumpUpstreamEvents();
+    } finally {
+      this.ex.uncork();
+    }
+  }
+
+  private pumpUpstreamEvents(): void {
     const conn = this.conn;
     while (conn && !this.finished && !this.paused && conn.listener === this.listener) {
       const ev = conn.parser.next();
@@ -413,12 +425,7 @@ class ProxiedExchange implements BodySink {
         this.tunnelClientEnded = true;
         if (conn.out.pending === 0) conn.socket.shutdown();
         // An upstream that ignores our FIN must not keep its socket forever.
-        this.clearTimer();
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          this.tunnel?.end();
-          this.finish(false);
-        }, this.ctx.config.timeouts.tunnelIdleMs);
+        this.armTimer(this.ctx.config.timeouts.tunnelIdleMs, "tunnel");
       },
     });
     this.tunnel = side;
@@ -470,26 +477,34 @@ class ProxiedExchange implements BodySink {
     this.conn = null;
   }
 
-  private armTimer(ms: number, phase: "header" | "body"): void {
-    if (this.timer) {
-      if (this.timerPhase === phase) {
-        this.timer.refresh();
-        return;
-      }
-      clearTimeout(this.timer);
-    }
+  /**
+   * Upstream timeouts are deadlines checked by the context's coarse sweep (timeout-sweep.ts):
+   * a setTimeout per request (and a refresh per body chunk) measurably cost CPU on the hot path.
+   */
+  private armTimer(ms: number, phase: "header" | "body" | "tunnel"): void {
     this.timerPhase = phase;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (phase === "header") this.fail(504, "UPSTREAM_TIMEOUT");
-      else this.fail(504, "UPSTREAM_BODY_TIMEOUT");
-    }, ms);
+    this.deadline = performance.now() + ms;
+    this.ctx.timers.add(this);
   }
-  private timerPhase: "header" | "body" = "header";
+  private timerPhase: "header" | "body" | "tunnel" = "header";
+  /** performance.now() after which the current phase has timed out; 0 = no deadline. */
+  deadline = 0;
+
+  /** Called by the sweep. */
+  expire(now: number): boolean {
+    if (this.deadline === 0 || now < this.deadline) return false;
+    this.deadline = 0;
+    if (this.timerPhase === "tunnel") {
+      this.tunnel?.end();
+      this.finish(false);
+    } else if (this.timerPhase === "header") this.fail(504, "UPSTREAM_TIMEOUT");
+    else this.fail(504, "UPSTREAM_BODY_TIMEOUT");
+    return true;
+  }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.deadline = 0;
+    this.ctx.timers.delete(this);
   }
 }
 

@@ -346,7 +346,14 @@ export class BackendConn extends ByteStream {
       this.pendingWrites.push({ data: buf.subarray(n), done: resolve });
     });
   }
-  /** FIN. */
+  /**
+   * FIN but keep the socket (Bun's end() closes it at once, so the peer's own close would go
+   * unseen): `closed` turns true when the peer closes its side too.
+   */
+  halfClose(): void {
+    if (!this.socketClosed) this.socket.shutdown();
+  }
+  /** FIN (Bun closes the socket right away). */
   end(): void {
     if (!this.socketClosed) this.socket.end();
   }

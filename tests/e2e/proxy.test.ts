@@ -752,6 +752,55 @@ describe("WebSocket tunnel", () => {
   });
 });
 
+const WS_REQUEST =
+  "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+describe("WebSocket tunnel: endings and refusals", () => {
+  test("the backend closing the tunnel first: its last bytes arrive, then the client connection closes", async () => {
+    const b = backend(async (conn) => {
+      await conn.readRequest();
+      await conn.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+      await conn.readThrough("last words?");
+      await conn.write("goodbye");
+      conn.halfClose();
+    });
+    const s = await proxy(b.port);
+    const c = await connect(s);
+    c.send(WS_REQUEST);
+    expect((await c.readResponse()).status).toBe(101);
+    c.send("last words?");
+    await c.readThrough("goodbye");
+    expect(await c.waitClosed()).toBe(true);
+    expect(await b.conns[0]!.waitClosed(2000)).toBe(true);
+  });
+
+  test("a 101 nobody asked for → 502 UPSTREAM_BAD_UPGRADE", async () => {
+    const b = backend(async (conn) => {
+      await conn.readRequest();
+      await conn.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw bytes");
+    });
+    const s = await proxy(b.port);
+    const r = await request(s.port, "GET /plain HTTP/1.1\r\nHost: h\r\n\r\n");
+    expect(r.status).toBe(502);
+    const [rec] = await logRecords(s);
+    expect(rec!.error).toBe("UPSTREAM_BAD_UPGRADE");
+  });
+
+  test("a backend refusing the upgrade with an ordinary response: relayed as is, no tunnel", async () => {
+    const { b } = recordingBackend(() => okResponse("use /ws2", [["Content-Type", "text/plain"]], "426 Upgrade Required"));
+    const s = await proxy(b.port);
+    const c = await connect(s);
+    c.send(WS_REQUEST);
+    const r = await c.readResponse();
+    expect(r.status).toBe(426);
+    expect(r.body.toString()).toBe("use /ws2");
+    expect(r.header("upgrade")).toBeUndefined();
+    // still plain HTTP on this connection
+    c.send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    expect((await c.readResponse()).status).toBe(426);
+  });
+});
+
 // =============================================================================================
 
 describe("upstream failures", () => {
@@ -811,12 +860,13 @@ describe("upstream failures", () => {
         if (kind === "length") await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + "x".repeat(40));
         else await conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n28\r\n" + "x".repeat(40) + "\r\n");
         await sleep(30);
-        conn.end();
+        conn.halfClose();
       });
       const s = await proxy(b.port);
       const c = await connect(s);
       c.send("GET /dies HTTP/1.1\r\nHost: h\r\n\r\n");
       expect(await c.waitClosed()).toBe(true);
+      expect(await b.conns[0]!.waitClosed(2000)).toBe(true); // upstream socket not leaked
       const all = c.received();
       const headEnd = all.indexOf("\r\n\r\n") + 4;
       const head = all.subarray(0, headEnd).toString("latin1");
@@ -878,15 +928,15 @@ describe("upstream connection pool", () => {
       await conn.write(okResponse(`conn${conn.index}`));
       if (conn.index === 0) {
         await sleep(20);
-        conn.end(); // silently closes the idle keep-alive connection
+        conn.halfClose(); // silently closes the idle keep-alive connection
       } else await serveEach(() => okResponse(`conn${conn.index}`))(conn);
     });
     const s = await proxy(b.port);
     const c = await connect(s);
     c.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
     expect((await c.readResponse()).body.toString()).toBe("conn0");
-    await b.conns[0]!.waitClosed();
-    await sleep(50);
+    // The proxy notices the FIN on its idle pooled connection and closes its side.
+    expect(await b.conns[0]!.waitClosed(2000)).toBe(true);
     c.send("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
     const r = await c.readResponse();
     expect(r.status).toBe(200);
@@ -899,7 +949,7 @@ describe("upstream connection pool", () => {
         await conn.readRequest();
         await conn.write(okResponse("first"));
         await conn.readRequest(); // the proxy reuses this connection…
-        conn.end(); // …and it dies without a byte of answer (the keep-alive race)
+        conn.halfClose(); // …and it dies without a byte of answer (the keep-alive race)
         return;
       }
       await serveEach(() => okResponse("retried"))(conn);
@@ -914,8 +964,8 @@ describe("upstream connection pool", () => {
     expect(r.body.toString()).toBe("retried");
     expect(b.conns).toHaveLength(2);
     expect(requestLines(b)).toEqual(["GET /1 HTTP/1.1", "GET /2 HTTP/1.1", "GET /2 HTTP/1.1"]);
-    // The dead connection is closed on our side too (not leaked half-open).
-    expect(await waitFor(() => b.conns[0]!.socketClosed, 2000)).toBe(true);
+    // The dead connection is closed on the proxy's side too (not leaked half-open).
+    expect(await b.conns[0]!.waitClosed(2000)).toBe(true);
   });
 
   test("POST with a body on a pooled connection that dies is NOT retried → 502", async () => {
@@ -923,7 +973,7 @@ describe("upstream connection pool", () => {
       await conn.readRequest();
       await conn.write(okResponse("first"));
       await conn.readRequest();
-      conn.end();
+      conn.halfClose();
     });
     const s = await proxy(b.port);
     const c = await connect(s);
@@ -935,6 +985,7 @@ describe("upstream connection pool", () => {
     await sleep(100);
     expect(b.conns).toHaveLength(1);
     expect(requestLines(b)).toEqual(["GET /1 HTTP/1.1", "POST /pay HTTP/1.1"]);
+    expect(await b.conns[0]!.waitClosed(2000)).toBe(true);
     const recs = await logRecords(s, 2);
     expect(recs[1]!.status).toBe(502);
     expect(recs[1]!.error).toBe("UPSTREAM_CLOSED");

@@ -97,6 +97,8 @@ class FakeExchange implements Exchange {
     return this.body.toString("utf8");
   }
 
+  cork(): void {}
+  uncork(): void {}
   readBody(_sink: BodySink): void {
     throw new Error("static handler must not read bodies");
   }

@@ -1,0 +1,719 @@
+/**
+ * npm run bench — DreamServer against nginx (and haproxy for the proxy) on this machine, with wrk.
+ *
+ *   bun scripts/bench.ts [--scenario static|large|pipeline|proxy|all] [--rounds 3] [--secs 5]
+ *                        [--conns 50] [--threads 1] [--workers 1] [--nginx-workers 2]
+ *                        [--ds-args "--cache-validity 1s"] [--json]
+ *
+ * Scenarios (comma-separated list allowed):
+ *   static    GET /index.html (4 KiB) from a generated document root
+ *   large     GET /1m.bin (1 MiB)
+ *   pipeline  GET /index.html, 16 requests per write (wrk Lua script)
+ *   proxy     GET / through each proxy to one shared fixed-response backend (Bun.serve, 19-byte body)
+ *
+ * Every server runs as users run it: the compiled dist/dreamserver (built if missing) with its
+ * access log ON (to a temp file); nginx with a tuned production config (N workers, sendfile,
+ * open_file_cache, keep-alive, access_log buffer=64k, upstream keepalive); haproxy (nbthread N,
+ * http-reuse always). nginx / haproxy are skipped when not installed. Everything listens on
+ * 127.0.0.1 only.
+ *
+ * Rounds alternate A B A B… so drift (other load, thermal) hits every server alike. For each run:
+ * req/s and p99 latency from `wrk --latency`, and server CPU µs per request = utime+stime of the
+ * server's whole process group (master + workers, from /proc/<pid>/stat) over the run divided by
+ * the requests wrk completed. On a small machine wrk saturates its own core, so CPU per request
+ * is the steadier comparison; the "wrk cpu" column shows when the client was the bottleneck.
+ * Peak RSS is the highest sum of VmRSS over the server's processes, sampled during the runs
+ * (shared pages count once per process, which slightly favours single-process servers).
+ *
+ * Each server is its own process group (setsid); all groups are stopped on exit, on Ctrl-C and
+ * on SIGTERM, and the whole run has a hard time bound. Not part of `bun test` (tests/ only).
+ */
+import { spawnSync, type Subprocess } from "bun";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const REPO = path.resolve(import.meta.dir, "..");
+export const BINARY = path.join(REPO, "dist/dreamserver");
+
+// ───────────────────────────── shared helpers (also used by scripts/memcheck.ts) ─────────────
+
+export function die(msg: string, code = 1): never {
+  process.stderr.write(`${msg}\n`);
+  process.exit(code);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A command on PATH, also looking in the sbin directories (nginx/haproxy live there on Debian). */
+export function which(cmd: string): string | null {
+  return Bun.which(cmd) ?? Bun.which(cmd, { PATH: "/usr/local/sbin:/usr/sbin:/sbin" });
+}
+
+/** Build dist/dreamserver if it is missing; warn if it is older than the sources. */
+export function ensureBinary(): void {
+  if (!fs.existsSync(BINARY)) {
+    process.stderr.write("dist/dreamserver missing: building it (bun scripts/build.ts)…\n");
+    const r = spawnSync([process.execPath, path.join(REPO, "scripts/build.ts")], { cwd: REPO, stdout: "inherit", stderr: "inherit" });
+    if (r.exitCode !== 0 || !fs.existsSync(BINARY)) die("build failed: see the output above");
+    return;
+  }
+  const built = fs.statSync(BINARY).mtimeMs;
+  let newest = 0;
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  try {
+    walk(path.join(REPO, "src"));
+  } catch {}
+  if (newest > built) process.stderr.write("note: dist/dreamserver is older than src/ — run `npm run build` to measure the current code\n");
+}
+
+export function makeTmp(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(d, 0o755); // nginx workers run as an unprivileged user
+  tmpDirs.add(d);
+  return d;
+}
+
+/** An unused 127.0.0.1 port (bound and released; the race is harmless on a bench machine). */
+export function freePort(): number {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
+const TICK = (() => {
+  const r = spawnSync(["getconf", "CLK_TCK"]);
+  const n = Number(r.stdout?.toString().trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** Live (non-zombie) pids of process group pgid. */
+export function groupPids(pgid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync("/proc")) {
+    const c = d.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, "latin1");
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(f[2]) === pgid && f[0] !== "Z") out.push(Number(d));
+  }
+  return out;
+}
+
+/** CPU seconds (user + system) of every live process in group pgid. */
+export function groupCpu(pgid: number): number {
+  let ticks = 0;
+  for (const d of fs.readdirSync("/proc")) {
+    const c = d.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, "latin1");
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICK;
+}
+
+/** Fields of /proc/<pid>/status in KiB (VmRSS, RssAnon, RssFile, …), summed over pids. */
+export function statusKiB(pids: number[], fields: string[]): Record<string, number> {
+  const sum: Record<string, number> = Object.fromEntries(fields.map((f) => [f, 0]));
+  for (const pid of pids) {
+    let s: string;
+    try {
+      s = fs.readFileSync(`/proc/${pid}/status`, "latin1");
+    } catch {
+      continue;
+    }
+    for (const f of fields) {
+      const m = new RegExp(`^${f}:\\s+(\\d+) kB`, "m").exec(s);
+      if (m) sum[f]! += Number(m[1]);
+    }
+  }
+  return sum;
+}
+
+/** Resident memory of the whole group, KiB. */
+export function groupRssKiB(pgid: number): number {
+  return statusKiB(groupPids(pgid), ["VmRSS"]).VmRSS!;
+}
+
+const groups = new Set<Group>();
+const tmpDirs = new Set<string>();
+const children = new Set<Subprocess>();
+
+/** A server started in its own process group (setsid), output to a log file. */
+export class Group {
+  readonly proc: Subprocess;
+  readonly pgid: number;
+  constructor(
+    readonly name: string,
+    cmd: string[],
+    readonly logPath: string,
+    env: Record<string, string> = {},
+  ) {
+    const fd = fs.openSync(logPath, "a");
+    try {
+      this.proc = Bun.spawn(cmd, { detached: true, stdin: "ignore", stdout: fd, stderr: fd, env: { ...process.env, ...env } });
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.pgid = this.proc.pid;
+    groups.add(this);
+  }
+  tail(n = 600): string {
+    try {
+      return fs.readFileSync(this.logPath, "utf8").slice(-n).trim();
+    } catch {
+      return "";
+    }
+  }
+  signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pgid, sig);
+    } catch {}
+  }
+  cpu(): number {
+    return groupCpu(this.pgid);
+  }
+  rssKiB(): number {
+    return groupRssKiB(this.pgid);
+  }
+  /** Wait until something accepts on 127.0.0.1:port; fail with the server's output if it exits. */
+  async waitPort(port: number, timeoutMs = 20_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        throw new Error(`${this.name} exited (${this.proc.exitCode ?? this.proc.signalCode}) before listening on ${port}:\n${this.tail()}`);
+      }
+      try {
+        const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+        s.end();
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
+    throw new Error(`${this.name} did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000} s:\n${this.tail()}`);
+  }
+  /** SIGTERM the group, SIGKILL whatever is left after graceMs. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.signal("SIGTERM");
+    const end = Date.now() + graceMs;
+    while (Date.now() < end && groupPids(this.pgid).length > 0) await sleep(50);
+    this.signal("SIGKILL");
+    groups.delete(this);
+  }
+}
+
+/** Track a non-detached child (wrk, a client) so cleanup can kill it. */
+export function track<T extends Subprocess>(p: T): T {
+  children.add(p);
+  p.exited.then(() => children.delete(p));
+  return p;
+}
+
+function cleanupNow(): void {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch {}
+  }
+  for (const g of groups) g.signal("SIGKILL");
+  groups.clear();
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+  tmpDirs.clear();
+}
+
+/** Stop every server gracefully (bounded) and remove temp dirs. */
+export async function cleanup(): Promise<void> {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch {}
+  }
+  await Promise.all([...groups].map((g) => g.stop()));
+  cleanupNow();
+}
+
+/** Ctrl-C / SIGTERM / SIGHUP / exit → stop every process group; a hard deadline bounds the run. */
+export function installCleanup(deadlineMs: number): void {
+  let interrupted = false;
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      if (interrupted) {
+        cleanupNow();
+        process.exit(130);
+      }
+      interrupted = true;
+      process.stderr.write(`\n${sig}: stopping the servers…\n`);
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+  process.on("exit", cleanupNow);
+  const t = setTimeout(() => {
+    process.stderr.write(`run exceeded its time bound (${Math.round(deadlineMs / 1000)} s): stopping\n`);
+    cleanupNow();
+    process.exit(3);
+  }, deadlineMs);
+  t.unref();
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const mib = (kib: number): string => (kib / 1024).toFixed(1);
+const int = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+/** Left-aligned first column, right-aligned others. */
+export function table(header: string[], rows: string[][]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+// ───────────────────────────── the benchmark ─────────────────────────────
+
+type ScenarioName = "static" | "large" | "pipeline" | "proxy";
+
+interface Scenario {
+  readonly title: string;
+  readonly path: string;
+  readonly depth: number;
+  readonly bodyBytes: number;
+  readonly mode: "static" | "proxy";
+}
+
+const SCENARIOS: Record<ScenarioName, Scenario> = {
+  static: { title: "static GET /index.html (4 KiB)", path: "/index.html", depth: 1, bodyBytes: 4096, mode: "static" },
+  large: { title: "static GET /1m.bin (1 MiB)", path: "/1m.bin", depth: 1, bodyBytes: 1 << 20, mode: "static" },
+  pipeline: { title: "static GET /index.html, pipelined 16 deep", path: "/index.html", depth: 16, bodyBytes: 4096, mode: "static" },
+  proxy: { title: "proxy GET / → shared Bun.serve backend (19-byte body)", path: "/", depth: 1, bodyBytes: 19, mode: "proxy" },
+};
+
+const BACKEND_BODY = "hello from backend\n"; // 19 bytes
+
+interface Options {
+  scenarios: ScenarioName[];
+  rounds: number;
+  secs: number;
+  conns: number;
+  threads: number;
+  workers: number;
+  nginxWorkers: number;
+  dsArgs: string[];
+  json: boolean;
+}
+
+const HELP = `usage: bun scripts/bench.ts [options]     (npm run bench -- [options])
+  --scenario S        static | large | pipeline | proxy | all, or a comma list (default all)
+  --rounds N          interleaved rounds per server (default 3)
+  --secs N            seconds per wrk run (default 5)
+  --conns N           wrk connections (default 50)
+  --threads N         wrk threads (default 1)
+  --workers N         dreamserver --workers (default 1)
+  --nginx-workers N   nginx worker_processes / haproxy nbthread (default 2)
+  --ds-args "..."     extra dreamserver flags, e.g. "--cache-validity 1s"
+  --json              machine-readable results on stdout (progress stays on stderr)
+Needs wrk (apt-get install wrk nginx); nginx and haproxy are compared when installed.
+`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { scenarios: ["static", "large", "pipeline", "proxy"], rounds: 3, secs: 5, conns: 50, threads: 1, workers: 1, nginxWorkers: 2, dsArgs: [], json: false };
+  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min || n > max) die(`${flag}: expected an integer from ${min} to ${max}, got ${v ?? "nothing"}\n\n${HELP}`, 2);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf("=");
+    const [flag, inline] = a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const val = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case "--scenario": {
+        const v = val() ?? "";
+        const names = v === "all" ? Object.keys(SCENARIOS) : v.split(",").map((s) => s.trim());
+        for (const n of names) if (!(n in SCENARIOS)) die(`--scenario: unknown "${n}"; use static, large, pipeline, proxy or all`, 2);
+        o.scenarios = [...new Set(names)] as ScenarioName[];
+        break;
+      }
+      case "--rounds": o.rounds = num(flag, val(), 1, 20); break;
+      case "--secs": o.secs = num(flag, val(), 1, 60); break;
+      case "--conns": o.conns = num(flag, val(), 1, 5000); break;
+      case "--threads": o.threads = num(flag, val(), 1, 16); break;
+      case "--workers": o.workers = num(flag, val(), 1, 64); break;
+      case "--nginx-workers": o.nginxWorkers = num(flag, val(), 1, 64); break;
+      case "--ds-args": o.dsArgs = (val() ?? "").split(/\s+/).filter(Boolean); break;
+      case "--json": o.json = true; break;
+      case "-h":
+      case "--help": process.stdout.write(HELP); process.exit(0);
+      default: die(`unknown option ${a}\n\n${HELP}`, 2);
+    }
+  }
+  if (o.conns < o.threads) die("--conns must be at least --threads", 2);
+  return o;
+}
+
+interface Target {
+  readonly name: string; // dreamserver | nginx | haproxy
+  readonly port: number;
+  readonly group: Group;
+}
+
+interface Run {
+  rps: number;
+  p99Ms: number | null;
+  requests: number;
+  cpuUsPerReq: number;
+  errors: number;
+  errorDetail: string;
+  wrkCpuPct: number;
+  peakRssKiB: number;
+}
+
+function makeRoot(dir: string): void {
+  fs.mkdirSync(dir, { mode: 0o755 });
+  const html = "<!doctype html><html><head><title>bench</title></head><body>" + "<p>Hello from the static file server benchmark.</p>\n".repeat(80);
+  fs.writeFileSync(path.join(dir, "index.html"), html.slice(0, 4096).padEnd(4096), { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, "small.txt"), "hello world\n", { mode: 0o644 });
+  const big = Buffer.allocUnsafe(1 << 20);
+  crypto.getRandomValues(big.subarray(0, 65536));
+  for (let off = 65536; off < big.length; off += 65536) big.copy(big, off, 0, 65536);
+  fs.writeFileSync(path.join(dir, "1m.bin"), big, { mode: 0o644 });
+}
+
+function nginxConf(o: { prefix: string; root: string; workers: number; staticPort: number; proxyPort: number | null; backendPort: number | null }): string {
+  const p = o.prefix;
+  const proxy =
+    o.proxyPort !== null && o.backendPort !== null
+      ? `  upstream backend { server 127.0.0.1:${o.backendPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${o.proxyPort};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_buffering off;
+    }
+  }
+`
+      : "";
+  return `# generated by scripts/bench.ts: a tuned production-like nginx
+worker_processes ${o.workers};
+daemon off;
+pid ${p}/nginx.pid;
+error_log ${p}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log ${p}/access.log combined buffer=64k flush=1s;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_timeout 75s;
+  keepalive_requests 100000;
+  open_file_cache max=1000 inactive=60s;
+  types { text/html html; text/css css; text/plain txt; application/octet-stream bin; }
+  default_type application/octet-stream;
+  client_body_temp_path ${p}/tmp; proxy_temp_path ${p}/tmp; fastcgi_temp_path ${p}/tmp; uwsgi_temp_path ${p}/tmp; scgi_temp_path ${p}/tmp;
+  server { listen 127.0.0.1:${o.staticPort}; root ${o.root}; }
+${proxy}}
+`;
+}
+
+function haproxyConf(port: number, backendPort: number, threads: number): string {
+  return `# generated by scripts/bench.ts
+global
+  maxconn 4000
+  nbthread ${threads}
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  http-reuse always
+  server s1 127.0.0.1:${backendPort}
+`;
+}
+
+function parseWrk(out: string): { rps: number; p99Ms: number | null; requests: number; errors: number; errorDetail: string } {
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const p = /^\s*99%\s+([\d.]+)(us|ms|s)\b/m.exec(out);
+  const p99Ms = p ? (p[2] === "us" ? Number(p[1]) / 1000 : p[2] === "s" ? Number(p[1]) * 1000 : Number(p[1])) : null;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const sockSum = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const detail = [non2xx ? `non-2xx ${non2xx}` : "", sockSum ? `socket errors: connect ${sock![1]}, read ${sock![2]}, write ${sock![3]}, timeout ${sock![4]}` : ""].filter(Boolean).join("; ");
+  return { rps, p99Ms, requests, errors: non2xx + sockSum, errorDetail: detail };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const log = (s: string): void => void process.stderr.write(s + "\n");
+  const wrkBin = which("wrk");
+  if (!wrkBin) die("wrk not found: install it with `apt-get install wrk nginx` (nginx and haproxy are optional references)");
+  const nginxBin = which("nginx");
+  const haproxyBin = which("haproxy");
+  const needProxy = o.scenarios.some((s) => SCENARIOS[s].mode === "proxy");
+  const needStatic = o.scenarios.some((s) => SCENARIOS[s].mode === "static");
+
+  // Bounded run time: every wrk run plus a warm-up per server and scenario, plus start/stop slack.
+  const perScenario = (s: ScenarioName): number => 1 + (nginxBin ? 1 : 0) + (SCENARIOS[s].mode === "proxy" && haproxyBin ? 1 : 0);
+  const runs = o.scenarios.reduce((a, s) => a + perScenario(s), 0);
+  const estimate = runs * (o.rounds * o.secs + 1);
+  installCleanup((estimate * 1.5 + 90) * 1000);
+  ensureBinary();
+
+  const load = os.loadavg()[0]!;
+  log(`bench: ${o.scenarios.join(", ")} — ${o.rounds} round(s) × ${o.secs} s, wrk -t${o.threads} -c${o.conns}, dreamserver --workers ${o.workers}, nginx ${nginxBin ? `${o.nginxWorkers} workers` : "not installed"}${needProxy ? `, haproxy ${haproxyBin ? `nbthread ${o.nginxWorkers}` : "not installed"}` : ""}; about ${Math.ceil(estimate / 60)} min`);
+  if (load > 0.5) log(`note: load average is ${load.toFixed(2)} on ${os.cpus().length} CPUs — something else is running; figures will be noisy`);
+
+  const tmp = makeTmp("ds-bench-");
+  const root = path.join(tmp, "root");
+  makeRoot(root);
+  const dsLogs: string[] = [];
+  const pipelineLua = path.join(tmp, "pipeline.lua");
+  fs.writeFileSync(pipelineLua, `init = function(args)\n  local r = {}\n  for i = 1, ${SCENARIOS.pipeline.depth} do r[i] = wrk.format(nil) end\n  req = table.concat(r)\nend\nrequest = function() return req end\n`);
+
+  const staticTargets: Target[] = [];
+  const proxyTargets: Target[] = [];
+  const started: { name: string; group: Group; port: number }[] = [];
+  const wf = o.workers > 1 ? ["--workers", String(o.workers)] : [];
+
+  let backendPort: number | null = null;
+  if (needProxy) {
+    backendPort = freePort();
+    const script = path.join(tmp, "backend.ts");
+    fs.writeFileSync(
+      script,
+      `const body = ${JSON.stringify(BACKEND_BODY)};\nBun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: () => new Response(body, { headers: { "content-type": "text/plain" } }) });\n`,
+    );
+    const g = new Group("backend", [process.execPath, script], path.join(tmp, "backend.out"), { PORT: String(backendPort) });
+    started.push({ name: "backend", group: g, port: backendPort });
+  }
+  if (needStatic) {
+    const port = freePort();
+    const logFile = path.join(tmp, "ds-static-access.log");
+    dsLogs.push(logFile);
+    const g = new Group("dreamserver", [BINARY, "--listen", `127.0.0.1:${port}`, "--root", root, "--access-log", logFile, ...wf, ...o.dsArgs], path.join(tmp, "ds-static.out"));
+    staticTargets.push({ name: "dreamserver", port, group: g });
+    started.push({ name: "dreamserver (static)", group: g, port });
+  }
+  if (needProxy) {
+    const port = freePort();
+    const logFile = path.join(tmp, "ds-proxy-access.log");
+    dsLogs.push(logFile);
+    const g = new Group("dreamserver", [BINARY, "--listen", `127.0.0.1:${port}`, "--proxy", `http://127.0.0.1:${backendPort}`, "--access-log", logFile, ...wf, ...o.dsArgs], path.join(tmp, "ds-proxy.out"));
+    proxyTargets.push({ name: "dreamserver", port, group: g });
+    started.push({ name: "dreamserver (proxy)", group: g, port });
+  }
+  if (nginxBin) {
+    const prefix = path.join(tmp, "nginx");
+    fs.mkdirSync(path.join(prefix, "tmp"), { recursive: true });
+    const staticPort = freePort();
+    const proxyPort = needProxy ? freePort() : null;
+    const conf = path.join(prefix, "nginx.conf");
+    fs.writeFileSync(conf, nginxConf({ prefix, root, workers: o.nginxWorkers, staticPort, proxyPort, backendPort }));
+    dsLogs.push(path.join(prefix, "access.log"));
+    const g = new Group("nginx", [nginxBin, "-p", prefix, "-e", path.join(prefix, "error.log"), "-c", conf], path.join(prefix, "stderr.out"));
+    if (needStatic) staticTargets.push({ name: "nginx", port: staticPort, group: g });
+    if (proxyPort !== null) proxyTargets.push({ name: "nginx", port: proxyPort, group: g });
+    started.push({ name: "nginx", group: g, port: staticPort });
+  }
+  if (needProxy && haproxyBin) {
+    const port = freePort();
+    const conf = path.join(tmp, "haproxy.cfg");
+    fs.writeFileSync(conf, haproxyConf(port, backendPort!, o.nginxWorkers));
+    const g = new Group("haproxy", [haproxyBin, "-f", conf], path.join(tmp, "haproxy.out"));
+    proxyTargets.push({ name: "haproxy", port, group: g });
+    started.push({ name: "haproxy", group: g, port });
+  }
+
+  try {
+    for (const s of started) await s.group.waitPort(s.port);
+  } catch (e) {
+    log(`${(e as Error).message}`);
+    await cleanup();
+    process.exit(1);
+  }
+  const idleRss = new Map<Group, number>();
+  await sleep(300);
+  for (const s of started) idleRss.set(s.group, s.group.rssKiB());
+
+  // Sanity: every server answers each scenario's URL with 200 and the expected body length.
+  for (const sn of o.scenarios) {
+    const sc = SCENARIOS[sn];
+    for (const t of sc.mode === "proxy" ? proxyTargets : staticTargets) {
+      const res = await fetch(`http://127.0.0.1:${t.port}${sc.path}`).catch((e: Error) => e);
+      if (res instanceof Error || res.status !== 200) {
+        log(`${t.name} does not serve ${sc.path} (${res instanceof Error ? res.message : `status ${res.status}`}):\n${t.group.tail()}`);
+        await cleanup();
+        process.exit(1);
+      }
+      const len = (await res.arrayBuffer()).byteLength;
+      if (len !== sc.bodyBytes) {
+        log(`${t.name} ${sc.path}: body of ${len} bytes, expected ${sc.bodyBytes}`);
+        await cleanup();
+        process.exit(1);
+      }
+    }
+  }
+
+  const wrk = async (t: Target, sc: Scenario, secs: number): Promise<Run> => {
+    const cmd = [wrkBin, `-t${o.threads}`, `-c${o.conns}`, `-d${secs}s`, "--latency", "--timeout", "5s"];
+    if (sc.depth > 1) cmd.push("-s", pipelineLua);
+    cmd.push(`http://127.0.0.1:${t.port}${sc.path}`);
+    let peak = t.group.rssKiB();
+    const sampler = setInterval(() => (peak = Math.max(peak, t.group.rssKiB())), 250);
+    const cpu0 = t.group.cpu();
+    const t0 = performance.now();
+    const p = track(Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+    const killer = setTimeout(() => p.kill("SIGKILL"), (secs + 20) * 1000);
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    await p.exited;
+    const wall = performance.now() - t0;
+    const cpu = t.group.cpu() - cpu0;
+    clearTimeout(killer);
+    clearInterval(sampler);
+    peak = Math.max(peak, t.group.rssKiB());
+    if (p.exitCode !== 0) throw new Error(`wrk failed against ${t.name} (exit ${p.exitCode ?? p.signalCode}): ${err.trim() || out.trim()}`);
+    const w = parseWrk(out);
+    const ru = p.resourceUsage();
+    const wrkCpuPct = ru ? (Number(ru.cpuTime.total) / 1000 / wall) * 100 : 0;
+    for (const f of dsLogs) {
+      try {
+        fs.truncateSync(f, 0); // every writer appends (O_APPEND): keeps the temp disk use bounded
+      } catch {}
+    }
+    return { ...w, cpuUsPerReq: w.requests ? (cpu * 1e6) / w.requests : 0, wrkCpuPct, peakRssKiB: peak };
+  };
+
+  interface Result {
+    scenario: ScenarioName;
+    title: string;
+    servers: Record<string, { runs: Run[]; rps: number; p99Ms: number; cpuUsPerReq: number; peakRssKiB: number; idleRssKiB: number; errors: number; wrkCpuPct: number }>;
+    ratios: { rps: number; cpuPerReq: number } | null;
+  }
+  const results: Result[] = [];
+  for (const sn of o.scenarios) {
+    const sc = SCENARIOS[sn];
+    const targets = sc.mode === "proxy" ? proxyTargets : staticTargets;
+    log(`\n[${sn}] ${sc.title}: warm-up`);
+    for (const t of targets) await wrk(t, sc, 1);
+    const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
+    for (let r = 1; r <= o.rounds; r++) {
+      for (const t of targets) {
+        const run = await wrk(t, sc, o.secs);
+        runs.get(t)!.push(run);
+        log(`[${sn}] round ${r}/${o.rounds} ${t.name.padEnd(11)} ${int(run.rps).padStart(9)} req/s  p99 ${(run.p99Ms ?? 0).toFixed(2)} ms  ${run.cpuUsPerReq.toFixed(1)} µs/req${run.errors ? `  ERRORS ${run.errorDetail}` : ""}`);
+      }
+    }
+    const servers: Result["servers"] = {};
+    for (const [t, rs] of runs) {
+      servers[t.name] = {
+        runs: rs,
+        rps: median(rs.map((x) => x.rps)),
+        p99Ms: median(rs.map((x) => x.p99Ms ?? 0)),
+        cpuUsPerReq: median(rs.map((x) => x.cpuUsPerReq)),
+        peakRssKiB: Math.max(...rs.map((x) => x.peakRssKiB)),
+        idleRssKiB: idleRss.get(t.group) ?? 0,
+        errors: rs.reduce((a, x) => a + x.errors, 0),
+        wrkCpuPct: median(rs.map((x) => x.wrkCpuPct)),
+      };
+    }
+    const ds = servers.dreamserver!;
+    const ngx = servers.nginx;
+    results.push({
+      scenario: sn,
+      title: sc.title,
+      servers,
+      ratios: ngx && ngx.rps > 0 && ngx.cpuUsPerReq > 0 ? { rps: ds.rps / ngx.rps, cpuPerReq: ds.cpuUsPerReq / ngx.cpuUsPerReq } : null,
+    });
+  }
+
+  await cleanup();
+
+  if (o.json) {
+    const out = {
+      machine: { cpus: os.cpus().length, loadAvgAtStart: load, bun: Bun.version },
+      settings: { rounds: o.rounds, secs: o.secs, conns: o.conns, threads: o.threads, workers: o.workers, nginxWorkers: o.nginxWorkers, dsArgs: o.dsArgs, nginx: !!nginxBin, haproxy: !!haproxyBin },
+      scenarios: Object.fromEntries(
+        results.map((r) => [
+          r.scenario,
+          {
+            title: r.title,
+            ratiosVsNginx: r.ratios,
+            servers: Object.fromEntries(
+              Object.entries(r.servers).map(([n, s]) => [
+                n,
+                {
+                  rps: round(s.rps, 0), p99Ms: round(s.p99Ms, 3), cpuUsPerReq: round(s.cpuUsPerReq, 2), peakRssMiB: round(s.peakRssKiB / 1024, 1), idleRssMiB: round(s.idleRssKiB / 1024, 1), errors: s.errors, wrkCpuPct: round(s.wrkCpuPct, 0),
+                  rounds: s.runs.map((x) => ({ rps: round(x.rps, 0), p99Ms: x.p99Ms, requests: x.requests, cpuUsPerReq: round(x.cpuUsPerReq, 2), errors: x.errors, wrkCpuPct: round(x.wrkCpuPct, 0) })),
+                },
+              ]),
+            ),
+          },
+        ]),
+      ),
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+    return;
+  }
+
+  const lines: string[] = [""];
+  lines.push(`DreamServer benchmark — wrk -t${o.threads} -c${o.conns}, ${o.rounds} × ${o.secs} s interleaved, medians; dreamserver --workers ${o.workers}, nginx ${o.nginxWorkers} workers; ${os.cpus().length} CPUs, load ${load.toFixed(2)} at start`);
+  let clientBound = false;
+  for (const r of results) {
+    lines.push("", `${r.scenario}: ${r.title}`);
+    const rows = Object.entries(r.servers).map(([n, s]) => {
+      if (s.wrkCpuPct >= 95 * o.threads) clientBound = true;
+      return [n, int(s.rps), s.p99Ms.toFixed(2), s.cpuUsPerReq.toFixed(1), mib(s.peakRssKiB), `${Math.round(s.wrkCpuPct)}%`, String(s.errors), s.runs.map((x) => int(x.rps)).join(" ")];
+    });
+    lines.push(table(["  server", "req/s", "p99 ms", "cpu µs/req", "peak RSS MiB", "wrk cpu", "errors", "req/s per round"], rows.map((x) => ["  " + x[0], ...x.slice(1)])));
+    if (r.ratios) lines.push(`  dreamserver/nginx: req/s ${r.ratios.rps.toFixed(2)}×, cpu per request ${r.ratios.cpuPerReq.toFixed(2)}× (below 1 = dreamserver spends less)`);
+    else lines.push("  (nginx not installed: no ratios)");
+    for (const [n, s] of Object.entries(r.servers)) if (s.errors) lines.push(`  ${n}: errors in some rounds: ${s.runs.map((x) => x.errorDetail).filter(Boolean).join(" | ")}`);
+  }
+  if (clientBound) lines.push("", "note: wrk used a whole core in some runs — there req/s is partly client-bound; cpu µs/req is the steadier comparison.");
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+function round(n: number, d: number): number {
+  const f = 10 ** d;
+  return Math.round(n * f) / f;
+}
+
+if (import.meta.main) {
+  main().catch(async (e) => {
+    process.stderr.write(`bench failed: ${(e as Error)?.message ?? e}\n`);
+    await cleanup();
+    process.exit(1);
+  });
+}

@@ -190,6 +190,9 @@ export class Group {
       process.kill(-this.pgid, sig);
     } catch {}
   }
+  alive(): boolean {
+    return groupPids(this.pgid).length > 0;
+  }
   cpu(): number {
     return groupCpu(this.pgid);
   }
@@ -238,7 +241,8 @@ function cleanupNow(): void {
   }
   for (const g of groups) g.signal("SIGKILL");
   groups.clear();
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP_TMP) for (const d of tmpDirs) process.stderr.write(`kept ${d} (BENCH_KEEP_TMP)\n`);
+  else for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
   tmpDirs.clear();
 }
 
@@ -466,7 +470,8 @@ function parseWrk(out: string): { rps: number; p99Ms: number | null; requests: n
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p = /^\s*99%\s+([\d.]+)(us|ms|s)\b/m.exec(out);
-  const p99Ms = p ? (p[2] === "us" ? Number(p[1]) / 1000 : p[2] === "s" ? Number(p[1]) * 1000 : Number(p[1])) : null;
+  // wrk sometimes prints "99% 0.00us" when requests are pipelined (latency is sampled per batch): n/a.
+  const p99Ms = p && Number(p[1]) > 0 ? (p[2] === "us" ? Number(p[1]) / 1000 : p[2] === "s" ? Number(p[1]) * 1000 : Number(p[1])) : null;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const sockSum = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
@@ -586,7 +591,13 @@ async function main(): Promise<void> {
     }
   }
 
+  const backend = started.find((s) => s.name === "backend")?.group;
+  const assertAlive = (gs: (Group | undefined)[]): void => {
+    for (const g of gs) if (g && !g.alive()) throw new Error(`${g.name} (pid ${g.pgid}) is no longer running:\n${g.tail()}`);
+  };
   const wrk = async (t: Target, sc: Scenario, secs: number): Promise<Run> => {
+    const watched = [t.group, sc.mode === "proxy" ? backend : undefined];
+    assertAlive(watched);
     const cmd = [wrkBin, `-t${o.threads}`, `-c${o.conns}`, `-d${secs}s`, "--latency", "--timeout", "5s"];
     if (sc.depth > 1) cmd.push("-s", pipelineLua);
     cmd.push(`http://127.0.0.1:${t.port}${sc.path}`);
@@ -603,6 +614,7 @@ async function main(): Promise<void> {
     clearTimeout(killer);
     clearInterval(sampler);
     peak = Math.max(peak, t.group.rssKiB());
+    assertAlive(watched);
     if (p.exitCode !== 0) throw new Error(`wrk failed against ${t.name} (exit ${p.exitCode ?? p.signalCode}): ${err.trim() || out.trim()}`);
     const w = parseWrk(out);
     const ru = p.resourceUsage();
@@ -618,7 +630,7 @@ async function main(): Promise<void> {
   interface Result {
     scenario: ScenarioName;
     title: string;
-    servers: Record<string, { runs: Run[]; rps: number; p99Ms: number; cpuUsPerReq: number; peakRssKiB: number; idleRssKiB: number; errors: number; wrkCpuPct: number }>;
+    servers: Record<string, { runs: Run[]; rps: number; p99Ms: number | null; cpuUsPerReq: number; peakRssKiB: number; idleRssKiB: number; errors: number; wrkCpuPct: number }>;
     ratios: { rps: number; cpuPerReq: number } | null;
   }
   const results: Result[] = [];
@@ -632,7 +644,7 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const run = await wrk(t, sc, o.secs);
         runs.get(t)!.push(run);
-        log(`[${sn}] round ${r}/${o.rounds} ${t.name.padEnd(11)} ${int(run.rps).padStart(9)} req/s  p99 ${(run.p99Ms ?? 0).toFixed(2)} ms  ${run.cpuUsPerReq.toFixed(1)} µs/req${run.errors ? `  ERRORS ${run.errorDetail}` : ""}`);
+        log(`[${sn}] round ${r}/${o.rounds} ${t.name.padEnd(11)} ${int(run.rps).padStart(9)} req/s  p99 ${run.p99Ms === null ? "n/a" : run.p99Ms.toFixed(2) + " ms"}  ${run.cpuUsPerReq.toFixed(1)} µs/req${run.errors ? `  ERRORS ${run.errorDetail}` : ""}`);
       }
     }
     const servers: Result["servers"] = {};
@@ -640,7 +652,7 @@ async function main(): Promise<void> {
       servers[t.name] = {
         runs: rs,
         rps: median(rs.map((x) => x.rps)),
-        p99Ms: median(rs.map((x) => x.p99Ms ?? 0)),
+        p99Ms: rs.some((x) => x.p99Ms !== null) ? median(rs.filter((x) => x.p99Ms !== null).map((x) => x.p99Ms!)) : null,
         cpuUsPerReq: median(rs.map((x) => x.cpuUsPerReq)),
         peakRssKiB: Math.max(...rs.map((x) => x.peakRssKiB)),
         idleRssKiB: idleRss.get(t.group) ?? 0,
@@ -674,7 +686,7 @@ async function main(): Promise<void> {
               Object.entries(r.servers).map(([n, s]) => [
                 n,
                 {
-                  rps: round(s.rps, 0), p99Ms: round(s.p99Ms, 3), cpuUsPerReq: round(s.cpuUsPerReq, 2), peakRssMiB: round(s.peakRssKiB / 1024, 1), idleRssMiB: round(s.idleRssKiB / 1024, 1), errors: s.errors, wrkCpuPct: round(s.wrkCpuPct, 0),
+                  rps: round(s.rps, 0), p99Ms: s.p99Ms === null ? null : round(s.p99Ms, 3), cpuUsPerReq: round(s.cpuUsPerReq, 2), peakRssMiB: round(s.peakRssKiB / 1024, 1), idleRssMiB: round(s.idleRssKiB / 1024, 1), errors: s.errors, wrkCpuPct: round(s.wrkCpuPct, 0),
                   rounds: s.runs.map((x) => ({ rps: round(x.rps, 0), p99Ms: x.p99Ms, requests: x.requests, cpuUsPerReq: round(x.cpuUsPerReq, 2), errors: x.errors, wrkCpuPct: round(x.wrkCpuPct, 0) })),
                 },
               ]),
@@ -694,13 +706,14 @@ async function main(): Promise<void> {
     lines.push("", `${r.scenario}: ${r.title}`);
     const rows = Object.entries(r.servers).map(([n, s]) => {
       if (s.wrkCpuPct >= 95 * o.threads) clientBound = true;
-      return [n, int(s.rps), s.p99Ms.toFixed(2), s.cpuUsPerReq.toFixed(1), mib(s.peakRssKiB), `${Math.round(s.wrkCpuPct)}%`, String(s.errors), s.runs.map((x) => int(x.rps)).join(" ")];
+      return [n, int(s.rps), s.p99Ms === null ? "n/a" : s.p99Ms.toFixed(2), s.cpuUsPerReq.toFixed(1), mib(s.peakRssKiB), `${Math.round(s.wrkCpuPct)}%`, String(s.errors), s.runs.map((x) => int(x.rps)).join(" ")];
     });
     lines.push(table(["  server", "req/s", "p99 ms", "cpu µs/req", "peak RSS MiB", "wrk cpu", "errors", "req/s per round"], rows.map((x) => ["  " + x[0], ...x.slice(1)])));
     if (r.ratios) lines.push(`  dreamserver/nginx: req/s ${r.ratios.rps.toFixed(2)}×, cpu per request ${r.ratios.cpuPerReq.toFixed(2)}× (below 1 = dreamserver spends less)`);
     else lines.push("  (nginx not installed: no ratios)");
     for (const [n, s] of Object.entries(r.servers)) if (s.errors) lines.push(`  ${n}: errors in some rounds: ${s.runs.map((x) => x.errorDetail).filter(Boolean).join(" | ")}`);
   }
+  if (results.some((r) => Object.values(r.servers).some((s) => s.p99Ms === null))) lines.push("", "p99 n/a: wrk printed no usable 99th percentile (it samples latency once per pipelined batch).");
   if (clientBound) lines.push("", "note: wrk used a whole core in some runs — there req/s is partly client-bound; cpu µs/req is the steadier comparison.");
   process.stdout.write(lines.join("\n") + "\n");
 }

@@ -60,6 +60,8 @@ export interface ProxyConfig {
   readonly poolSize: number;
   /** Verify the upstream TLS certificate (https:// upstreams). */
   readonly tlsVerify: boolean;
+  /** PEM bundle of CAs to trust for the upstream instead of the system store (--upstream-ca). */
+  readonly tlsCa: string | null;
 }
 
 export interface Config {

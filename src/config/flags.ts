@@ -31,6 +31,7 @@ Options:
   --follow-redirects N      Follow up to N same-origin redirects for GET/HEAD (default 0 = off)
   --cache-validity D        Trust a cached file this long without re-checking the disk
                             (default 0 = check on every request, never stale)
+  --upstream-ca FILE        PEM file of CAs that sign an https:// backend's certificate
   --insecure-upstream-tls   Do not verify an https:// upstream's certificate (testing only)
 Timeouts (DURATION like 500ms, 10s, 2m):
   --header-timeout D        Time to receive a request head (default 10s) → 408
@@ -63,6 +64,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
   let rewriteHost = false;
   let followRedirects = 0;
   let tlsVerify = true;
+  let tlsCaFile: string | null = null;
   let fileCacheValidityMs: number = DEFAULTS.fileCacheValidityMs;
   const timeouts: { -readonly [K in keyof Timeouts]: number } = { ...DEFAULT_TIMEOUTS };
   const duration = (flag: string, v: string): number => {
@@ -156,6 +158,9 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
       case "--insecure-upstream-tls":
         tlsVerify = false;
         break;
+      case "--upstream-ca":
+        tlsCaFile = value("FILE");
+        break;
       default:
         if (arg in TIMEOUT_FLAGS) {
           timeouts[TIMEOUT_FLAGS[arg]!] = duration(arg, value("DURATION"));
@@ -168,7 +173,17 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
 
   const { hostname, port } = parseListen(listen);
   let proxy: ProxyConfig | null = null;
-  if (proxyUrl !== undefined) proxy = parseProxy(proxyUrl, { trusted, rewriteHost, followRedirects, tlsVerify });
+  let tlsCa: string | null = null;
+  if (tlsCaFile !== null) {
+    try {
+      tlsCa = fs.readFileSync(path.resolve(cwd, tlsCaFile), "utf8");
+    } catch {
+      throw new ConfigError(`--upstream-ca "${tlsCaFile}" cannot be read; give the path of a PEM certificate file`);
+    }
+    if (!tlsCa.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`--upstream-ca "${tlsCaFile}" holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
+  }
+  if (proxyUrl !== undefined) proxy = parseProxy(proxyUrl, { trusted, rewriteHost, followRedirects, tlsVerify, tlsCa });
+  else if (tlsCaFile !== null || !tlsVerify) throw new ConfigError("--upstream-ca and --insecure-upstream-tls only apply with --proxy https://…");
   else if (trusted.length || rewriteHost || followRedirects) throw new ConfigError("--trusted-proxy, --proxy-host-header and --follow-redirects only apply with --proxy URL");
 
   const rootDir = resolveRoot(root ?? DEFAULTS.root, cwd, root === undefined && proxy !== null);
@@ -213,7 +228,7 @@ export function parseListen(v: string | undefined): { hostname: string; port: nu
   return { hostname: host, port: Number(portStr) };
 }
 
-function parseProxy(v: string, o: { trusted: string[]; rewriteHost: boolean; followRedirects: number; tlsVerify: boolean }): ProxyConfig {
+function parseProxy(v: string, o: { trusted: string[]; rewriteHost: boolean; followRedirects: number; tlsVerify: boolean; tlsCa: string | null }): ProxyConfig {
   let url: URL;
   try {
     url = new URL(v);
@@ -233,6 +248,7 @@ function parseProxy(v: string, o: { trusted: string[]; rewriteHost: boolean; fol
     followRedirects: o.followRedirects,
     poolSize: DEFAULTS.proxyPoolSize,
     tlsVerify: o.tlsVerify,
+    tlsCa: o.tlsCa,
   };
 }
 

@@ -89,6 +89,8 @@ export interface UpstreamAddress {
   readonly tlsVerify: boolean;
   /** SNI / certificate name. */
   readonly serverName: string;
+  /** PEM CAs to trust instead of the system store, or null. */
+  readonly ca: string | null;
 }
 
 export class ConnectError extends Error {
@@ -199,7 +201,7 @@ export class UpstreamPool {
           hostname: a.hostname,
           port: a.port,
           allowHalfOpen: true,
-          tls: a.tls ? { rejectUnauthorized: a.tlsVerify, serverName: a.serverName } : undefined,
+          tls: a.tls ? { rejectUnauthorized: a.tlsVerify, serverName: a.serverName, ...(a.ca ? { ca: a.ca } : {}) } : undefined,
           socket: socketHandlers,
         } as unknown as Bun.TCPSocketConnectOptions<UpstreamConnection>);
         p.catch(fail);

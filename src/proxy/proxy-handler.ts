@@ -39,7 +39,7 @@ export function createProxyContext(config: Config, proxy: ProxyConfig): ProxyCon
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : tls ? 443 : 80;
   const pool = new UpstreamPool(
-    { hostname, port, tls, tlsVerify: proxy.tlsVerify, serverName: hostname },
+    { hostname, port, tls, tlsVerify: proxy.tlsVerify, serverName: hostname, ca: proxy.tlsCa },
     config.limits,
     proxy.poolSize,
     config.timeouts.upstreamPoolIdleMs,

@@ -234,9 +234,11 @@ class ProxiedExchange implements BodySink {
       this.gotResponseBytes = true;
       this.ex.log.upstreamTtfbMs = performance.now() - this.sentAt;
     }
-    this.armTimer(this.ctx.config.timeouts.upstreamBodyIdleMs, "body");
     this.conn!.parser.push(chunk);
     this.pumpUpstream();
+    // Until the final (non-1xx) head has arrived the first-byte timeout keeps running; after
+    // it, each read re-arms the body idle timeout.
+    if (!this.finished && this.responseHead !== null && !this.tunnel) this.armTimer(this.ctx.config.timeouts.upstreamBodyIdleMs, "body");
   }
 
   private pumpUpstream(): void {
@@ -335,6 +337,7 @@ class ProxiedExchange implements BodySink {
     if (this.followTarget !== null) {
       const target = this.followTarget;
       this.followTarget = null;
+      this.responseHead = null;
       this.hops++;
       this.releaseConn();
       this.prepared = { ...this.prepared, target, head: serializeRequestHead(this.prepared.method, target, this.prepared.headers) };

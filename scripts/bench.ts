@@ -258,8 +258,13 @@ export async function cleanup(): Promise<void> {
 }
 
 /** Ctrl-C / SIGTERM / SIGHUP / exit → stop every process group; a hard deadline bounds the run. */
+let interrupted = false;
+/** True once Ctrl-C / SIGTERM arrived: the main flow should stop quietly (the handler exits 130). */
+export function isInterrupted(): boolean {
+  return interrupted;
+}
+
 export function installCleanup(deadlineMs: number): void {
-  let interrupted = false;
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(sig, () => {
       if (interrupted) {
@@ -596,6 +601,7 @@ async function main(): Promise<void> {
     for (const g of gs) if (g && !g.alive()) throw new Error(`${g.name} (pid ${g.pgid}) is no longer running:\n${g.tail()}`);
   };
   const wrk = async (t: Target, sc: Scenario, secs: number): Promise<Run> => {
+    if (isInterrupted()) throw new Error("interrupted");
     const watched = [t.group, sc.mode === "proxy" ? backend : undefined];
     assertAlive(watched);
     const cmd = [wrkBin, `-t${o.threads}`, `-c${o.conns}`, `-d${secs}s`, "--latency", "--timeout", "5s"];
@@ -725,6 +731,7 @@ function round(n: number, d: number): number {
 
 if (import.meta.main) {
   main().catch(async (e) => {
+    if (isInterrupted()) return; // the signal handler is stopping everything and exits 130
     process.stderr.write(`bench failed: ${(e as Error)?.message ?? e}\n`);
     await cleanup();
     process.exit(1);

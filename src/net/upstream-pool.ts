@@ -31,7 +31,9 @@ export class UpstreamConnection {
   ended = false;
   /** Requests sent on this connection so far (>0 means a reused connection). */
   uses = 0;
-  idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** performance.now() when it went back to the pool (idle timeout, checked by the pool's sweep). */
+  idleSince = 0;
+  private paused = false;
 
   constructor(
     readonly socket: Socket<UpstreamConnection>,
@@ -73,10 +75,14 @@ export class UpstreamConnection {
   }
 
   pause(): void {
+    if (this.paused) return;
+    this.paused = true;
     this.socket.pause();
   }
 
   resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
     this.socket.resume();
   }
 }
@@ -124,8 +130,6 @@ export class UpstreamPool {
   takeIdle(): UpstreamConnection | null {
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
-      if (c.idleTimer) clearTimeout(c.idleTimer);
-      c.idleTimer = null;
       if (!c.closed && !c.ended) return c;
     }
     return null;
@@ -219,21 +223,31 @@ export class UpstreamPool {
       return;
     }
     conn.resume();
-    conn.idleTimer = setTimeout(() => {
-      const i = this.idle.indexOf(conn);
-      if (i >= 0) this.idle.splice(i, 1);
-      conn.idleTimer = null;
-      conn.destroy();
-    }, this.idleMs);
+    conn.idleSince = performance.now();
     this.idle.push(conn);
+    // One coarse sweep closes connections idle too long; a timer per release cost CPU per request.
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(() => this.sweepIdle(), Math.max(100, Math.min(1000, this.idleMs / 4)));
+      this.sweepTimer.unref();
+    }
+  }
+
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+
+  private sweepIdle(): void {
+    const cutoff = performance.now() - this.idleMs;
+    // Oldest first: the pool hands out the most recently used (LIFO), so stale ones sit at the front.
+    while (this.idle.length > 0 && this.idle[0]!.idleSince <= cutoff) this.idle.shift()!.destroy();
+    if (this.idle.length === 0 && this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
   }
 
   forget(conn: UpstreamConnection): void {
     this.all.delete(conn);
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
-    if (conn.idleTimer) clearTimeout(conn.idleTimer);
-    conn.idleTimer = null;
   }
 
   closeAll(): void {

@@ -295,10 +295,10 @@ export function median(xs: number[]): number {
 export const mib = (kib: number): string => (kib / 1024).toFixed(1);
 const int = (n: number): string => Math.round(n).toLocaleString("en-US");
 
-/** Left-aligned first column, right-aligned others. */
-export function table(header: string[], rows: string[][]): string {
+/** Columns listed in `left` (default the first) are left-aligned, the others right-aligned. */
+export function table(header: string[], rows: string[][], left: number[] = [0]): string {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ").trimEnd();
+  const line = (r: string[]): string => r.map((c, i) => (left.includes(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }
 

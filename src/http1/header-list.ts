@@ -3,6 +3,8 @@
  * forwards them unchanged), lookups are case-insensitive through a parallel lowercase array.
  * Repeated fields stay separate entries (Set-Cookie must never be joined, RFC 9110 §5.3).
  */
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
 export class HeaderList {
   readonly names: string[] = [];
   readonly lowerNames: string[] = [];
@@ -42,6 +44,8 @@ export class HeaderList {
 
   /** All values of a list-valued field, split on commas, trimmed, lowercased, empties dropped (RFC 9110 §5.6.1). */
   tokens(lower: string): string[] {
+    // Most requests have no such field: skip the allocation (the result is read-only by use).
+    if (this.lowerNames.indexOf(lower) < 0) return NO_TOKENS as string[];
     const out: string[] = [];
     for (let i = 0; i < this.lowerNames.length; i++) {
       if (this.lowerNames[i] !== lower) continue;

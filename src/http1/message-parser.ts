@@ -48,6 +48,16 @@ const enum State {
   Dead,
 }
 
+/**
+ * Bytes → string, one char per byte. Buffer#latin1Slice (present in Node and Bun, untyped) is
+ * about twice as fast as toString("latin1", …), which dominated header parsing in profiles.
+ */
+type Latin1Slicer = { latin1Slice?(start: number, end: number): string };
+const hasLatin1Slice = typeof (Buffer.alloc(0) as unknown as Latin1Slicer).latin1Slice === "function";
+function latin1(buf: Buffer, start: number, end: number): string {
+  return hasLatin1Slice ? (buf as unknown as Required<Latin1Slicer>).latin1Slice(start, end) : buf.toString("latin1", start, end);
+}
+
 const END_NO_TRAILERS: ParseEvent = { type: "end", trailers: null };
 
 const MAX_SAFE_DIGITS = 15; // 10^15 < 2^53: a 15-digit length is exact in a double
@@ -242,7 +252,7 @@ export class MessageParser {
         this.headStart = 0;
         return true;
       }
-      this.startLine = buf.toString("latin1", lineStart, lineEnd);
+      this.startLine = latin1(buf, lineStart, lineEnd);
       if (this.startLine.indexOf("\r") >= 0) return this.fail(400, "PARSE_BARE_CR", "bare CR in start line");
       this.state = State.Headers;
       return true;
@@ -306,8 +316,8 @@ export class MessageParser {
           : this.fail(400, "PARSE_BAD_HEADER_VALUE", "control character in header value");
       }
     }
-    const name = buf.toString("latin1", start, nameEnd);
-    into.add(name, buf.toString("latin1", vs, ve));
+    const name = latin1(buf, start, nameEnd);
+    into.add(name, latin1(buf, vs, ve));
     return true;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Entry point: flags → config → access log → listener → signal handling.
  *   SIGTERM / SIGINT: stop accepting, finish in-flight requests (bounded), flush the log, exit 0.
- *   SIGUSR1: reopen the access log (after logrotate moved it).
+ *   SIGUSR1 (and SIGHUP, until a config file exists to reload): reopen the access log.
  * With --workers N > 1 this process only supervises N listener processes (src/net/workers.ts).
  * Configuration mistakes print one line on stderr and exit 2 — never a stack trace.
  */
@@ -90,6 +90,7 @@ function supervise(config: Config): void {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => sup.signal("SIGUSR1"));
+  process.on("SIGHUP", () => sup.signal("SIGUSR1"));
   sup.start();
 }
 
@@ -135,6 +136,8 @@ function serve(config: Config): void {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => logger.reopen());
+  // No config file to reload yet: HUP reopens the log like USR1 instead of killing the server.
+  process.on("SIGHUP", () => logger.reopen());
   process.on("uncaughtException", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
   process.on("unhandledRejection", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
 

@@ -13,7 +13,7 @@
  * "=" keeps working; only a pattern anchored on "REQUEST | id=" would notice.
  *
  * Level: [ERROR] for 5xx; [WARN] when the exchange carries an error code (a 4xx we rejected with
- * a reason, or a 2xx that was cut short, e.g. UPSTREAM_RESET mid-body); [INFO] otherwise, which
+ * a reason, or a 2xx that was cut short, e.g. UPSTREAM_TRUNCATED mid-body); [INFO] otherwise, which
  * includes a plain 404 for a missing file.
  *
  * Forgery: the method, path, host, id and user agent come from the client. Every string value is

@@ -7,7 +7,7 @@
  * answered in order by construction (RFC 9112 §9.3.2). Synchronous responses produced while
  * one read is processed are corked into a single write.
  *
- * Timers are deadlines checked by a coarse sweep (see timer-wheel.ts); Bun's socket.timeout is
+ * Timers are deadlines checked by the server's coarse sweep (Server.sweep, every 500 ms); Bun's socket.timeout is
  * too coarse and not reset by traffic (BUN-NOTES.md).
  */
 import type { Socket } from "bun";
@@ -341,15 +341,17 @@ export class Connection {
   /** Answer a request we could not parse with its error page, log it, and close. */
   private rejectAndClose(status: number, code: string): void {
     const body = errorPage(status);
+    // The id is echoed like on every other response, so a client can quote it to the operator.
+    const id = nanoid();
     const head =
       statusLine(status) +
-      `Date: ${httpDate()}\r\nServer: ${this.config.serverName}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`;
+      `Date: ${httpDate()}\r\nServer: ${this.config.serverName}\r\nX-Request-ID: ${id}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`;
     const before = this.out.totalBytes;
     this.out.write(Buffer.from(head, "latin1"));
     this.out.write(body);
     this.ctx.logger.log({
       time: Date.now(),
-      id: nanoid(),
+      id,
       ip: this.clientIp,
       method: "-",
       path: "-",
@@ -725,6 +727,7 @@ export class ExchangeImpl implements Exchange {
       upstreamStatus: l.upstreamStatus,
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
+      userAgent: h.headers.get("user-agent"),
     });
   }
 }

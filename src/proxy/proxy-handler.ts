@@ -481,7 +481,7 @@ class ProxiedExchange implements BodySink {
   }
 
   /**
-   * Upstream timeouts are deadlines checked by the context's coarse sweep (timeout-sweep.ts):
+   * Upstream timeouts are deadlines checked by the context's coarse sweep (net/deadline-sweep.ts):
    * a setTimeout per request (and a refresh per body chunk) measurably cost CPU on the hot path.
    */
   private armTimer(ms: number, phase: "header" | "body" | "tunnel"): void {

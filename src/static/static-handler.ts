@@ -7,7 +7,7 @@
  *   then preconditions (RFC 9110 §13.2.2) → Range (§14) → 200 / 206 / 304 / 412 / 416.
  *
  * Hot path for a cached small file without conditional or Range headers: one Map lookup for
- * the path, one statSync, one LRU lookup, one ex.respond() with the prepared header block and
+ * the path, one statx (fast-stat.ts), one cache lookup, one ex.respond() with the prepared header block and
  * the cached bytes (the engine writes head + body as one buffer).
  *
  * Choices documented here:

@@ -90,10 +90,13 @@ export function freePort(): number {
   return p;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every mainstream Linux). */
 const TICK = (() => {
-  const r = spawnSync(["getconf", "CLK_TCK"]);
-  const n = Number(r.stdout?.toString().trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
+  try {
+    const n = Number(spawnSync(["getconf", "CLK_TCK"]).stdout?.toString().trim());
+    if (Number.isFinite(n) && n > 0) return n;
+  } catch {}
+  return 100;
 })();
 
 /** Live (non-zombie) pids of process group pgid. */
@@ -503,7 +506,7 @@ async function main(): Promise<void> {
 
   const load = os.loadavg()[0]!;
   log(`bench: ${o.scenarios.join(", ")} — ${o.rounds} round(s) × ${o.secs} s, wrk -t${o.threads} -c${o.conns}, dreamserver --workers ${o.workers}, nginx ${nginxBin ? `${o.nginxWorkers} workers` : "not installed"}${needProxy ? `, haproxy ${haproxyBin ? `nbthread ${o.nginxWorkers}` : "not installed"}` : ""}; about ${Math.ceil(estimate / 60)} min`);
-  if (load > 0.5) log(`note: load average is ${load.toFixed(2)} on ${os.cpus().length} CPUs — something else is running; figures will be noisy`);
+  if (load > 0.75) log(`note: load average is ${load.toFixed(2)} on ${os.cpus().length} CPUs — something else may be running; figures will be noisy`);
 
   const tmp = makeTmp("ds-bench-");
   const root = path.join(tmp, "root");
@@ -520,7 +523,7 @@ async function main(): Promise<void> {
   let backendPort: number | null = null;
   if (needProxy) {
     backendPort = freePort();
-    const script = path.join(tmp, "backend.ts");
+    const script = path.join(tmp, "upstream.ts");
     fs.writeFileSync(
       script,
       `const body = ${JSON.stringify(BACKEND_BODY)};\nBun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch: () => new Response(body, { headers: { "content-type": "text/plain" } }) });\n`,
@@ -687,7 +690,7 @@ async function main(): Promise<void> {
           r.scenario,
           {
             title: r.title,
-            ratiosVsNginx: r.ratios,
+            ratiosVsNginx: r.ratios && { rps: round(r.ratios.rps, 3), cpuPerReq: round(r.ratios.cpuPerReq, 3) },
             servers: Object.fromEntries(
               Object.entries(r.servers).map(([n, s]) => [
                 n,

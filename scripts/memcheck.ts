@@ -115,6 +115,9 @@ function mem(g: Group): Mem {
   return { rss: s.VmRSS!, anon: s.RssAnon! };
 }
 
+/** A transfer with no byte for this long (while the reader wants more) is reported as stalled. */
+const STALL_SECS = 15;
+
 const REQ = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: memcheck\r\n\r\n`;
 const HEAD_END = Buffer.from("\r\n\r\n");
 
@@ -248,6 +251,7 @@ async function slowRead(port: number, urlPath: string, o: Options, groups: Group
   let tokens = o.chunk;
   let sock: Socket<undefined> | null = null;
   let lastReport = t0;
+  let lastByte = t0;
   const result = await new Promise<{ complete: boolean; error: string }>((resolve) => {
     let settled = false;
     const finish = (complete: boolean, error = ""): void => {
@@ -267,6 +271,10 @@ async function slowRead(port: number, urlPath: string, o: Options, groups: Group
     const sampler = setInterval(() => {
       sample();
       const now = performance.now();
+      if (now - lastByte > STALL_SECS * 1000) {
+        finish(false, `stalled: no byte for ${STALL_SECS} s after ${mib(Math.max(0, reader.body) / 1024)} MiB`);
+        return;
+      }
       if (now - lastReport > 5000) {
         lastReport = now;
         log(`  … ${mib(reader.body / 1024)} MiB of ${mib(o.size / 1024)} MiB, server RSS ${groups.map((g) => mib(mem(g).rss)).join(" / ")} MiB`);
@@ -282,6 +290,7 @@ async function slowRead(port: number, urlPath: string, o: Options, groups: Group
           s.write(REQ(urlPath));
         },
         data(s, chunk) {
+          lastByte = performance.now();
           try {
             if (reader.feed(chunk)) {
               if (reader.status !== 200) finish(false, `status ${reader.status}`);
@@ -373,10 +382,20 @@ async function main(): Promise<void> {
     ["slow reader via --proxy: proxy peak", mib(proxied.peaks[0]!.rss), mib(proxied.peaks[0]!.anon), `+${mib(proxied.peaks[0]!.rss - proxied.before[0]!.rss)} MiB, ${verdict(proxied.peaks[0]!.rss - proxied.before[0]!.rss)}; ${xfer(proxied)}`],
     ["slow reader via --proxy: origin peak", mib(proxied.peaks[1]!.rss), mib(proxied.peaks[1]!.anon), `+${mib(proxied.peaks[1]!.rss - proxied.before[1]!.rss)} MiB over its ${mib(proxied.before[1]!.rss)} MiB before`],
   ];
+  const problems: string[] = [];
+  if (idle.failed) problems.push(`${idle.failed} of ${o.conns} idle connections failed (first: ${idle.firstError})`);
+  if (stillOpen < idle.sockets.length) problems.push(`${idle.sockets.length - stillOpen} idle connections were closed by the server within 1 s`);
+  if (!direct.complete) problems.push(`static slow transfer incomplete: ${direct.error}`);
+  if (!proxied.complete) problems.push(`proxied slow transfer incomplete: ${proxied.error}`);
+  for (const [what, grow] of [["static", direct.peaks[0]!.rss - direct.before[0]!.rss], ["proxy", proxied.peaks[0]!.rss - proxied.before[0]!.rss]] as const) {
+    if (grow > 64 * 1024) problems.push(`${what} server RSS grew by ${mib(grow)} MiB during the slow transfer`);
+  }
+  if (problems.length) process.exitCode = 1;
   process.stdout.write(
     `\nDreamServer memory check — ${path.relative(process.cwd(), BINARY) || BINARY}, VmRSS / RssAnon of each server process, MiB\n` +
       table(["  measurement", "RSS", "anon", "detail"], rows.map((r) => ["  " + r[0], ...r.slice(1)]), [0, 3]) +
-      "\n",
+      "\n" +
+      (problems.length ? `\nPROBLEMS:\n${problems.map((p) => `  - ${p}`).join("\n")}\n` : ""),
   );
 }
 

@@ -511,7 +511,7 @@ async function main(): Promise<void> {
   const tmp = makeTmp("ds-bench-");
   const root = path.join(tmp, "root");
   makeRoot(root);
-  const dsLogs: string[] = [];
+  const accessLogs: string[] = [];
   const pipelineLua = path.join(tmp, "pipeline.lua");
   fs.writeFileSync(pipelineLua, `init = function(args)\n  local r = {}\n  for i = 1, ${SCENARIOS.pipeline.depth} do r[i] = wrk.format(nil) end\n  req = table.concat(r)\nend\nrequest = function() return req end\n`);
 
@@ -534,7 +534,7 @@ async function main(): Promise<void> {
   if (needStatic) {
     const port = freePort();
     const logFile = path.join(tmp, "ds-static-access.log");
-    dsLogs.push(logFile);
+    accessLogs.push(logFile);
     const g = new Group("dreamserver", [BINARY, "--listen", `127.0.0.1:${port}`, "--root", root, "--access-log", logFile, ...wf, ...o.dsArgs], path.join(tmp, "ds-static.out"));
     staticTargets.push({ name: "dreamserver", port, group: g });
     started.push({ name: "dreamserver (static)", group: g, port });
@@ -542,7 +542,7 @@ async function main(): Promise<void> {
   if (needProxy) {
     const port = freePort();
     const logFile = path.join(tmp, "ds-proxy-access.log");
-    dsLogs.push(logFile);
+    accessLogs.push(logFile);
     const g = new Group("dreamserver", [BINARY, "--listen", `127.0.0.1:${port}`, "--proxy", `http://127.0.0.1:${backendPort}`, "--access-log", logFile, ...wf, ...o.dsArgs], path.join(tmp, "ds-proxy.out"));
     proxyTargets.push({ name: "dreamserver", port, group: g });
     started.push({ name: "dreamserver (proxy)", group: g, port });
@@ -554,7 +554,7 @@ async function main(): Promise<void> {
     const proxyPort = needProxy ? freePort() : null;
     const conf = path.join(prefix, "nginx.conf");
     fs.writeFileSync(conf, nginxConf({ prefix, root, workers: o.nginxWorkers, staticPort, proxyPort, backendPort }));
-    dsLogs.push(path.join(prefix, "access.log"));
+    accessLogs.push(path.join(prefix, "access.log"));
     const g = new Group("nginx", [nginxBin, "-p", prefix, "-e", path.join(prefix, "error.log"), "-c", conf], path.join(prefix, "stderr.out"));
     if (needStatic) staticTargets.push({ name: "nginx", port: staticPort, group: g });
     if (proxyPort !== null) proxyTargets.push({ name: "nginx", port: proxyPort, group: g });
@@ -628,7 +628,7 @@ async function main(): Promise<void> {
     const w = parseWrk(out);
     const ru = p.resourceUsage();
     const wrkCpuPct = ru ? (Number(ru.cpuTime.total) / 1000 / wall) * 100 : 0;
-    for (const f of dsLogs) {
+    for (const f of accessLogs) {
       try {
         fs.truncateSync(f, 0); // every writer appends (O_APPEND): keeps the temp disk use bounded
       } catch {}

@@ -56,13 +56,13 @@ export class WriteQueue {
   write(data: Uint8Array): boolean {
     if (this.closed) return false;
     const len = data.byteLength;
-    if (len === 0) return this.pending < this.highWater;
+    if (len === 0) return this.below();
     if (arenaOwner === this) {
       if (arenaUsed + len <= ARENA_SIZE) {
         arena.set(data, arenaUsed);
         arenaUsed += len;
         this.totalBytes += len;
-        return this.queuedBytes + arenaUsed < this.highWater;
+        return this.below();
       }
       this.spillArena();
     }
@@ -70,7 +70,7 @@ export class WriteQueue {
     if (this.corked > 0 || this.queuedBytes > 0) {
       this.chunks.push(data);
       this.queuedBytes += len;
-      return this.queuedBytes < this.highWater;
+      return this.below();
     }
     const n = this.sock.write(data);
     if (n < 0) {
@@ -82,7 +82,7 @@ export class WriteQueue {
       this.chunks.push(n === 0 ? data : data.subarray(n));
       this.queuedBytes += len - n;
     }
-    return this.queuedBytes < this.highWater;
+    return this.below();
   }
 
   /** Queue a latin1 string (response heads): encoded straight into the arena when we own it. */
@@ -91,10 +91,20 @@ export class WriteQueue {
       const n = arena.write(str, arenaUsed, "latin1");
       arenaUsed += n;
       this.totalBytes += n;
-      return this.queuedBytes + arenaUsed < this.highWater;
+      return this.below();
     }
     return this.write(Buffer.from(str, "latin1"));
   }
+
+  /** Under the high-water mark? Remembers a "no" so the writer is always told when to resume. */
+  private below(): boolean {
+    if (this.pending < this.highWater) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  /** A write() returned false and the writer has not been told to resume yet. */
+  private needDrain = false;
 
   cork(): void {
     if (this.corked++ === 0 && arenaOwner === null && this.queuedBytes === 0 && !this.closed) {
@@ -135,7 +145,19 @@ export class WriteQueue {
           this.queuedBytes += used - n;
         }
       }
-      if (this.queuedBytes === 0) return;
+      if (this.queuedBytes === 0) {
+        // A producer told "full" while corked is waiting for onDrained, but the kernel took
+        // everything at once, so no `drain` event will come: tell it now (after the current
+        // call stack, so it never re-enters the code that is uncorking). Missing this stalled
+        // large proxied bodies forever.
+        if (this.needDrain) {
+          this.needDrain = false;
+          queueMicrotask(() => {
+            if (!this.closed && this.onDrained) this.onDrained();
+          });
+        }
+        return;
+      }
     }
     const count = this.chunks.length - this.head;
     if (count > 1) {
@@ -175,7 +197,9 @@ export class WriteQueue {
     this.chunks = [];
     this.head = 0;
     this.lastProgress = performance.now();
-    if (hadData && this.onDrained) this.onDrained();
+    const notify = hadData || this.needDrain;
+    this.needDrain = false;
+    if (notify && this.onDrained) this.onDrained();
   }
 
   /** Drop everything (connection is gone). */

@@ -22,9 +22,13 @@ export const DEFAULT_HIGH_WATER = 256 * 1024;
  * and a cork never spans an await); any other corked queue falls back to its chunk list.
  */
 const ARENA_SIZE = 256 * 1024;
-const arena = Buffer.allocUnsafe(ARENA_SIZE);
-let arenaOwner: WriteQueue | null = null;
-let arenaUsed = 0;
+/** A staging buffer and its current user. Two, so a proxied exchange can cork the client and upstream queues at once. */
+interface Arena {
+  readonly buf: Buffer;
+  owner: WriteQueue | null;
+  used: number;
+}
+const ARENAS: Arena[] = [0, 1].map(() => ({ buf: Buffer.allocUnsafe(ARENA_SIZE), owner: null, used: 0 }));
 
 export class WriteQueue {
   private chunks: Uint8Array[] = [];
@@ -46,7 +50,7 @@ export class WriteQueue {
 
   /** Bytes accepted but not yet taken by the kernel. */
   get pending(): number {
-    return arenaOwner === this ? this.queuedBytes + arenaUsed : this.queuedBytes;
+    return this.arena !== null ? this.queuedBytes + this.arena.used : this.queuedBytes;
   }
 
   get overHighWater(): boolean {
@@ -57,10 +61,11 @@ export class WriteQueue {
     if (this.closed) return false;
     const len = data.byteLength;
     if (len === 0) return this.below();
-    if (arenaOwner === this) {
-      if (arenaUsed + len <= ARENA_SIZE) {
-        arena.set(data, arenaUsed);
-        arenaUsed += len;
+    const arena = this.arena;
+    if (arena !== null) {
+      if (arena.used + len <= ARENA_SIZE) {
+        arena.buf.set(data, arena.used);
+        arena.used += len;
         this.totalBytes += len;
         return this.below();
       }
@@ -87,9 +92,10 @@ export class WriteQueue {
 
   /** Queue a latin1 string (response heads): encoded straight into the arena when we own it. */
   writeLatin1(str: string): boolean {
-    if (arenaOwner === this && arenaUsed + str.length <= ARENA_SIZE && !this.closed) {
-      const n = arena.write(str, arenaUsed, "latin1");
-      arenaUsed += n;
+    const arena = this.arena;
+    if (arena !== null && arena.used + str.length <= ARENA_SIZE && !this.closed) {
+      const n = arena.buf.write(str, arena.used, "latin1");
+      arena.used += n;
       this.totalBytes += n;
       return this.below();
     }
@@ -103,44 +109,61 @@ export class WriteQueue {
     return false;
   }
 
+  /** The staging arena this queue holds while corked, or null. */
+  private arena: Arena | null = null;
+
+  private releaseArena(): void {
+    const a = this.arena;
+    if (a === null) return;
+    a.owner = null;
+    a.used = 0;
+    this.arena = null;
+  }
+
   /** A write() returned false and the writer has not been told to resume yet. */
   private needDrain = false;
 
   cork(): void {
-    if (this.corked++ === 0 && arenaOwner === null && this.queuedBytes === 0 && !this.closed) {
-      arenaOwner = this;
-      arenaUsed = 0;
+    if (this.corked++ === 0 && this.queuedBytes === 0 && !this.closed) {
+      for (const a of ARENAS) {
+        if (a.owner === null) {
+          a.owner = this;
+          a.used = 0;
+          this.arena = a;
+          break;
+        }
+      }
     }
   }
 
   /** Move the arena's bytes into our own chunk list (arena full, or we must give it back). */
   private spillArena(): void {
-    if (arenaOwner !== this) return;
-    if (arenaUsed > 0) {
-      this.chunks.push(Buffer.from(arena.subarray(0, arenaUsed)));
-      this.queuedBytes += arenaUsed;
+    const arena = this.arena;
+    if (arena === null) return;
+    if (arena.used > 0) {
+      this.chunks.push(Buffer.from(arena.buf.subarray(0, arena.used)));
+      this.queuedBytes += arena.used;
     }
-    arenaOwner = null;
-    arenaUsed = 0;
+    this.releaseArena();
   }
 
   /** Ends a cork; when the outermost cork ends, everything collected goes out as one buffer. */
   uncork(): void {
     if (this.corked === 0 || --this.corked > 0) return;
-    if (arenaOwner === this) {
-      const used = arenaUsed;
-      arenaOwner = null;
-      arenaUsed = 0;
+    const arena = this.arena;
+    if (arena !== null) {
+      const used = arena.used;
+      this.releaseArena();
       if (used > 0 && !this.closed) {
         // Nothing was queued before the cork (checked in cork()), so the arena goes first.
-        const n = this.sock.write(arena.subarray(0, used));
+        const n = this.sock.write(arena.buf.subarray(0, used));
         if (n < 0) {
           this.closed = true;
           return;
         }
         if (n > 0) this.lastProgress = performance.now();
         if (n < used) {
-          this.chunks.unshift(Buffer.from(arena.subarray(n, used)));
+          this.chunks.unshift(Buffer.from(arena.buf.subarray(n, used)));
           this.head = 0;
           this.queuedBytes += used - n;
         }
@@ -204,10 +227,7 @@ export class WriteQueue {
 
   /** Drop everything (connection is gone). */
   discard(): void {
-    if (arenaOwner === this) {
-      arenaOwner = null;
-      arenaUsed = 0;
-    }
+    this.releaseArena();
     this.closed = true;
     this.chunks = [];
     this.head = 0;

@@ -129,7 +129,17 @@ export function parseIp(s: string): IpAddress | null {
  * The form of a peer address used in X-Forwarded-For / Forwarded: IPv4-mapped IPv6 is written
  * as plain IPv4 (what nginx's $remote_addr shows); anything else is returned unchanged.
  */
+let lastIp = "";
+let lastDisplay = "";
 export function displayIp(ip: string): string {
+  // Called per proxied request with mostly the same few peers: remember the last answer.
+  if (ip === lastIp) return lastDisplay;
+  lastIp = ip;
+  lastDisplay = displayIpUncached(ip);
+  return lastDisplay;
+}
+
+function displayIpUncached(ip: string): string {
   if (ip.length > 7 && ip.slice(0, 7).toLowerCase() === "::ffff:" && ip.indexOf(".") > 0) {
     const v4 = ip.slice(7);
     if (parseIpv4(v4)) return v4;

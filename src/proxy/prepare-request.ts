@@ -71,6 +71,8 @@ export interface PreparedRequest {
   readonly tunnel: boolean;
   /** The serialized head: request line, fields, empty line (latin1). */
   readonly head: Uint8Array;
+  /** The same head as a string of byte-valued chars, for writing straight into a write arena. */
+  readonly headText: string;
 }
 
 /** A request the proxy refuses before preparing it. */
@@ -240,10 +242,12 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   else out.unshift(["Host", hostValue]);
 
   const join = (vals: string[]): string =>
-    vals
-      .map((v) => v.trim())
-      .filter((v) => v !== "")
-      .join(", ");
+    vals.length === 0
+      ? ""
+      : vals
+          .map((v) => v.trim())
+          .filter((v) => v !== "")
+          .join(", ");
 
   const ip = displayIp(input.clientIp);
   const priorXff = join(xff);
@@ -308,6 +312,8 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     out.push([upgradeName, safeFieldValue(protos.join(", "))]);
   }
 
+  const headText = requestHeadText(head.method, target, out);
+  let bytes: Uint8Array | null = null;
   return {
     method: head.method,
     target,
@@ -315,8 +321,27 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     bodyKind,
     contentLength,
     tunnel,
-    head: serializeRequestHead(head.method, target, out),
+    headText,
+    // Encoded only if someone asks: the relay writes headText into the socket's arena directly.
+    get head(): Uint8Array {
+      return (bytes ??= latin1Bytes(headText));
+    },
   };
+}
+
+/** "METHOD target HTTP/1.1\r\n" + "Name: value\r\n"… + "\r\n"; chars above U+00FF (only possible from our own configuration) become "?". */
+export function requestHeadText(method: string, target: string, headers: ReadonlyArray<readonly [string, string]>): string {
+  let s = method + " " + target + " HTTP/1.1\r\n";
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    s += h[0] + ": " + h[1] + "\r\n";
+  }
+  s += "\r\n";
+  return /[^\x00-\xff]/.test(s) ? s.replace(/[^\x00-\xff]/g, "?") : s;
+}
+
+function latin1Bytes(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, "latin1"));
 }
 
 /**
@@ -325,13 +350,5 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
  * come from our own configuration and is sent as "?".
  */
 export function serializeRequestHead(method: string, target: string, headers: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  let s = `${method} ${target} HTTP/1.1\r\n`;
-  for (const [n, v] of headers) s += `${n}: ${v}\r\n`;
-  s += "\r\n";
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out[i] = c <= 0xff ? c : 0x3f;
-  }
-  return out;
+  return latin1Bytes(requestHeadText(method, target, headers));
 }

@@ -16,7 +16,7 @@ import { chunkHeader, LAST_CHUNK, lastChunkWithTrailers } from "../http1/seriali
 import { ConnectError, UpstreamPool, type UpstreamConnection, type UpstreamListener } from "../net/upstream-pool.ts";
 import { TrustedProxies } from "./cidr.ts";
 import { makeLocationRewriter } from "./location-rewrite.ts";
-import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, serializeRequestHead, upstreamTargetOf, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
+import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, requestHeadText, serializeRequestHead, upstreamTargetOf, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
 import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
 import { shouldFollow } from "./redirect-policy.ts";
 import { DeadlineSweep } from "../net/deadline-sweep.ts";
@@ -160,14 +160,21 @@ class ProxiedExchange implements BodySink {
     conn.uses++;
     const p = this.prepared;
     conn.parser.expectResponseTo(p.method);
-    conn.out.write(p.head);
-    this.sentAt = performance.now();
-    if (p.bodyKind === "none") {
-      this.requestSent = true;
-      this.armTimer(this.ctx.config.timeouts.upstreamHeaderMs, "header");
-    } else if (!this.bodyStarted) {
-      this.bodyStarted = true;
-      this.ex.readBody(this);
+    // Corked: the head is encoded straight into a write arena (no Buffer per request), and any
+    // body bytes produced before uncork leave in the same write.
+    conn.out.cork();
+    try {
+      conn.out.writeLatin1(p.headText);
+      this.sentAt = performance.now();
+      if (p.bodyKind === "none") {
+        this.requestSent = true;
+        this.armTimer(this.ctx.config.timeouts.upstreamHeaderMs, "header");
+      } else if (!this.bodyStarted) {
+        this.bodyStarted = true;
+        this.ex.readBody(this);
+      }
+    } finally {
+      conn.out.uncork();
     }
   }
 
@@ -340,7 +347,8 @@ class ProxiedExchange implements BodySink {
       this.responseHead = null;
       this.hops++;
       this.releaseConn();
-      this.prepared = { ...this.prepared, target, head: serializeRequestHead(this.prepared.method, target, this.prepared.headers) };
+      const headText = requestHeadText(this.prepared.method, target, this.prepared.headers);
+      this.prepared = { ...this.prepared, target, headText, head: serializeRequestHead(this.prepared.method, target, this.prepared.headers) };
       this.acquire(true);
       return;
     }

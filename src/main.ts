@@ -11,6 +11,9 @@ import { openAccessLog } from "./log/access-log.ts";
 import type { Config } from "./config/config.ts";
 import { Server } from "./net/server.ts";
 import { isWorker, Supervisor, WORKER_ENV } from "./net/workers.ts";
+
+/** Set by a supervisor started with port 0 for its workers: the port they share. */
+const PORT_ENV = "DREAMSERVER_PORT";
 import { createRouter } from "./router/router.ts";
 
 function fail(msg: string): never {
@@ -60,21 +63,24 @@ function announce(config: Config, port: number, extra = ""): void {
 }
 
 function supervise(config: Config): void {
-  if (config.port === 0) fail("--workers needs a fixed port (e.g. --listen 8080): with port 0 every worker would get a different port");
-  // Fail fast, with the usual one-line reason, if the port cannot be bound at all.
+  // Fail fast, with the usual one-line reason, if the port cannot be bound at all. With port 0
+  // the probe also picks the port every worker then shares (SO_REUSEPORT).
+  let port = config.port;
   try {
     const probe = Bun.listen({ hostname: config.hostname, port: config.port, reusePort: true, socket: { data() {} } } as unknown as Bun.TCPSocketListenOptions<undefined>);
+    port = probe.port;
     probe.stop(true);
   } catch (e) {
     fail(listenError(e, config));
   }
+  if (port !== config.port) process.env[PORT_ENV] = String(port);
   let ready = 0;
   const sup = new Supervisor({
     workers: config.workers,
     shutdownMs: config.timeouts.shutdownMs,
     log: (msg) => process.stderr.write(`dreamserver: ${msg}\n`),
     onReady: () => {
-      if (++ready === config.workers) announce(config, config.port, ` (${config.workers} workers)`);
+      if (++ready === config.workers) announce(config, port, ` (${config.workers} workers)`);
     },
   });
   let stopping = false;
@@ -96,6 +102,8 @@ function supervise(config: Config): void {
 
 function serve(config: Config): void {
   const worker = isWorker();
+  // A worker of a supervisor started with port 0 listens on the port the supervisor picked.
+  if (worker && process.env[PORT_ENV]) config = { ...config, port: Number(process.env[PORT_ENV]) };
   // Only the first worker reports an access-log fallback; the others would repeat it.
   const quietWarnings = worker && process.env[WORKER_ENV] !== "0";
   const logger = openAccessLog(config.accessLog, config.logFormat, (msg) => {

@@ -90,7 +90,7 @@ export interface Config {
    * open_file_cache_valid: a change may go unseen for up to this long.
    */
   readonly fileCacheValidityMs: number;
-  /** Number of listener processes (issue 4). 1 = this process only. */
+  /** Number of listener processes (issue 4). 1 = this process only; the CLI default is one per CPU. */
   readonly workers: number;
   /** Value of the Server response header. */
   readonly serverName: string;

@@ -25,7 +25,7 @@ Options:
                             falls back to stdout if it cannot be opened), - for stdout, off to disable
   --log-format text|json    Access log line format (default text)
   --max-body-size SIZE      Largest request body accepted, e.g. 10m, 1g (default 1g); larger → 413
-  --workers N               Listener processes sharing the port (default 1; "auto" = one per CPU)
+  --workers N|auto          Listener processes sharing the port (default auto = one per CPU)
   --trusted-proxy CIDR      Peer whose X-Forwarded-* headers are kept (repeatable; default none)
   --proxy-host-header       Send the upstream's host as Host instead of the client's
   --follow-redirects N      Follow up to N same-origin redirects for GET/HEAD (default 0 = off)
@@ -59,7 +59,8 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
   let accessLog: string | undefined;
   let logFormat: LogFormat = DEFAULTS.logFormat;
   let maxBody = DEFAULT_LIMITS.maxBodySize;
-  let workers: number = DEFAULTS.workers;
+  // Issue #4: use every core by default. 1 = a single process, no supervisor.
+  let workers: number = navigator.hardwareConcurrency || 1;
   const trusted: string[] = [];
   let rewriteHost = false;
   let followRedirects = 0;

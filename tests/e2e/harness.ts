@@ -37,6 +37,9 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
   const logPath = path.join(tmpDir("ds-log-"), "access.log");
   const full = [...args];
   if (!full.includes("--listen")) full.push("--listen", "127.0.0.1:0");
+  // One process unless a test asks for workers: the default (one per CPU) would make proc.pid a
+  // supervisor, and per-process checks (RSS, signals) would look at the wrong process.
+  if (!full.includes("--workers")) full.push("--workers", "1");
   if (!full.includes("--access-log")) full.push("--access-log", logPath);
   const proc = spawn(command(full), {
     cwd: opts.cwd ?? REPO,

@@ -67,9 +67,18 @@ test("SIGTERM stops every worker, exit 0, and every served request was logged", 
   expect(srv.readLog().split("\n").filter(Boolean).length).toBeGreaterThanOrEqual(before + 30);
 });
 
-test("--workers with port 0 is refused with one line", async () => {
-  const r = await runCliBounded(["--workers", "2", "--listen", "127.0.0.1:0", "--access-log", "off"]);
-  expect(r.code).toBe(2);
-  expect(r.stderr.trim().split("\n").length).toBe(1);
-  expect(r.stderr).toContain("--workers needs a fixed port");
+test("--workers with port 0: the supervisor picks one port and every worker shares it", async () => {
+  const srv0 = await startServer(["--root", root, "--workers", "2", "--listen", "127.0.0.1:0"]);
+  try {
+    expect(srv0.port).toBeGreaterThan(0);
+    expect(childPids(srv0.proc.pid).length).toBe(2);
+    for (let i = 0; i < 10; i++) expect((await get(srv0.port, "/")).status).toBe(200);
+  } finally {
+    expect(await srv0.stop()).toBe(0);
+  }
+});
+
+test("the default is one worker per CPU", async () => {
+  const r = await runCliBounded(["--help"]);
+  expect(r.stdout).toContain("default auto = one per CPU");
 });

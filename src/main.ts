@@ -67,7 +67,9 @@ function supervise(config: Config): void {
   // the probe also picks the port every worker then shares (SO_REUSEPORT).
   let port = config.port;
   try {
-    const probe = Bun.listen({ hostname: config.hostname, port: config.port, reusePort: true, socket: { data() {} } } as unknown as Bun.TCPSocketListenOptions<undefined>);
+    // Without reusePort on purpose: it then also fails when another DreamServer's worker group
+    // holds the port with SO_REUSEPORT, instead of silently joining that group.
+    const probe = Bun.listen({ hostname: config.hostname, port: config.port, socket: { data() {} } });
     port = probe.port;
     probe.stop(true);
   } catch (e) {

@@ -82,3 +82,15 @@ test("the default is one worker per CPU", async () => {
   const r = await runCliBounded(["--help"]);
   expect(r.stdout).toContain("default auto = one per CPU");
 });
+
+test("a second server on a port held by a worker group fails with one line instead of joining it", async () => {
+  const port = await freePort();
+  const first = await startServer(["--root", root, "--workers", "2", "--listen", `127.0.0.1:${port}`]);
+  try {
+    const r = await runCliBounded(["--root", root, "--workers", "2", "--listen", `127.0.0.1:${port}`, "--access-log", "off"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("already in use");
+  } finally {
+    await first.stop();
+  }
+});

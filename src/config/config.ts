@@ -129,7 +129,7 @@ export const DEFAULTS = {
   logFormat: "text" as LogFormat,
   maxRequestsPerConnection: 1000,
   serveDotfiles: false,
-  fileCacheMaxFileSize: 256 * 1024,
+  fileCacheMaxFileSize: 1024 * 1024,
   fileCacheMaxBytes: 64 * 1024 * 1024,
   fileCacheValidityMs: 0,
   workers: 1,

@@ -22,6 +22,8 @@ export const DEFAULT_HIGH_WATER = 256 * 1024;
  * and a cork never spans an await); any other corked queue falls back to its chunk list.
  */
 const ARENA_SIZE = 256 * 1024;
+/** Above this many queued bytes uncork() writes chunks one by one instead of joining them. */
+const JOIN_MAX = 64 * 1024;
 /** A staging buffer and its current user. Two, so a proxied exchange can cork the client and upstream queues at once. */
 interface Arena {
   readonly buf: Buffer;
@@ -183,7 +185,9 @@ export class WriteQueue {
       }
     }
     const count = this.chunks.length - this.head;
-    if (count > 1) {
+    // Join small batches into one send; a large body (e.g. a 1 MiB cached file) goes as its own
+    // write instead of being copied behind its head.
+    if (count > 1 && this.queuedBytes <= JOIN_MAX) {
       // Join into one buffer so the kernel gets one send (BUN-NOTES: every write is one sendto).
       const joined = Buffer.allocUnsafe(this.queuedBytes);
       let off = 0;

@@ -53,7 +53,7 @@ import {
 import { encodeRelPath, type ResolveCode, resolvePath } from "./resolve-path.ts";
 
 /** Size of each read when streaming a file (64 KiB: large enough to amortise the syscall). */
-export const STREAM_CHUNK = 64 * 1024;
+export const STREAM_CHUNK = 256 * 1024;
 /** Raw request paths whose resolution is memoised (attackers choose the keys: keep it bounded). */
 export const RESOLVE_CACHE_MAX = 1024;
 

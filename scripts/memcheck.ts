@@ -21,6 +21,7 @@
 import type { Socket } from "bun";
 import fs from "node:fs";
 import path from "node:path";
+import { parseSize } from "../src/config/size.ts";
 import { BINARY, cleanup, die, ensureBinary, freePort, Group, installCleanup, isInterrupted, makeTmp, mib, sleep, statusKiB, groupPids, table } from "./bench.ts";
 
 interface Options {
@@ -38,13 +39,6 @@ const HELP = `usage: bun scripts/memcheck.ts [options]     (npm run memcheck -- 
   --every-ms N     …every N ms (default 2, about 32 MiB/s with 64 KiB)
   --max-secs N     stop a slow transfer after N seconds (default 120)
 `;
-
-function parseSize(v: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(v.trim());
-  if (!m) return null;
-  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
-  return Math.floor(Number(m[1]) * mult);
-}
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { conns: 5000, size: 1024 ** 3, chunk: 64 * 1024, everyMs: 2, maxSecs: 120 };

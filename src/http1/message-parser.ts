@@ -163,17 +163,9 @@ export class MessageParser {
           if (r !== true) return r;
           continue;
         }
-        case State.BodyLength: {
-          const avail = this.buf.length - this.pos;
-          if (avail === 0) return null;
-          const n = avail < this.remaining ? avail : this.remaining;
-          const data = this.buf.subarray(this.pos, this.pos + n);
-          this.pos += n;
-          this.remaining -= n;
-          // [test fix] was `State.Start`, which never emitted "end" for a Content-Length body.
-          if (this.remaining === 0) this.state = State.BodyLengthEnd;
-          return { type: "body", data };
-        }
+        case State.BodyLength:
+          // [test fix] BodyLengthEnd (was `State.Start`, which never emitted "end" for a Content-Length body).
+          return this.takeCounted(State.BodyLengthEnd);
         case State.BodyLengthEnd:
           this.state = State.Start;
           return END_NO_TRAILERS;
@@ -190,16 +182,8 @@ export class MessageParser {
           if (r !== true) return r;
           continue;
         }
-        case State.ChunkData: {
-          const avail = this.buf.length - this.pos;
-          if (avail === 0) return null;
-          const n = avail < this.remaining ? avail : this.remaining;
-          const data = this.buf.subarray(this.pos, this.pos + n);
-          this.pos += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = State.ChunkDataEnd;
-          return { type: "body", data };
-        }
+        case State.ChunkData:
+          return this.takeCounted(State.ChunkDataEnd);
         case State.ChunkDataEnd: {
           // RFC 9112 §7.1: chunk-data is followed by exactly CRLF; anything else is a framing error.
           if (this.buf.length - this.pos < 1) return null;
@@ -220,6 +204,18 @@ export class MessageParser {
           return this.error ? { type: "error", error: this.error } : null;
       }
     }
+  }
+
+  /** Hand out up to `remaining` buffered body bytes; `then` is the state once they are all out. */
+  private takeCounted(then: State): ParseEvent | null {
+    const avail = this.buf.length - this.pos;
+    if (avail === 0) return null;
+    const n = avail < this.remaining ? avail : this.remaining;
+    const data = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = then;
+    return { type: "body", data };
   }
 
   // ---- heads --------------------------------------------------------------------------

@@ -88,12 +88,13 @@ function supervise(config: Config): void {
   let stopping = false;
   const stop = (sig: NodeJS.Signals) => {
     if (stopping) {
-      sup.signal(sig); // second signal: workers exit at once
+      sup.signal("SIGTERM"); // second signal: workers exit at once
       return;
     }
     stopping = true;
     process.stderr.write(`dreamserver: ${sig} received, stopping ${config.workers} workers…\n`);
-    sup.stop(sig).then(() => process.exit(0));
+    // Always forwarded as SIGTERM: workers ignore SIGINT (see serve()).
+    sup.stop("SIGTERM").then(() => process.exit(0));
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
@@ -144,7 +145,11 @@ function serve(config: Config): void {
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  // Ctrl-C in a terminal sends SIGINT to the whole process group: a worker would get it from
+  // the terminal and again forwarded by the supervisor, and take the second as "exit now".
+  // Workers therefore leave SIGINT to the supervisor, which forwards SIGTERM.
+  if (worker) process.on("SIGINT", () => {});
+  else process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => logger.reopen());
   // No config file to reload yet: HUP reopens the log like USR1 instead of killing the server.
   process.on("SIGHUP", () => logger.reopen());

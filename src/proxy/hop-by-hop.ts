@@ -21,9 +21,11 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /** Every field name a Connection header lists (RFC 9110 §7.6.1: "connection options"). */
-export function connectionNamed(headers: HeaderList): Set<string> {
-  return new Set(headers.tokens("connection"));
+export function connectionNamed(headers: HeaderList): ReadonlySet<string> {
+  // Most messages have no Connection field (HTTP/1.1 keep-alive is the default): no allocation.
+  return headers.has("connection") ? new Set(headers.tokens("connection")) : NONE;
 }
+const NONE: ReadonlySet<string> = new Set();
 
 /** tchar (RFC 9110 §5.6.2): what a field name may consist of. */
 const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -146,6 +146,8 @@ function forwardedNode(ip: string): string {
  * itself when the body is read, so the upstream must not wait for or send its own 100), and
  * HTTP2-Settings (connection-specific to an h2c upgrade, RFC 7540 §3.2.1, which we never forward).
  */
+const NO_VALUES: string[] = [];
+
 const SET_HERE = new Set(["host", "x-request-id", "via", "content-length", "expect", "http2-settings"]);
 
 export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequest {
@@ -171,12 +173,13 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   let hostIndex = -1;
   let hostName = "Host";
   let upgradeName = "Upgrade";
-  const xff: string[] = [];
-  const xfProto: string[] = [];
-  const xfHost: string[] = [];
-  const xfPort: string[] = [];
-  const forwarded: string[] = [];
-  const via: string[] = [];
+  // Shared empty lists until a field shows up (most requests carry none of these).
+  let xff: string[] = NO_VALUES;
+  let xfProto: string[] = NO_VALUES;
+  let xfHost: string[] = NO_VALUES;
+  let xfPort: string[] = NO_VALUES;
+  let forwarded: string[] = NO_VALUES;
+  let via: string[] = NO_VALUES;
   for (let i = 0; i < src.size; i++) {
     const lower = src.lowerNames[i]!;
     const name = src.names[i]!;
@@ -194,12 +197,12 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     if (lower === "upgrade" && upgradeName === "Upgrade") upgradeName = name;
     if (HOP_BY_HOP.has(lower) || SET_HERE.has(lower)) {
       // Earlier hops' Via entries are kept (we append ours), unless a Connection token names Via.
-      if (lower === "via" && !named.has("via")) via.push(value);
+      if (lower === "via" && !named.has("via")) (via = via === NO_VALUES ? [] : via).push(value);
       continue;
     }
     if (named.has(lower)) continue;
     if (lower === "forwarded") {
-      if (trusted) forwarded.push(value);
+      if (trusted) (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(value);
       continue;
     }
     if (lower === "x-real-ip") {
@@ -213,19 +216,19 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     if (lower.startsWith("x-forwarded-")) {
       if (!trusted) continue; // RFC 7239 §8.1: never believe these from an unknown peer
       if (lower === "x-forwarded-for") {
-        xff.push(value);
+        (xff = xff === NO_VALUES ? [] : xff).push(value);
         continue;
       }
       if (lower === "x-forwarded-proto") {
-        xfProto.push(value);
+        (xfProto = xfProto === NO_VALUES ? [] : xfProto).push(value);
         continue;
       }
       if (lower === "x-forwarded-host") {
-        xfHost.push(value);
+        (xfHost = xfHost === NO_VALUES ? [] : xfHost).push(value);
         continue;
       }
       if (lower === "x-forwarded-port") {
-        xfPort.push(value);
+        (xfPort = xfPort === NO_VALUES ? [] : xfPort).push(value);
         continue;
       }
       // Other X-Forwarded-* (Prefix, Server, Ssl…) from a trusted proxy pass through unchanged.
@@ -265,7 +268,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     let el = `for=${forwardedNode(ip)}`;
     if (head.host !== "") el += `;host=${forwardedValue(head.host)}`;
     el += `;proto=${input.clientProto}`;
-    forwarded.push(el);
+    (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(el);
   }
   const fwd = join(forwarded);
   if (fwd !== "") out.push(["Forwarded", safeFieldValue(fwd)]);

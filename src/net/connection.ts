@@ -734,5 +734,3 @@ export class ExchangeImpl implements Exchange {
 
 const EMPTY = new Uint8Array(0);
 const CLOSE_AFTER = new Set([400, 408, 413, 414, 417, 431, 501, 505]);
-
-export type { HeaderList };

@@ -351,17 +351,26 @@ const HELP = `usage: bun scripts/bench.ts [options]     (npm run bench -- [optio
 Needs wrk (apt-get install wrk nginx); nginx and haproxy are compared when installed.
 `;
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: ["static", "large", "pipeline", "proxy"], rounds: 3, secs: 5, conns: 50, threads: 1, workers: 1, nginxWorkers: 2, dsArgs: [], json: false };
-  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
+/** "--flag=value" → ["--flag", "value"]; anything else → [arg, undefined]. Shared with memcheck.ts. */
+export function splitFlag(a: string): [string, string | undefined] {
+  const eq = a.indexOf("=");
+  return a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+}
+
+/** An integer option parser that exits 2 with the help text on a bad value. Shared with memcheck.ts. */
+export function intArg(help: string): (flag: string, v: string | undefined, min: number, max: number) => number {
+  return (flag, v, min, max) => {
     const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min || n > max) die(`${flag}: expected an integer from ${min} to ${max}, got ${v ?? "nothing"}\n\n${HELP}`, 2);
+    if (v === undefined || !Number.isInteger(n) || n < min || n > max) die(`${flag}: expected an integer from ${min} to ${max}, got ${v ?? "nothing"}\n\n${help}`, 2);
     return n;
   };
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { scenarios: ["static", "large", "pipeline", "proxy"], rounds: 3, secs: 5, conns: 50, threads: 1, workers: 1, nginxWorkers: 2, dsArgs: [], json: false };
+  const num = intArg(HELP);
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf("=");
-    const [flag, inline] = a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const [flag, inline] = splitFlag(argv[i]!);
     const val = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
       case "--scenario": {
@@ -381,7 +390,7 @@ function parseArgs(argv: string[]): Options {
       case "--json": o.json = true; break;
       case "-h":
       case "--help": process.stdout.write(HELP); process.exit(0);
-      default: die(`unknown option ${a}\n\n${HELP}`, 2);
+      default: die(`unknown option ${argv[i]}\n\n${HELP}`, 2);
     }
   }
   if (o.conns < o.threads) die("--conns must be at least --threads", 2);

@@ -22,7 +22,7 @@ import type { Socket } from "bun";
 import fs from "node:fs";
 import path from "node:path";
 import { parseSize } from "../src/config/size.ts";
-import { BINARY, cleanup, die, ensureBinary, freePort, Group, installCleanup, isInterrupted, makeTmp, mib, sleep, statusKiB, groupPids, table } from "./bench.ts";
+import { BINARY, cleanup, die, ensureBinary, freePort, Group, installCleanup, intArg, isInterrupted, makeTmp, mib, sleep, splitFlag, statusKiB, groupPids, table } from "./bench.ts";
 
 interface Options {
   conns: number;
@@ -42,15 +42,9 @@ const HELP = `usage: bun scripts/memcheck.ts [options]     (npm run memcheck -- 
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { conns: 5000, size: 1024 ** 3, chunk: 64 * 1024, everyMs: 2, maxSecs: 120 };
-  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min || n > max) die(`${flag}: expected an integer from ${min} to ${max}, got ${v ?? "nothing"}\n\n${HELP}`, 2);
-    return n;
-  };
+  const num = intArg(HELP);
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf("=");
-    const [flag, inline] = a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const [flag, inline] = splitFlag(argv[i]!);
     const val = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
       case "--conns": o.conns = num(flag, val(), 1, 100_000); break;
@@ -66,7 +60,7 @@ function parseArgs(argv: string[]): Options {
       case "--max-secs": o.maxSecs = num(flag, val(), 1, 3600); break;
       case "-h":
       case "--help": process.stdout.write(HELP); process.exit(0);
-      default: die(`unknown option ${a}\n\n${HELP}`, 2);
+      default: die(`unknown option ${argv[i]}\n\n${HELP}`, 2);
     }
   }
   return o;

@@ -99,9 +99,9 @@ const TICK = (() => {
   return 100;
 })();
 
-/** Live (non-zombie) pids of process group pgid. */
-export function groupPids(pgid: number): number[] {
-  const out: number[] = [];
+/** The /proc/PID/stat fields (after the command name) of every process, by pid. */
+function procStats(): [number, string[]][] {
+  const out: [number, string[]][] = [];
   for (const d of fs.readdirSync("/proc")) {
     const c = d.charCodeAt(0);
     if (c < 48 || c > 57) continue;
@@ -111,27 +111,22 @@ export function groupPids(pgid: number): number[] {
     } catch {
       continue;
     }
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(f[2]) === pgid && f[0] !== "Z") out.push(Number(d));
+    out.push([Number(d), stat.slice(stat.lastIndexOf(")") + 2).split(" ")]);
   }
   return out;
+}
+
+/** Live (non-zombie) pids of process group pgid. */
+export function groupPids(pgid: number): number[] {
+  return procStats()
+    .filter(([, f]) => Number(f[2]) === pgid && f[0] !== "Z")
+    .map(([pid]) => pid);
 }
 
 /** CPU seconds (user + system) of every live process in group pgid. */
 export function groupCpu(pgid: number): number {
   let ticks = 0;
-  for (const d of fs.readdirSync("/proc")) {
-    const c = d.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${d}/stat`, "latin1");
-    } catch {
-      continue;
-    }
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
-  }
+  for (const [, f] of procStats()) if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
   return ticks / TICK;
 }
 

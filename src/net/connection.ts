@@ -14,10 +14,9 @@ import type { Socket } from "bun";
 import { nanoid } from "nanoid";
 import type { Config } from "../config/config.ts";
 import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
-import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { MessageParser, type ParseError } from "../http1/message-parser.ts";
-import { chunkHeader, dateServerIdPrefix, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
+import { dateServerIdPrefix, frameChunk, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
 import type { AccessLogger } from "../log/access-record.ts";
 import { errorPage } from "../pages/error-page.ts";
 import { WriteQueue } from "./write-queue.ts";
@@ -538,23 +537,12 @@ export class ExchangeImpl implements Exchange {
     this.status = status;
     const bodyBytes = body == null ? EMPTY : typeof body === "string" ? Buffer.from(body, "utf8") : body;
     const noBody = status === 204 || status === 304 || status < 200;
-    let lines = statusLine(status);
-    let prepared: Uint8Array | null = null;
-    if (isPrepared(headers)) prepared = headers.prepared;
-    else lines += headerLines(headers);
-    let tail = noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n";
-    tail = this.commonHeaders(tail) + "\r\n";
-    const sendBody = !noBody && !this.isHead;
     // Head and body leave as one write (BUN-NOTES.md): corked, they are copied into the shared
     // arena and sent together at uncork, with no per-response allocation.
     const out = this.conn.out;
     out.cork();
-    if (prepared) {
-      out.writeLatin1(lines);
-      out.write(prepared);
-    }
-    out.writeLatin1(prepared ? tail : lines + tail);
-    if (sendBody && bodyBytes.byteLength > 0) out.write(bodyBytes);
+    this.writeHead(status, headers, noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n");
+    if (!noBody && !this.isHead && bodyBytes.byteLength > 0) out.write(bodyBytes);
     out.uncork();
     this.finish();
   }
@@ -563,9 +551,6 @@ export class ExchangeImpl implements Exchange {
     if (this.responseStarted || this.aborted) return;
     this.responseStarted = true;
     this.status = status;
-    let s = statusLine(status);
-    const prepared = isPrepared(headers) ? headers.prepared : null;
-    if (!prepared) s += headerLines(headers as HeaderPairs);
     let extra = "";
     const noBody = status === 204 || status === 304 || status < 200;
     if (noBody) {
@@ -584,14 +569,19 @@ export class ExchangeImpl implements Exchange {
       this.framing = Framing.Close;
       this.keepAlive = false;
     }
-    const tail = this.commonHeaders(extra) + "\r\n";
+    this.writeHead(status, headers, extra);
+  }
+
+  /** Status line, the handler's fields (pairs or a prepared block), `framing` line, common fields, blank line — one corked batch. */
+  private writeHead(status: number, headers: ResponseHeaders, framing: string): void {
     const out = this.conn.out;
+    const tail = this.commonHeaders(framing) + "\r\n";
     out.cork();
-    if (prepared) {
-      out.writeLatin1(s);
-      out.write(prepared);
+    if (isPrepared(headers)) {
+      out.writeLatin1(statusLine(status));
+      out.write(headers.prepared);
       out.writeLatin1(tail);
-    } else out.writeLatin1(s + tail);
+    } else out.writeLatin1(statusLine(status) + headerLines(headers) + tail);
     out.uncork();
   }
 
@@ -609,13 +599,7 @@ export class ExchangeImpl implements Exchange {
         break;
       case Framing.Chunked: {
         if (chunk.byteLength === 0) return !out.overHighWater;
-        const h = chunkHeader(chunk.byteLength);
-        const framed = Buffer.allocUnsafe(h.length + chunk.byteLength + 2);
-        framed.set(h, 0);
-        framed.set(chunk, h.length);
-        framed[framed.length - 2] = 0x0d;
-        framed[framed.length - 1] = 0x0a;
-        ok = out.write(framed);
+        ok = out.write(frameChunk(chunk));
         break;
       }
       default:

@@ -315,12 +315,31 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     out.push([upgradeName, safeFieldValue(protos.join(", "))]);
   }
 
-  const headText = requestHeadText(head.method, target, out);
+  return buildPrepared(head.method, target, out, bodyKind, contentLength, tunnel);
+}
+
+/**
+ * The same request aimed at another origin-form target (following a redirect): headers and
+ * framing unchanged, head text rebuilt once.
+ */
+export function withTarget(p: PreparedRequest, target: string): PreparedRequest {
+  return buildPrepared(p.method, target, p.headers, p.bodyKind, p.contentLength, p.tunnel);
+}
+
+function buildPrepared(
+  method: string,
+  target: string,
+  headers: [string, string][],
+  bodyKind: PreparedRequest["bodyKind"],
+  contentLength: number,
+  tunnel: boolean,
+): PreparedRequest {
+  const headText = requestHeadText(method, target, headers);
   let bytes: Uint8Array | null = null;
   return {
-    method: head.method,
+    method,
     target,
-    headers: out,
+    headers,
     bodyKind,
     contentLength,
     tunnel,

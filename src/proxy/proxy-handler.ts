@@ -12,11 +12,11 @@ import type { Config, ProxyConfig } from "../config/config.ts";
 import type { BodySink, Exchange, Handler, HeaderPairs, TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import type { ResponseHead } from "../http1/message-head.ts";
-import { chunkHeader, LAST_CHUNK, lastChunkWithTrailers } from "../http1/serialize.ts";
+import { frameChunk, LAST_CHUNK, lastChunkWithTrailers } from "../http1/serialize.ts";
 import { ConnectError, UpstreamPool, type UpstreamConnection, type UpstreamListener } from "../net/upstream-pool.ts";
 import { TrustedProxies } from "./cidr.ts";
 import { makeLocationRewriter } from "./location-rewrite.ts";
-import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, requestHeadText, serializeRequestHead, upstreamTargetOf, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
+import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, upstreamTargetOf, withTarget, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
 import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
 import { shouldFollow } from "./redirect-policy.ts";
 import { DeadlineSweep } from "../net/deadline-sweep.ts";
@@ -202,13 +202,7 @@ class ProxiedExchange implements BodySink {
     let ok: boolean;
     if (this.prepared.bodyKind === "chunked") {
       // Re-frame: our own chunk sizes, never the client's bytes verbatim (no smuggling through us).
-      const h = chunkHeader(chunk.byteLength);
-      const framed = Buffer.allocUnsafe(h.length + chunk.byteLength + 2);
-      framed.set(h, 0);
-      framed.set(chunk, h.length);
-      framed[framed.length - 2] = 0x0d;
-      framed[framed.length - 1] = 0x0a;
-      ok = conn.out.write(framed);
+      ok = conn.out.write(frameChunk(chunk));
     } else {
       ok = conn.out.write(chunk);
     }
@@ -365,8 +359,7 @@ class ProxiedExchange implements BodySink {
       this.responseHead = null;
       this.hops++;
       this.releaseConn();
-      const headText = requestHeadText(this.prepared.method, target, this.prepared.headers);
-      this.prepared = { ...this.prepared, target, headText, head: serializeRequestHead(this.prepared.method, target, this.prepared.headers) };
+      this.prepared = withTarget(this.prepared, target);
       this.acquire(true);
       return;
     }

@@ -105,6 +105,10 @@ export class Conn {
   received = 0;
   ended = false;
   error: string | null = null;
+  /** How the connection ended: "FIN" (server's end), "close", or the error code ("ECONNRESET"). */
+  endedBy: string | null = null;
+  /** Date.now() when it ended. */
+  endedAt = 0;
   private waiters = new Set<() => void>();
 
   get buf(): Buffer {
@@ -129,15 +133,19 @@ export class Conn {
       this.chunkBytes += d.length;
       this.wake();
     });
-    const onEnd = () => {
+    const onEnd = (how: string) => {
+      if (!this.ended) {
+        this.endedBy = how;
+        this.endedAt = Date.now();
+      }
       this.ended = true;
       this.wake();
     };
-    sock.on("end", onEnd);
-    sock.on("close", onEnd);
+    sock.on("end", () => onEnd("FIN"));
+    sock.on("close", () => onEnd("close"));
     sock.on("error", (e: NodeJS.ErrnoException) => {
       this.error = e.code ?? e.message;
-      onEnd();
+      onEnd(this.error);
     });
   }
 
@@ -210,6 +218,11 @@ export class Conn {
   /** Wait until the server closes (FIN or RST); true if it did within timeoutMs. */
   closed(timeoutMs = 3000): Promise<boolean> {
     return this.until(() => this.ended, timeoutMs);
+  }
+
+  /** shutdown(SHUT_WR): send our FIN, keep reading (the socket allows half-open). */
+  halfClose(): void {
+    this.sock.end();
   }
 
   destroy(): void {

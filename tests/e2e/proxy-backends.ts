@@ -177,6 +177,10 @@ class ByteStream {
   protected cursor = 0;
   private joined: Buffer | null = null;
   closed = false;
+  /** How the peer ended the connection: "FIN", "close", or an error code ("ECONNRESET"). */
+  endedBy: string | null = null;
+  /** Date.now() when it ended. */
+  endedAt = 0;
   readonly closedP = deferred();
   protected waiters: (() => void)[] = [];
 
@@ -186,9 +190,11 @@ class ByteStream {
     this.joined = null;
     this.wake();
   }
-  protected markClosed(): void {
+  protected markClosed(how = "close"): void {
     if (this.closed) return;
     this.closed = true;
+    this.endedBy = how;
+    this.endedAt = Date.now();
     this.closedP.resolve();
     this.wake();
   }
@@ -299,7 +305,7 @@ export class BackendConn extends ByteStream {
   }
   /** Peer sent FIN: no more bytes to read, but we may still write and end. */
   onEnd(): void {
-    this.markClosed();
+    this.markClosed("FIN");
   }
   onClose(): void {
     this.markClosed();
@@ -487,9 +493,9 @@ export class Client extends ByteStream {
   private constructor(readonly sock: net.Socket) {
     super();
     sock.on("data", (d: Buffer) => this.push(d));
-    sock.on("end", () => this.markClosed());
-    sock.on("close", () => this.markClosed());
-    sock.on("error", () => this.markClosed());
+    sock.on("end", () => this.markClosed("FIN"));
+    sock.on("close", () => this.markClosed("close"));
+    sock.on("error", (e: NodeJS.ErrnoException) => this.markClosed(e.code ?? e.message));
   }
 
   static connect(port: number): Promise<Client> {
@@ -670,9 +676,9 @@ export class BulkClient extends ByteStream {
             },
             drain: () => c.pump(),
             data: (_s, d) => c.push(Buffer.from(d)),
-            end: () => c.markClosed(),
-            close: () => c.markClosed(),
-            error: () => c.markClosed(),
+            end: () => c.markClosed("FIN"),
+            close: (_s, e) => c.markClosed(e ? ((e as NodeJS.ErrnoException).code ?? "close") : "close"),
+            error: (_s, e) => c.markClosed((e as NodeJS.ErrnoException).code ?? e.message),
             connectError: (_s, e) => reject(e),
           },
         }).catch(reject);

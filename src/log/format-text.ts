@@ -54,7 +54,8 @@ function int(n: number): string {
 
 /** Durations: two decimals of milliseconds, as the original project printed them. */
 function ms(n: number): string {
-  return Number.isFinite(n) ? n.toFixed(2) + "ms" : "-";
+  // Microsecond resolution: a cache hit takes a few µs, and "0.00ms" said nothing about it.
+  return Number.isFinite(n) ? n.toFixed(3) + "ms" : "-";
 }
 
 /**

@@ -32,7 +32,7 @@ async function logLine(s: RunningServer, needle: string, read: () => string = ()
 }
 
 const TEXT_LINE =
-  /^\[(INFO|WARN|ERROR)\] DREAM_SERVER REQUEST \| time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \| id=([^ |]+) \| ip=([^ |]+) \| method=([^ |]+) \| path=([^ |]+) \| host=([^ |]+) \| status=(\d{3}) \| bytes=(\d+) \| latency=(\d+\.\d\d)ms( \| .*)?$/;
+  /^\[(INFO|WARN|ERROR)\] DREAM_SERVER REQUEST \| time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \| id=([^ |]+) \| ip=([^ |]+) \| method=([^ |]+) \| path=([^ |]+) \| host=([^ |]+) \| status=(\d{3}) \| bytes=(\d+) \| latency=(\d+\.\d{3})ms( \| .*)?$/;
 
 describe("text format", () => {
   test("a normal request: every field, id matching X-Request-ID, bytes matching the wire", async () => {

@@ -53,37 +53,42 @@ describe("formatText", () => {
     [
       "plain 200",
       rec(),
-      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.42ms\n",
+      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.421ms\n",
     ],
     [
       "404 without a code stays INFO",
       rec({ status: 404, path: "/missing", bytes: 512, latencyMs: 0.1 }),
-      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/missing | host=example.com | status=404 | bytes=512 | latency=0.10ms\n",
+      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/missing | host=example.com | status=404 | bytes=512 | latency=0.100ms\n",
+    ],
+    [
+      "a cache hit of a few microseconds is visible, not 0.00ms (issue 7 item 14)",
+      rec({ latencyMs: 0.0042 }),
+      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.004ms\n",
     ],
     [
       "4xx with error code is WARN",
       rec({ status: 400, error: "PARSE_BAD_HEADER", method: "", path: "", host: "" }),
-      "[WARN] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method= | path= | host= | status=400 | bytes=1234 | latency=0.42ms | error=PARSE_BAD_HEADER\n",
+      "[WARN] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method= | path= | host= | status=400 | bytes=1234 | latency=0.421ms | error=PARSE_BAD_HEADER\n",
     ],
     [
       "proxied 200 with upstream timings",
       rec({ upstream: "127.0.0.1:8000", upstreamStatus: 200, upstreamConnectMs: 0.1, upstreamTtfbMs: 1.2 }),
-      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.42ms | upstream=127.0.0.1:8000 | upstream_status=200 | upstream_connect=0.10ms | upstream_ttfb=1.20ms\n",
+      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.421ms | upstream=127.0.0.1:8000 | upstream_status=200 | upstream_connect=0.100ms | upstream_ttfb=1.200ms\n",
     ],
     [
       "5xx is ERROR, error before upstream",
       rec({ status: 502, error: "UPSTREAM_CONNECT", upstream: "10.0.0.2:80", upstreamConnectMs: 5000 }),
-      "[ERROR] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=502 | bytes=1234 | latency=0.42ms | error=UPSTREAM_CONNECT | upstream=10.0.0.2:80 | upstream_connect=5000.00ms\n",
+      "[ERROR] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=502 | bytes=1234 | latency=0.421ms | error=UPSTREAM_CONNECT | upstream=10.0.0.2:80 | upstream_connect=5000.000ms\n",
     ],
     [
       "2xx cut short with an error code is WARN",
       rec({ error: "UPSTREAM_RESET" }),
-      "[WARN] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.42ms | error=UPSTREAM_RESET\n",
+      "[WARN] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.421ms | error=UPSTREAM_RESET\n",
     ],
     [
       "user agent last",
       rec({ userAgent: "curl/8.5.0" }),
-      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.42ms | user_agent=curl/8.5.0\n",
+      "[INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.421ms | user_agent=curl/8.5.0\n",
     ],
     [
       "non-finite numbers never print NaN, bad time never throws",

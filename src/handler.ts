@@ -83,6 +83,11 @@ export interface Exchange {
   startResponse(status: number, headers: ResponseHeaders, length: number | null): void;
   /** Queue body bytes. false = above the high-water mark: stop producing until onDrain fires. */
   write(chunk: Uint8Array): boolean;
+  /**
+   * Bytes write() takes before it says stop. A producer that reads ahead (files) sizes its
+   * reads by this, so a client that stops reading never holds more than one high-water mark.
+   */
+  readonly writeRoom: number;
   /** Finish the response (chunked: last-chunk + trailers). */
   end(trailers?: HeaderPairs): void;
   /** Called once the queue drained after write() returned false. */

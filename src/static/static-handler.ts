@@ -54,6 +54,8 @@ import { encodeRelPath, type ResolveCode, resolvePath } from "./resolve-path.ts"
 
 /** Size of each read when streaming a file (64 KiB: large enough to amortise the syscall). */
 export const STREAM_CHUNK = 256 * 1024;
+/** Smallest read while streaming, so a nearly full queue does not turn into many tiny reads. */
+const MIN_READ = 16 * 1024;
 /** Raw request paths whose resolution is memoised (attackers choose the keys: keep it bounded). */
 export const RESOLVE_CACHE_MAX = 1024;
 
@@ -449,7 +451,9 @@ function streamFile(
             pos = -1;
             continue;
           }
-          const want = Math.min(STREAM_CHUNK, s.end - pos + 1);
+          // Never read far ahead of a full queue: a client that stops reading would hold the
+          // chunk as well as the queue (about 400 KB each for 60 s, before this bound).
+          const want = Math.min(STREAM_CHUNK, s.end - pos + 1, Math.max(ex.writeRoom, MIN_READ));
           const buf = Buffer.allocUnsafe(want);
           const n = fs.readSync(fd, buf, 0, want, pos);
           if (n <= 0) {

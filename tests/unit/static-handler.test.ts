@@ -58,6 +58,8 @@ class FakeExchange implements Exchange {
   /** Backpressure policy for write(): return value per call. */
   writeResult: (n: number) => boolean = () => true;
   writes = 0;
+  /** What the engine reports as room in its queue (the streamer sizes reads by it). */
+  writeRoom = 256 * 1024;
 
   constructor(
     readonly config: Config,

@@ -14,13 +14,22 @@ export interface Limits {
   readonly maxHeaderLine: number;
   /** Whole header section (all field lines). Beyond it: 431. */
   readonly maxHeaderBytes: number;
-  /** Number of header fields. Beyond it: 431. */
+  /** Number of header fields (a request's trailer fields count too). Beyond it: 431. */
   readonly maxHeaderCount: number;
-  /** Request body, Content-Length or decoded chunked. Beyond it: 413. */
+  /**
+   * Request body: the Content-Length, or for chunked the chunk data plus the chunk metadata a
+   * client controls (every chunk-size line with its extensions and CRLF, and every trailer
+   * line), so extensions and trailers are never free. Beyond it: 413.
+   */
   readonly maxBodySize: number;
-  /** Longest chunk-size line incl. extensions. Beyond it: 400. */
+  /**
+   * Longest chunk-size line incl. extensions (CVE-2024-22019 class). 1 KiB: a size is at most 13
+   * hex digits and real clients send no extensions. Beyond it: 400.
+   */
   readonly maxChunkLine: number;
-  /** Trailer section of a chunked body. Beyond it: 431. */
+  /** Chunk-extension bytes (after the size digits) summed over one message; Node's fix uses 16 KiB. Beyond it: 413. */
+  readonly maxChunkExtBytes: number;
+  /** Trailer section of a chunked body (also counted against maxBodySize; trailer fields count against maxHeaderCount with the header fields). Beyond it: 431. */
   readonly maxTrailerBytes: number;
 }
 
@@ -62,6 +71,12 @@ export interface ProxyConfig {
   readonly tlsVerify: boolean;
   /** PEM bundle of CAs to trust for the upstream instead of the system store (--upstream-ca). */
   readonly tlsCa: string | null;
+  /**
+   * Forward request fields whose names contain "_" (--underscores-in-headers). Default false:
+   * dropped, like nginx `underscores_in_headers off`, because CGI/WSGI backends read
+   * X_Forwarded_For as X-Forwarded-For (see prepare-request.ts).
+   */
+  readonly underscoresInHeaders: boolean;
 }
 
 export interface Config {
@@ -102,7 +117,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxHeaderBytes: 64 * 1024,
   maxHeaderCount: 100,
   maxBodySize: 1024 * 1024 * 1024,
-  maxChunkLine: 4 * 1024,
+  maxChunkLine: 1024,
+  maxChunkExtBytes: 16 * 1024,
   maxTrailerBytes: 16 * 1024,
 };
 
@@ -135,6 +151,7 @@ export const DEFAULTS = {
   workers: 1,
   serverName: "DreamServer",
   proxyPoolSize: 64,
+  underscoresInHeaders: false,
 } as const;
 
 /** A Config with defaults everywhere, for tests and embedding. Root must be given. */

@@ -28,6 +28,7 @@ Options:
   --workers N|auto          Listener processes sharing the port (default auto = one per CPU)
   --trusted-proxy CIDR      Peer whose X-Forwarded-* headers are kept (repeatable; default none)
   --proxy-host-header       Send the upstream's host as Host instead of the client's
+  --underscores-in-headers  Forward request fields with "_" in the name (default: dropped)
   --follow-redirects N      Follow up to N same-origin redirects for GET/HEAD (default 0 = off)
   --cache-validity D        Trust a cached file this long without re-checking the disk
                             (default 0 = check on every request, never stale)
@@ -63,6 +64,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
   let workers: number = navigator.hardwareConcurrency || 1;
   const trusted: string[] = [];
   let rewriteHost = false;
+  let underscoresInHeaders: boolean = DEFAULTS.underscoresInHeaders;
   let followRedirects = 0;
   let tlsVerify = true;
   let tlsCaFile: string | null = null;
@@ -143,6 +145,9 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
       case "--proxy-host-header":
         rewriteHost = true;
         break;
+      case "--underscores-in-headers":
+        underscoresInHeaders = true;
+        break;
       case "--follow-redirects": {
         const v = value("N");
         if (!/^\d{1,2}$/.test(v)) throw new ConfigError(`--follow-redirects must be a number from 0 to 99, got "${v}"`);
@@ -183,9 +188,11 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     }
     if (!tlsCa.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`--upstream-ca "${tlsCaFile}" holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
   }
-  if (proxyUrl !== undefined) proxy = parseProxy(proxyUrl, { trusted, rewriteHost, followRedirects, tlsVerify, tlsCa });
+  if (proxyUrl !== undefined) proxy = parseProxy(proxyUrl, { trusted, rewriteHost, followRedirects, tlsVerify, tlsCa, underscoresInHeaders });
   else if (tlsCaFile !== null || !tlsVerify) throw new ConfigError("--upstream-ca and --insecure-upstream-tls only apply with --proxy https://…");
-  else if (trusted.length || rewriteHost || followRedirects) throw new ConfigError("--trusted-proxy, --proxy-host-header and --follow-redirects only apply with --proxy URL");
+  else if (trusted.length || rewriteHost || followRedirects || underscoresInHeaders) {
+    throw new ConfigError("--trusted-proxy, --proxy-host-header, --follow-redirects and --underscores-in-headers only apply with --proxy URL");
+  }
 
   const rootDir = resolveRoot(root ?? DEFAULTS.root, cwd, root === undefined && proxy !== null);
 
@@ -229,7 +236,10 @@ export function parseListen(v: string | undefined): { hostname: string; port: nu
   return { hostname: host, port: Number(portStr) };
 }
 
-function parseProxy(v: string, o: { trusted: string[]; rewriteHost: boolean; followRedirects: number; tlsVerify: boolean; tlsCa: string | null }): ProxyConfig {
+function parseProxy(
+  v: string,
+  o: { trusted: string[]; rewriteHost: boolean; followRedirects: number; tlsVerify: boolean; tlsCa: string | null; underscoresInHeaders: boolean },
+): ProxyConfig {
   let url: URL;
   try {
     url = new URL(v);
@@ -250,6 +260,7 @@ function parseProxy(v: string, o: { trusted: string[]; rewriteHost: boolean; fol
     poolSize: DEFAULTS.proxyPoolSize,
     tlsVerify: o.tlsVerify,
     tlsCa: o.tlsCa,
+    underscoresInHeaders: o.underscoresInHeaders,
   };
 }
 

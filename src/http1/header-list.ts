@@ -3,6 +3,8 @@
  * forwards them unchanged), lookups are case-insensitive through a parallel lowercase array.
  * Repeated fields stay separate entries (Set-Cookie must never be joined, RFC 9110 §5.3).
  */
+import { asciiLower, splitTokenList } from "./field-syntax.ts";
+
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 
 export class HeaderList {
@@ -14,7 +16,8 @@ export class HeaderList {
     return this.names.length;
   }
 
-  add(name: string, value: string, lower: string = name.toLowerCase()): void {
+  /** `name` is a token (the parser checks), so ASCII lowercasing is its case-insensitive form. */
+  add(name: string, value: string, lower: string = asciiLower(name)): void {
     this.names.push(name);
     this.lowerNames.push(lower);
     this.values.push(value);
@@ -42,17 +45,27 @@ export class HeaderList {
     return n;
   }
 
-  /** All values of a list-valued field, split on commas, trimmed, lowercased, empties dropped (RFC 9110 §5.6.1). */
+  /**
+   * All elements of a token-list field (RFC 9110 §5.6.1): split on commas, OWS (SP/HTAB only)
+   * trimmed, ASCII-lowercased, empties dropped. A malformed element (not 1*tchar) is kept
+   * verbatim apart from ASCII case, so it never equals a clean token; use tokenList() to reject.
+   */
   tokens(lower: string): string[] {
     // Most requests have no such field: skip the allocation (the result is read-only by use).
     if (this.lowerNames.indexOf(lower) < 0) return NO_TOKENS as string[];
     const out: string[] = [];
     for (let i = 0; i < this.lowerNames.length; i++) {
-      if (this.lowerNames[i] !== lower) continue;
-      for (const part of this.values[i]!.split(",")) {
-        const t = part.trim().toLowerCase();
-        if (t) out.push(t);
-      }
+      if (this.lowerNames[i] === lower) splitTokenList(this.values[i]!, out);
+    }
+    return out;
+  }
+
+  /** As tokens(), but null when any element of any line is not a token. */
+  tokenList(lower: string): string[] | null {
+    if (this.lowerNames.indexOf(lower) < 0) return NO_TOKENS as string[];
+    const out: string[] = [];
+    for (let i = 0; i < this.lowerNames.length; i++) {
+      if (this.lowerNames[i] === lower && !splitTokenList(this.values[i]!, out)) return null;
     }
     return out;
   }

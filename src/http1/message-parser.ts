@@ -17,6 +17,7 @@
  */
 import type { Limits } from "../config/config.ts";
 import { COLON, CR, FIELD_VALUE, HEX, HOST, HTAB, LF, SP, TARGET, TOKEN } from "./chars.ts";
+import { asciiLower, isToken, parseDecimal, parseUpgradeList, trimOws } from "./field-syntax.ts";
 import { HeaderList } from "./header-list.ts";
 import type { BodyKind, RequestHead, ResponseHead, TargetForm } from "./message-head.ts";
 
@@ -72,7 +73,12 @@ export class MessageParser {
   private headerBytes = 0;
   private headStart = 0; // bytes of the head consumed so far (for headBytes)
   private remaining = 0; // body bytes left (length body) or chunk bytes left
-  private bodyReceived = 0;
+  /** Request body bytes counted against maxBodySize: data, chunk-size lines, trailer lines. */
+  private bodyCounted = 0;
+  /** Chunk-extension bytes of the current message (maxChunkExtBytes). */
+  private extBytes = 0;
+  /** Header fields of the current message, counted with its trailer fields. */
+  private headFields = 0;
   private trailers: HeaderList | null = null;
   private trailerBytes = 0;
   /** Request method of the response we expect next (response mode): HEAD has no body (RFC 9112 §6.3). */
@@ -320,6 +326,7 @@ export class MessageParser {
   private completeHead(): ParseEvent {
     const headBytes = this.headStart;
     const headers = this.headers;
+    this.headFields = headers.size;
     const startLine = this.startLine;
     this.headers = new HeaderList();
     this.headerBytes = 0;
@@ -394,14 +401,23 @@ export class MessageParser {
       return this.fail(413, "LIMIT_BODY_SIZE", "declared Content-Length exceeds the body limit");
     }
 
-    const connection = headers.tokens("connection");
+    // Connection = #connection-option, each a token (RFC 9110 §7.6.1). A non-token element has
+    // no meaning every hop agrees on (`\xa0upgrade`: trim() reads "upgrade", a strict peer does
+    // not), so the request is refused rather than read leniently.
+    const connection = headers.tokenList("connection");
+    if (connection === null) return this.fail(400, "PARSE_BAD_CONNECTION", "Connection field is not a list of tokens");
     const keepAlive = minor === 1 ? connection.indexOf("close") < 0 : connection.indexOf("keep-alive") >= 0 && connection.indexOf("close") < 0;
     let expectContinue = false;
     const expect = headers.get("expect");
     if (expect !== undefined) {
       // RFC 9110 §10.1.1: the only expectation defined is 100-continue; others get 417.
-      if (headers.count("expect") > 1 || expect.toLowerCase() !== "100-continue") return this.fail(417, "PARSE_BAD_EXPECT", "unsupported expectation");
+      if (headers.count("expect") > 1 || asciiLower(expect) !== "100-continue") return this.fail(417, "PARSE_BAD_EXPECT", "unsupported expectation");
       expectContinue = minor === 1; // HTTP/1.0 clients must be ignored here (RFC 9110 §10.1.1)
+    }
+    // Upgrade = #protocol, protocol = token ["/" token] (RFC 9110 §7.8). A malformed offer is
+    // refused outright (not merely "no upgrade"): a front proxy might read it differently.
+    if (headers.has("upgrade") && parseUpgradeList(headers.getAll("upgrade")) === null) {
+      return this.fail(400, "PARSE_BAD_UPGRADE", "Upgrade field is not a list of protocols");
     }
     const upgradeValue = headers.get("upgrade");
     const upgrade = upgradeValue !== undefined && connection.indexOf("upgrade") >= 0 && minor === 1 ? upgradeValue : null;
@@ -440,11 +456,13 @@ export class MessageParser {
     for (let k = 0; k < reason.length; k++) {
       if (FIELD_VALUE[reason.charCodeAt(k)] !== 1) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "control byte in reason");
     }
-    const status = Number(code);
+    const status = parseDecimal(code, 3);
     const informational = status < 200;
     const method = informational ? this.pendingMethods[0] : this.pendingMethods.shift();
 
-    const connection = headers.tokens("connection");
+    // As for requests: a Connection element that is not a token is a confused or hostile peer.
+    const connection = headers.tokenList("connection");
+    if (connection === null) return this.fail(502, "UPSTREAM_BAD_CONNECTION", "Connection field is not a list of tokens");
     const keepAlive = minor === 1 ? connection.indexOf("close") < 0 : connection.indexOf("keep-alive") >= 0 && connection.indexOf("close") < 0;
 
     let bodyKind: BodyKind;
@@ -503,16 +521,18 @@ export class MessageParser {
     if (teCount > 0) {
       if (clCount > 0) return new ParseError(bad, pfx + "CL_AND_TE", "both Content-Length and Transfer-Encoding");
       if (minor === 0) return new ParseError(bad, pfx + "TE_IN_HTTP10", "Transfer-Encoding in an HTTP/1.0 message");
+      // Transfer-Encoding = #transfer-coding (RFC 9112 §6.1). Only SP/HTAB are OWS (RFC 9110
+      // §5.6.3): `\xa0chunked` or `chunked\xa0` is not chunked, and is refused rather than
+      // forwarded as a clean "chunked" (the TE.TE desync). Empty elements are refused too: a
+      // framing field gets no leniency.
       const codings: string[] = [];
       for (const v of headers.getAll("transfer-encoding")) {
         for (const part of v.split(",")) {
-          const t = part.trim().toLowerCase();
+          const t = trimOws(part);
           if (t === "") return new ParseError(bad, pfx + "BAD_TE", "empty transfer coding");
-          codings.push(t);
+          if (!isToken(t)) return new ParseError(bad, pfx + "BAD_TE", "malformed transfer coding");
+          codings.push(asciiLower(t));
         }
-      }
-      for (const c of codings) {
-        for (let k = 0; k < c.length; k++) if (TOKEN[c.charCodeAt(k)] !== 1) return new ParseError(bad, pfx + "BAD_TE", "malformed transfer coding");
       }
       const last = codings[codings.length - 1];
       if (last !== "chunked") return new ParseError(bad, pfx + "TE_NOT_CHUNKED", "Transfer-Encoding does not end in chunked");
@@ -526,20 +546,17 @@ export class MessageParser {
     }
     if (clCount > 0) {
       if (clCount > 1) return new ParseError(bad, pfx + "DUPLICATE_CL", "more than one Content-Length");
-      const v = headers.get("content-length")!;
-      if (v.length === 0 || v.length > MAX_SAFE_DIGITS) return new ParseError(bad, pfx + "BAD_CL", "invalid Content-Length");
-      for (let k = 0; k < v.length; k++) {
-        const c = v.charCodeAt(k);
-        if (c < 0x30 || c > 0x39) return new ParseError(bad, pfx + "BAD_CL", "invalid Content-Length");
-      }
-      const n = Number(v);
+      // Content-Length = 1*DIGIT (RFC 9110 §8.6); one value, no list, no sign, no OWS inside.
+      const n = parseDecimal(headers.get("content-length")!, MAX_SAFE_DIGITS);
+      if (n < 0) return new ParseError(bad, pfx + "BAD_CL", "invalid Content-Length");
       return [n === 0 ? "none" : "length", n];
     }
     return isRequest ? ["none", -1] : ["close", -1];
   }
 
   private enterBody(kind: BodyKind, length: number): void {
-    this.bodyReceived = 0;
+    this.bodyCounted = 0;
+    this.extBytes = 0;
     this.trailers = null;
     this.trailerBytes = 0;
     switch (kind) {
@@ -594,14 +611,20 @@ export class MessageParser {
         if (FIELD_VALUE[b] !== 1) return this.fail(400, "PARSE_BAD_CHUNK", "control byte in chunk extension");
       }
     }
+    // Extensions cost parsing and buffering but carry no data: without a budget, a client can
+    // send megabytes of them past every body limit (CVE-2024-22019). Node's fix caps them per
+    // message; 413 like Node, since they are part of the message body (RFC 9112 §6, §7.1.1).
+    this.extBytes += end - i;
+    if (this.extBytes > this.limits.maxChunkExtBytes) return this.fail(413, "LIMIT_CHUNK_EXTENSIONS", "chunk extensions exceed their budget");
     this.pos = lf + 1;
+    // The request body limit counts the size line (digits, extensions, CRLF) with the data.
+    this.bodyCounted += lf + 1 - start + size;
+    if (this.kind === "request" && this.bodyCounted > this.limits.maxBodySize) {
+      return this.fail(413, "LIMIT_BODY_SIZE", "chunked body exceeds the body limit");
+    }
     if (size === 0) {
       this.state = State.Trailers;
       return true;
-    }
-    this.bodyReceived += size;
-    if (this.kind === "request" && this.bodyReceived > this.limits.maxBodySize) {
-      return this.fail(413, "LIMIT_BODY_SIZE", "chunked body exceeds the body limit");
     }
     this.remaining = size;
     this.state = State.ChunkData;
@@ -615,8 +638,15 @@ export class MessageParser {
     // [test fix] as in parseHeadLine: no trailing CR counted, limit checked before the CRLF check.
     const seenEnd = lf < 0 ? buf.length : lf;
     const seen = seenEnd - start - (seenEnd > start && buf[seenEnd - 1] === CR ? 1 : 0);
-    if (this.trailerBytes + seen > this.limits.maxTrailerBytes) {
-      return this.fail(this.kind === "request" ? 431 : 502, "LIMIT_TRAILER_BYTES", "trailer section too large");
+    // Trailer bytes count against both the trailer limit and (requests) the body limit. When a
+    // line crosses both, the lower remaining budget is reported: that is the one a byte-at-a-time
+    // feed crosses first, so the verdict does not depend on how the bytes were split.
+    const trailerLeft = this.limits.maxTrailerBytes - this.trailerBytes;
+    const bodyLeft = this.kind === "request" ? this.limits.maxBodySize - this.bodyCounted : Infinity;
+    if (seen > trailerLeft || seen > bodyLeft) {
+      return trailerLeft <= bodyLeft
+        ? this.fail(this.kind === "request" ? 431 : 502, "LIMIT_TRAILER_BYTES", "trailer section too large")
+        : this.fail(413, "LIMIT_BODY_SIZE", "trailers exceed the body limit");
     }
     if (lf < 0) return null;
     if (lf === start || buf[lf - 1] !== CR) return this.fail(400, "PARSE_BARE_LF", "trailer line not terminated by CRLF");
@@ -629,9 +659,13 @@ export class MessageParser {
       return trailers ? { type: "end", trailers } : END_NO_TRAILERS;
     }
     this.trailerBytes += end - start + 2;
+    this.bodyCounted += end - start + 2;
     if (this.trailerBytes > this.limits.maxTrailerBytes) return this.fail(this.kind === "request" ? 431 : 502, "LIMIT_TRAILER_BYTES", "trailer section too large");
+    if (this.kind === "request" && this.bodyCounted > this.limits.maxBodySize) return this.fail(413, "LIMIT_BODY_SIZE", "trailers exceed the body limit");
     this.trailers ??= new HeaderList();
-    if (this.trailers.size >= this.limits.maxHeaderCount) return this.fail(431, "LIMIT_HEADER_COUNT", "too many trailer fields");
+    // Header and trailer fields share maxHeaderCount: a recipient may merge trailers into the
+    // header section (RFC 9110 §6.5.1), so together they must stay within the header limit.
+    if (this.headFields + this.trailers.size >= this.limits.maxHeaderCount) return this.fail(431, "LIMIT_HEADER_COUNT", "too many trailer fields");
     return this.parseField(this.trailers, start, end);
   }
 

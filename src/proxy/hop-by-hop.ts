@@ -2,6 +2,7 @@
  * Hop-by-hop fields: they describe one connection, not the message, so a proxy must not forward
  * them (RFC 9110 §7.6.1). Shared by request and response preparation.
  */
+import { isToken as isTokenBytes, parseUpgradeList } from "../http1/field-syntax.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 
 /**
@@ -20,18 +21,20 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
-/** Every field name a Connection header lists (RFC 9110 §7.6.1: "connection options"). */
+/**
+ * Every field name a Connection header lists (RFC 9110 §7.6.1: "connection options"), ASCII
+ * lowercase. The parser has already refused a Connection field with a non-token element; if one
+ * gets here anyway it is kept verbatim (HeaderList.tokens) and so names no real field.
+ */
 export function connectionNamed(headers: HeaderList): ReadonlySet<string> {
   // Most messages have no Connection field (HTTP/1.1 keep-alive is the default): no allocation.
   return headers.has("connection") ? new Set(headers.tokens("connection")) : NONE;
 }
 const NONE: ReadonlySet<string> = new Set();
 
-/** tchar (RFC 9110 §5.6.2): what a field name may consist of. */
-const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
+/** token = 1*tchar (RFC 9110 §5.6.2): what a field name may consist of. */
 export function isToken(s: string): boolean {
-  return TCHAR.test(s);
+  return isTokenBytes(s);
 }
 
 /**
@@ -45,15 +48,10 @@ export function safeFieldValue(v: string): string {
 
 /**
  * Protocol names in an Upgrade value (RFC 9110 §7.8: protocol-name ["/" protocol-version]),
- * lowercased, without versions.
+ * ASCII-lowercased, without versions; null when the value is not a list of protocols (a
+ * malformed offer or answer is no upgrade: `\xa0websocket` is not websocket).
  */
-export function upgradeProtocolNames(value: string): string[] {
-  const out: string[] = [];
-  for (const part of value.split(",")) {
-    const t = part.trim();
-    if (!t) continue;
-    const slash = t.indexOf("/");
-    out.push((slash >= 0 ? t.slice(0, slash) : t).toLowerCase());
-  }
-  return out;
+export function upgradeProtocolNames(value: string): string[] | null {
+  const list = parseUpgradeList([value]);
+  return list === null ? null : list.map((p) => p.name);
 }

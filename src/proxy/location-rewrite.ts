@@ -16,6 +16,8 @@
  * client origin would name a different resource).
  */
 
+import { asciiLower } from "../http1/field-syntax.ts";
+
 export interface ClientOrigin {
   readonly proto: "http" | "https";
   /** The client's Host header (authority). "" when the client sent none (HTTP/1.0). */
@@ -46,7 +48,8 @@ function normaliseAuthority(authority: string, scheme: string): { host: string; 
   if (!/^[0-9]*$/.test(port)) return null;
   port = port.replace(/^0+(?=\d)/, "");
   if (port === "") port = defaultPort(scheme);
-  return { host: host.toLowerCase(), port };
+  // Hosts compare case-insensitively in ASCII only (RFC 3986 §3.2.2; an obs-text byte is not a letter).
+  return { host: asciiLower(host), port };
 }
 
 /** The base path of an upstream URL: its pathname without trailing slash, "" for "/". */
@@ -72,7 +75,7 @@ export function makeLocationRewriter(upstream: URL, clientOrigin: ClientOrigin):
     let afterScheme: string;
     const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(location);
     if (m) {
-      scheme = m[1]!.toLowerCase();
+      scheme = asciiLower(m[1]!);
       afterScheme = location.slice(m[0].length);
     } else if (location.startsWith("//")) {
       // Scheme-relative: the client would resolve it with its own scheme, but the authority is

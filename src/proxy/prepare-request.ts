@@ -4,19 +4,35 @@
  *
  *   1. remove hop-by-hop fields: the fixed list (hop-by-hop.ts) and every field a Connection
  *      header names (RFC 9110 §7.6.1); also Content-Length (we re-frame), Expect, HTTP2-Settings;
- *   2. remove client X-Forwarded-*, X-Real-IP and Forwarded (RFC 7239) unless the peer is a
- *      trusted proxy;
+ *      and, unless underscoresInHeaders, every field whose name contains "_" (see underscoreName);
+ *   2. remove client X-Forwarded-*, X-Real-IP, X-Client-IP, True-Client-IP, CF-Connecting-IP and
+ *      Forwarded (RFC 7239) unless the peer is a trusted proxy;
  *   3. set Host, X-Forwarded-For/Proto/Host (+ Port, Forwarded if asked), Via, X-Request-ID,
  *      the body framing field and, for a WebSocket tunnel, Connection/Upgrade — last, so that no
  *      client header (not even a Connection token naming them) can remove or pre-empt them.
+ *
+ * Connection nominations (RFC 9110 §7.6.1) cannot remove what decides framing, routing or
+ * attribution. The rule:
+ *  - Host, Content-Length, Transfer-Encoding, Via and X-Request-ID: we set them ourselves (Host
+ *    in place), whatever Connection names; the framing fields always describe the body exactly
+ *    as we re-frame it.
+ *  - Forwarding fields (X-Forwarded-*, Forwarded, X-Real-IP, X-Client-IP, True-Client-IP,
+ *    CF-Connecting-IP) from a trusted peer are read as that proxy's statements about the client
+ *    even when nominated: a front proxy that passes the client's `Connection: X-Forwarded-For`
+ *    through would otherwise let the client erase its own address from the chain. We consume
+ *    nominated ones as hop information and emit our own X-Forwarded-* built from them, which
+ *    is what §7.6.1 asks of the connection options. From an untrusted peer they are dropped
+ *    anyway.
+ *  - Anything else a Connection token names is removed, as §7.6.1 requires.
  *
  * Everything else is forwarded unchanged: the method, the target byte for byte (only the upstream
  * base path is prefixed), and all other fields in their original order, case and repetition.
  * (A future "user header rules" step belongs between 2 and 3.)
  */
+import { parseUpgradeList, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { displayIp, type TrustedProxies } from "./cidr.ts";
-import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue, upgradeProtocolNames } from "./hop-by-hop.ts";
+import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue } from "./hop-by-hop.ts";
 import { upstreamBasePath } from "./location-rewrite.ts";
 
 export interface UpstreamTarget {
@@ -55,6 +71,11 @@ export interface PrepareRequestInput {
    * Forwarded is passed through untouched (and an untrusted one is still dropped).
    */
   readonly emitForwarded?: boolean;
+  /**
+   * Forward request fields whose names contain "_" (ProxyConfig.underscoresInHeaders,
+   * --underscores-in-headers). Default false: they are dropped, see underscoreName.
+   */
+  readonly underscoresInHeaders?: boolean;
 }
 
 export interface PreparedRequest {
@@ -105,7 +126,9 @@ export function refuseReason(head: RequestHead): { status: number; code: string 
 export function wantsWebSocketTunnel(head: RequestHead): boolean {
   if (head.method !== "GET" || head.minor !== 1) return false;
   if (!head.headers.tokens("connection").includes("upgrade")) return false;
-  for (const v of head.headers.getAll("upgrade")) if (upgradeProtocolNames(v).includes("websocket")) return true;
+  const offered = parseUpgradeList(head.headers.getAll("upgrade"));
+  if (offered === null) return false;
+  for (const p of offered) if (p.name === "websocket") return true;
   return false;
 }
 
@@ -150,6 +173,25 @@ const NO_VALUES: string[] = [];
 
 const SET_HERE = new Set(["host", "x-request-id", "via", "content-length", "expect", "http2-settings"]);
 
+/**
+ * Client-address fields besides X-Forwarded-* / Forwarded that backends and frameworks believe:
+ * nginx's X-Real-IP, X-Client-IP (Apache mod_remoteip setups, Express/Rails helpers),
+ * True-Client-IP (Akamai, Cloudflare Enterprise) and CF-Connecting-IP (Cloudflare). As
+ * spoofable as X-Forwarded-For: only a trusted peer's copies pass, unchanged. We do not set them.
+ */
+const CLIENT_IP_FIELDS: ReadonlySet<string> = new Set(["x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip"]);
+
+/**
+ * Field names containing "_" are dropped by default (nginx `underscores_in_headers off`, Envoy's
+ * edge hardening `headers_with_underscores_action`): CGI, WSGI, PHP-FPM and Rack map both "-"
+ * and "_" onto "_" (HTTP_X_FORWARDED_FOR), so `X_Forwarded_For: 6.6.6.6` from an untrusted
+ * client would reach the application as the X-Forwarded-For we had just dropped, and
+ * `Transfer_Encoding` / `Content_Length` could be read as framing by such a backend.
+ */
+function underscoreName(lower: string): boolean {
+  return lower.indexOf("_") >= 0;
+}
+
 export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequest {
   const { head, upstream } = input;
   const refused = refuseReason(head);
@@ -180,10 +222,12 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   let xfPort: string[] = NO_VALUES;
   let forwarded: string[] = NO_VALUES;
   let via: string[] = NO_VALUES;
+  const dropUnderscores = input.underscoresInHeaders !== true;
   for (let i = 0; i < src.size; i++) {
     const lower = src.lowerNames[i]!;
     const name = src.names[i]!;
     const value = src.values[i]!;
+    if (dropUnderscores && underscoreName(lower)) continue;
     if (lower === "host") {
       // Host is end-to-end and mandatory in HTTP/1.1 (RFC 9112 §3.2): kept in place even if a
       // Connection token names it, value set below.
@@ -196,19 +240,17 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     }
     if (lower === "upgrade" && upgradeName === "Upgrade") upgradeName = name;
     if (HOP_BY_HOP.has(lower) || SET_HERE.has(lower)) {
-      // Earlier hops' Via entries are kept (we append ours), unless a Connection token names Via.
-      if (lower === "via" && !named.has("via")) (via = via === NO_VALUES ? [] : via).push(value);
+      // Earlier hops' Via entries are kept (we append ours), even when a Connection token
+      // names Via (see the file comment: fields we set cannot be removed by nomination).
+      if (lower === "via") (via = via === NO_VALUES ? [] : via).push(value);
       continue;
     }
-    if (named.has(lower)) continue;
+    // Forwarding fields are decided before nominations (file comment): trusted → kept.
     if (lower === "forwarded") {
       if (trusted) (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(value);
       continue;
     }
-    if (lower === "x-real-ip") {
-      // nginx's de-facto client-address field (real_ip module, `proxy_set_header X-Real-IP`):
-      // as spoofable as X-Forwarded-For, so only a trusted peer's copy passes, unchanged. We do
-      // not set it ourselves; X-Forwarded-For carries the address.
+    if (CLIENT_IP_FIELDS.has(lower)) {
       if (!trusted) continue;
       out.push([name, safeFieldValue(value)]);
       continue;
@@ -232,7 +274,10 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
         continue;
       }
       // Other X-Forwarded-* (Prefix, Server, Ssl…) from a trusted proxy pass through unchanged.
+      out.push([name, safeFieldValue(value)]);
+      continue;
     }
+    if (named.has(lower)) continue;
     if (!isToken(name)) continue; // parser guarantees tokens; never emit a broken line
     out.push([name, safeFieldValue(value)]);
   }
@@ -248,7 +293,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     vals.length === 0
       ? ""
       : vals
-          .map((v) => v.trim())
+          .map(trimOws)
           .filter((v) => v !== "")
           .join(", ");
 
@@ -304,13 +349,9 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
 
   // Connection: nothing (HTTP/1.1 persists by default, RFC 9112 §9.3), except for the tunnel.
   if (tunnel) {
+    // wantsWebSocketTunnel checked the syntax: the list parses and offers websocket.
     const protos: string[] = [];
-    for (const v of src.getAll("upgrade")) {
-      for (const part of v.split(",")) {
-        const t = part.trim();
-        if (t && upgradeProtocolNames(t)[0] === "websocket") protos.push(t);
-      }
-    }
+    for (const p of parseUpgradeList(src.getAll("upgrade")) ?? []) if (p.name === "websocket") protos.push(p.text);
     out.push(["Connection", "upgrade"]);
     out.push([upgradeName, safeFieldValue(protos.join(", "))]);
   }

@@ -13,6 +13,7 @@
  * upstream's Date and Server by default (proxy_pass_header to undo); hiding Server also avoids
  * advertising the backend's software.
  */
+import { parseDecimal, trimOws } from "../http1/field-syntax.ts";
 import type { ResponseHead } from "../http1/message-head.ts";
 import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue, upgradeProtocolNames } from "./hop-by-hop.ts";
 
@@ -67,7 +68,7 @@ export function prepareClientResponseHeaders(head: ResponseHead, opts: ResponseP
         viaIndex = out.length;
         out.push([name, ""]);
       }
-      via.push(value.trim());
+      via.push(trimOws(value));
       continue;
     }
     out.push([name, safeFieldValue(value)]);
@@ -95,7 +96,7 @@ export function classifyUpgradeResponse(head: ResponseHead, tunnelRequested: boo
   if (!tunnelRequested) return "bad";
   for (const v of head.headers.getAll("upgrade")) {
     const names = upgradeProtocolNames(v);
-    if (names.length === 1 && names[0] === "websocket") return "tunnel";
+    if (names !== null && names.length === 1 && names[0] === "websocket") return "tunnel";
   }
   return "bad";
 }
@@ -142,6 +143,5 @@ export function decideClientFraming(head: ResponseHead, requestMethod: string): 
 function declaredLength(head: ResponseHead): number {
   if (head.contentLength >= 0) return head.contentLength;
   const v = head.headers.get("content-length");
-  if (v !== undefined && /^[0-9]{1,15}$/.test(v) && head.headers.count("content-length") === 1) return Number(v);
-  return -1;
+  return v !== undefined && head.headers.count("content-length") === 1 ? parseDecimal(v, 15) : -1;
 }

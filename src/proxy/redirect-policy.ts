@@ -15,6 +15,8 @@
  * proxy into an open fetcher of arbitrary URLs), and at most maxHops hops.
  */
 
+import { trimOws } from "../http1/field-syntax.ts";
+
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 export interface RedirectInput {
@@ -47,7 +49,8 @@ export function shouldFollow(r: RedirectInput): RedirectDecision {
   if (r.method !== "GET" && r.method !== "HEAD") return NO;
   if (r.hasBody) return NO;
   if (!REDIRECT_STATUSES.has(r.status)) return NO;
-  const loc = r.location?.trim();
+  // Only SP/HTAB are whitespace around a field value (RFC 9110 §5.6.3); trim() would also strip \xa0.
+  const loc = r.location === undefined ? undefined : trimOws(r.location);
   if (!loc) return NO;
   let base = r.currentTarget;
   if (base === undefined || base === "*" || base[0] !== "/") {

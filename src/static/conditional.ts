@@ -12,6 +12,7 @@
  * (or with mtime explicitly reset) get the same tag.
  */
 import type { HeaderList } from "../http1/header-list.ts";
+import { trimOws } from "../http1/field-syntax.ts";
 import { parseHttpDate } from "./http-date.ts";
 
 export interface Validators {
@@ -89,7 +90,7 @@ function weakMatch(t: EntityTag, etag: string): boolean {
  * "*" is only valid as the whole field value (`If-Match = "*" / #entity-tag`).
  */
 function listMatches(headers: HeaderList, lower: string, etag: string, strong: boolean): boolean {
-  const joined = headers.getAll(lower).join(",").trim();
+  const joined = trimOws(headers.getAll(lower).join(","));
   if (joined === "*") return true; // the file exists: "*" matches any current representation
   const tags = parseEntityTags(joined);
   if (tags === null) return false;
@@ -152,7 +153,7 @@ export function rangeAllowed(headers: HeaderList, v: Validators): boolean {
   const n = headers.count("if-range");
   if (n === 0) return true;
   if (n > 1) return false;
-  const value = headers.get("if-range")!.trim();
+  const value = trimOws(headers.get("if-range")!);
   // An entity-tag starts with DQUOTE or W/ (a date may start with "W": "Wed, ...").
   if (value.charCodeAt(0) === 0x22 || value.startsWith("W/")) {
     const tags = parseEntityTags(value);

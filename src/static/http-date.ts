@@ -15,6 +15,8 @@
  * rejected. Pure: no Bun imports.
  */
 
+import { trimOws } from "../http1/field-syntax.ts";
+
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
 
@@ -36,11 +38,12 @@ function build(year: number, monthName: string, day: number, h: number, m: numbe
 
 /**
  * Parse an HTTP-date. Returns milliseconds since the epoch (a whole number of seconds),
- * or null if the value is not a valid HTTP-date. Surrounding whitespace is tolerated because
- * field values are trimmed of OWS anyway (RFC 9110 §5.5).
+ * or null if the value is not a valid HTTP-date. Surrounding OWS (SP/HTAB only, RFC 9110
+ * §5.6.3) is tolerated because field values are trimmed of it anyway (§5.5); any other byte,
+ * \xa0 included, makes the date invalid, and an invalid date is ignored by its callers.
  */
 export function parseHttpDate(value: string): number | null {
-  const v = value.trim();
+  const v = trimOws(value);
   let m = IMF_FIXDATE.exec(v);
   if (m) return build(+m[4]!, m[3]!, +m[2]!, +m[5]!, +m[6]!, +m[7]!);
   m = RFC850.exec(v);
@@ -54,7 +57,7 @@ export function parseHttpDate(value: string): number | null {
     return build(year, m[3]!, +m[2]!, +m[5]!, +m[6]!, +m[7]!);
   }
   m = ASCTIME.exec(v);
-  if (m) return build(+m[7]!, m[2]!, +m[3]!.trim(), +m[4]!, +m[5]!, +m[6]!);
+  if (m) return build(+m[7]!, m[2]!, +m[3]!.replace(" ", ""), +m[4]!, +m[5]!, +m[6]!); // date3 day is ( SP DIGIT ) / 2DIGIT
   return null;
 }
 

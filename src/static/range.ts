@@ -42,16 +42,14 @@ export type RangeDecision =
 /** Most parts we serve in one multipart/byteranges response. */
 export const MAX_RANGES = 16;
 
+import { TOKEN } from "../http1/chars.ts";
+import { asciiLower, trimOws } from "../http1/field-syntax.ts";
+
 const ignore = (reason: "unit" | "syntax" | "empty" | "overlap" | "too-many"): RangeDecision => ({ kind: "ignore", reason });
 
+/** RFC 9110 §5.6.2 token characters. */
 function isTchar(c: number): boolean {
-  // RFC 9110 §5.6.2 token characters
-  return (
-    (c >= 0x30 && c <= 0x39) ||
-    (c >= 0x41 && c <= 0x5a) ||
-    (c >= 0x61 && c <= 0x7a) ||
-    "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) >= 0
-  );
+  return c <= 0xff && TOKEN[c] === 1;
 }
 
 /** 1*DIGIT → number (huge values become imprecise but stay huge, which is all we compare), or -1. */
@@ -72,19 +70,21 @@ function digits(s: string, from: number, to: number): number {
  *   range-set = 1#range-spec                  (OWS around commas, empty elements tolerated)
  *   range-spec = int-range / suffix-range / other-range
  *   int-range = first-pos "-" [ last-pos ] ;  suffix-range = "-" suffix-length
+ * Whitespace is OWS only, SP and HTAB (RFC 9110 §5.6.3): any other byte (\xa0, \v, …) makes
+ * the value invalid, and an invalid Range is ignored (200 with the whole file, §14.2).
  */
 export function parseRange(value: string, size: number): RangeDecision {
-  const v = value.trim();
+  const v = trimOws(value);
   const eq = v.indexOf("=");
   if (eq <= 0) return ignore("syntax");
   for (let i = 0; i < eq; i++) if (!isTchar(v.charCodeAt(i))) return ignore("syntax");
-  // §14.1: range units are compared case-insensitively.
-  if (v.slice(0, eq).toLowerCase() !== "bytes") return ignore("unit");
+  // §14.1: range units are compared case-insensitively (ASCII).
+  if (asciiLower(v.slice(0, eq)) !== "bytes") return ignore("unit");
 
   const satisfiable: ByteRange[] = [];
   let specs = 0;
   for (const element of v.slice(eq + 1).split(",")) {
-    const spec = element.replace(/^[ \t]+|[ \t]+$/g, "");
+    const spec = trimOws(element);
     if (spec === "") continue; // empty list element (§5.6.1)
     specs++;
     const dash = spec.indexOf("-");

@@ -15,6 +15,8 @@ const GET = (extra: string[] = []): string => req("GET / HTTP/1.1", [H, ...extra
 const okGet = (extra: Partial<Msg> = {}): Msg => ({ method: "GET", path: "/", minor: 1, bodyKind: "none", ...extra });
 
 const SMALL = { maxRequestLine: 32, maxHeaderLine: 26, maxHeaderBytes: 64, maxHeaderCount: 4, maxBodySize: 10, maxChunkLine: 12, maxTrailerBytes: 20 };
+/** SMALL with room in the body limit, for rows about the chunk-line and trailer limits (their bytes also count as body). */
+const SMALL_ROOMY = { ...SMALL, maxBodySize: 1000 };
 
 const accepted: WireCase[] = [
   // ---- basics -------------------------------------------------------------------------
@@ -215,15 +217,16 @@ const accepted: WireCase[] = [
   { name: "100 header fields with default limits", bytes: req("GET / HTTP/1.1", [H, ...Array.from({ length: 99 }, (_, i) => `X-${i}: ${i}`)]), expect: [okGet()] },
   { name: "Content-Length exactly maxBodySize", limits: SMALL, bytes: req("POST / HTTP/1.1", ["Host: a", "Content-Length: 10"], "0123456789"), expect: [{ bodyKind: "length", body: "0123456789", ended: true }] },
   {
-    name: "chunked body exactly maxBodySize",
-    limits: SMALL,
+    // Counted: "5\r\n" + 5 data + "5\r\n" + 5 data + "0\r\n" = 19 (size lines are body bytes too).
+    name: "chunked body exactly maxBodySize, size lines included",
+    limits: { ...SMALL, maxBodySize: 19 },
     bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n"),
     expect: [{ bodyKind: "chunked", body: "0123456789", ended: true }],
   },
-  { name: "chunk size line exactly maxChunkLine", limits: SMALL, bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "1;abcdefghij\r\nx\r\n0\r\n\r\n"), expect: [{ body: "x", ended: true }] },
+  { name: "chunk size line exactly maxChunkLine", limits: SMALL_ROOMY, bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "1;abcdefghij\r\nx\r\n0\r\n\r\n"), expect: [{ body: "x", ended: true }] },
   {
     name: "trailer section exactly maxTrailerBytes",
-    limits: SMALL,
+    limits: SMALL_ROOMY,
     bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "0\r\nX-T: 1234567890123\r\n\r\n"),
     expect: [{ ended: true, trailers: [["X-T", "1234567890123"]] }],
   },
@@ -472,16 +475,16 @@ const rejected: WireCase[] = [
     bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "b\r\n"),
     expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "" }]),
   },
-  { name: "chunk size line over maxChunkLine", limits: SMALL, bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "1;abcdefghijk\r\nx\r\n0\r\n\r\n"), expect: rej(400, "PARSE_BAD_CHUNK", [{ body: "" }]) },
+  { name: "chunk size line over maxChunkLine", limits: SMALL_ROOMY, bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "1;abcdefghijk\r\nx\r\n0\r\n\r\n"), expect: rej(400, "PARSE_BAD_CHUNK", [{ body: "" }]) },
   {
     name: "trailer section over maxTrailerBytes → 431",
-    limits: SMALL,
+    limits: SMALL_ROOMY,
     bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "0\r\nX-T: 12345678901234\r\n\r\n"),
     expect: rej(431, "LIMIT_TRAILER_BYTES", [{ body: "" }]),
   },
   {
     name: "trailer line over maxTrailerBytes ending in bare LF → still 431",
-    limits: SMALL,
+    limits: SMALL_ROOMY,
     bytes: req("POST / HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], "0\r\nX-T: 1234567890123456789\n\r\n"),
     expect: rej(431, "LIMIT_TRAILER_BYTES", [{ body: "" }]),
   },

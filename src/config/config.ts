@@ -31,6 +31,18 @@ export interface Limits {
   readonly maxChunkExtBytes: number;
   /** Trailer section of a chunked body (also counted against maxBodySize; trailer fields count against maxHeaderCount with the header fields). Beyond it: 431. */
   readonly maxTrailerBytes: number;
+  /**
+   * A request body the handler did not read (a GET with a body, a 404 or 405 after a POST) is
+   * read and dropped up to this many bytes so the connection can be reused (nginx discards such
+   * bodies too). Beyond it, or a declared Content-Length above it, the connection closes after
+   * the response.
+   */
+  readonly discardBodyMax: number;
+  /**
+   * Process-wide bytes queued for slow clients. Above half of it every connection's high-water
+   * mark drops to 16 KiB; above all of it producers stop and the slowest clients are cut first.
+   */
+  readonly maxOutputMemory: number;
 }
 
 export interface Timeouts {
@@ -54,6 +66,14 @@ export interface Timeouts {
   readonly tunnelIdleMs: number;
   /** Idle pooled upstream connection before it is closed. */
   readonly upstreamPoolIdleMs: number;
+  /** Total time allowed for reading and dropping an unread request body after the response (nginx lingering). */
+  readonly discardMs: number;
+  /**
+   * Backstop for a request waiting on its handler with no byte reaching the client. The
+   * proxy's own upstream timeouts fire first (this one is raised above them if needed); it
+   * exists so that no connection state is without a deadline. 500 (or a cut mid-response).
+   */
+  readonly handlerIdleMs: number;
 }
 
 export interface ProxyConfig {
@@ -120,6 +140,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxChunkLine: 1024,
   maxChunkExtBytes: 16 * 1024,
   maxTrailerBytes: 16 * 1024,
+  discardBodyMax: 1024 * 1024,
+  maxOutputMemory: 128 * 1024 * 1024,
 };
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -133,6 +155,8 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   upstreamBodyIdleMs: 60_000,
   tunnelIdleMs: 600_000,
   upstreamPoolIdleMs: 30_000,
+  discardMs: 5_000,
+  handlerIdleMs: 120_000,
 };
 
 export const DEFAULT_ACCESS_LOG = "/var/log/dreamserver/access.log";

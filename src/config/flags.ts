@@ -25,6 +25,8 @@ Options:
                             falls back to stdout if it cannot be opened), - for stdout, off to disable
   --log-format text|json    Access log line format (default text)
   --max-body-size SIZE      Largest request body accepted, e.g. 10m, 1g (default 1g); larger → 413
+  --max-output-memory SIZE  Bytes queued for slow clients, whole process (default 128m); over half
+                            of it queues shrink to 16k, over all of it the slowest clients are cut
   --workers N|auto          Listener processes sharing the port (default auto = one per CPU)
   --trusted-proxy CIDR      Peer whose X-Forwarded-* headers are kept (repeatable; default none)
   --proxy-host-header       Send the upstream's host as Host instead of the client's
@@ -60,6 +62,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
   let accessLog: string | undefined;
   let logFormat: LogFormat = DEFAULTS.logFormat;
   let maxBody = DEFAULT_LIMITS.maxBodySize;
+  let maxOutputMemory = DEFAULT_LIMITS.maxOutputMemory;
   // Issue #4: use every core by default. 1 = a single process, no supervisor.
   let workers: number = navigator.hardwareConcurrency || 1;
   const trusted: string[] = [];
@@ -130,6 +133,13 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
         const n = parseSize(v);
         if (n === null) throw new ConfigError(`--max-body-size: "${v}" is not a size; use bytes or a k/m/g suffix, e.g. 10m or 1g`);
         maxBody = n;
+        break;
+      }
+      case "--max-output-memory": {
+        const v = value("SIZE");
+        const n = parseSize(v);
+        if (n === null || n < 1024 * 1024) throw new ConfigError(`--max-output-memory: "${v}" is not a size of at least 1m; use e.g. 64m or 1g`);
+        maxOutputMemory = n;
         break;
       }
       case "--workers": {
@@ -203,7 +213,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     proxy,
     accessLog: accessLog ?? DEFAULTS.accessLog,
     logFormat,
-    limits: { ...DEFAULT_LIMITS, maxBodySize: maxBody },
+    limits: { ...DEFAULT_LIMITS, maxBodySize: maxBody, maxOutputMemory },
     timeouts,
     maxRequestsPerConnection: DEFAULTS.maxRequestsPerConnection,
     serveDotfiles: DEFAULTS.serveDotfiles,

@@ -14,6 +14,7 @@ import type { Socket } from "bun";
 import { nanoid } from "nanoid";
 import type { Config } from "../config/config.ts";
 import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
+import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { MessageParser, type ParseError } from "../http1/message-parser.ts";
 import { dateServerIdPrefix, frameChunk, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
@@ -33,8 +34,14 @@ export interface ConnectionContext {
 
 /** Tail of the read buffer above which we stop reading the socket until we catch up. */
 const READ_HIGH_WATER = 256 * 1024;
-/** An unread request body up to this size is drained to keep the connection; larger ones close it. */
-const DISCARD_BODY_MAX = 1024 * 1024;
+/**
+ * Request body bytes handed to a sink in one call at most. Body events of one read are joined
+ * up to this size, so a client sending 1-byte chunks costs one upstream write per read, not one
+ * per chunk (a 1-byte-chunk upload once did 156,000 sendto calls in 10 s and stalled the worker).
+ */
+const BODY_BATCH_MAX = 64 * 1024;
+/** How often a closing connection re-checks its queue (backstop for a missed notification). */
+const CLOSING_RECHECK_MS = 1_000;
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 const CONTINUE_100 = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
@@ -49,6 +56,8 @@ const enum Phase {
   Handler,
   /** Upgraded tunnel. */
   Tunnel,
+  /** Last response queued; FIN once the queue is empty. */
+  Closing,
   Closed,
 }
 
@@ -97,7 +106,9 @@ export class Connection {
       // First byte of the next request: the header timer starts now (slowloris protection).
       this.phase = Phase.Head;
       this.deadline = performance.now() + this.config.timeouts.headerMs;
-    } else if (this.phase === Phase.Body) {
+    } else if (this.phase === Phase.Body && !this.current?.finished) {
+      // Progress extends the body idle timer, but not the fixed budget for discarding the
+      // unread body of an exchange that is already answered.
       this.deadline = performance.now() + this.config.timeouts.bodyIdleMs;
     }
     this.parser.push(chunk);
@@ -108,27 +119,48 @@ export class Connection {
     this.out.flush();
   }
 
-  /** Client sent FIN (allowHalfOpen): finish what is in flight, then close. */
+  /**
+   * Client sent FIN (allowHalfOpen). Three cases:
+   * - inside a head or body: the request can never complete. Answer it if an answer is due
+   *   (400), then close at once instead of waiting for a body timeout;
+   * - between requests: close once queued responses are out;
+   * - while a complete request waits on its handler (e.g. the upstream): a half-close is not an
+   *   abort, so keep serving. But a client that closed its socket completely (curl --max-time)
+   *   also shows up only as a FIN. To tell the two apart we send an interim 100 (RFC 9110
+   *   §15.2: a client MUST accept unsolicited 1xx responses): a fully closed peer answers it
+   *   with a RST, which lands in onClose as an abort and cancels the upstream request; a
+   *   half-closed client ignores it and gets its answer.
+   */
   onEnd(): void {
     this.peerEnded = true;
     if (this.tunnel) {
       this.tunnel.end();
       return;
     }
+    const ex = this.current;
     const ev = this.parser.finish();
     if (ev && ev.type === "error") {
-      const ex = this.current;
-      if (ex && ex.sink && !ex.requestDone) {
-        ex.sink.error("CLIENT_ABORTED");
-        ex.sink = null;
-      }
       if (!ex) {
-        // Partial head then FIN: nothing to answer to; a half-closed client may still read.
+        // Partial head then FIN: nothing to answer to.
         this.close();
         return;
       }
+      this.onParseError(ev.error);
+      return;
     }
-    if (!this.current) this.closeWhenFlushed();
+    if (!ex) {
+      this.closeWhenFlushed();
+      return;
+    }
+    if (ev && ev.type === "end" && !ex.requestDone) {
+      // The body ended exactly at the FIN; finish() consumed its "end" event, so deliver it here.
+      this.bodyEnded(ex, ev.trailers);
+      if (this.current !== ex) return;
+    }
+    if (ex.requestDone && !ex.responseStarted && !ex.probed && ex.head.minor === 1) {
+      ex.probed = true;
+      this.out.write(CONTINUE_100);
+    }
   }
 
   onClose(): void {
@@ -184,6 +216,18 @@ export class Connection {
         return;
       case Phase.Body: {
         const ex = this.current;
+        if (ex && ex.finished) {
+          // The discard budget for an unread body ran out: the answer is out; just close.
+          ex.keepAlive = false;
+          this.completeExchange(ex);
+          return;
+        }
+        if (ex && ex.bodyPaused) {
+          // We stopped reading (the handler's side is slow, e.g. an upstream that reads our
+          // upload slowly): not the client's fault. The handler's own timers govern.
+          this.deadline = now + this.config.timeouts.bodyIdleMs;
+          return;
+        }
         if (ex) {
           if (ex.sink) ex.sink.error("TIMEOUT_BODY");
           ex.sink = null;
@@ -193,12 +237,60 @@ export class Connection {
         this.closeWhenFlushed();
         return;
       }
+      case Phase.Handler: {
+        // Backstop: the handler has let no byte reach the client for too long. Bytes that
+        // moved (out.lastProgress) re-arm it, so a long streamed response is never cut.
+        const idle = this.handlerIdleMs;
+        const since = Math.max(this.handlerSince, this.out.lastProgress);
+        if (now - since < idle) {
+          this.deadline = since + idle;
+          return;
+        }
+        const ex = this.current;
+        if (ex) {
+          ex.log.errorCode ??= "HANDLER_TIMEOUT";
+          ex.keepAlive = false;
+          if (ex.onAbort) {
+            const f = ex.onAbort;
+            ex.onAbort = null;
+            try {
+              f();
+            } catch {}
+          }
+          if (!ex.responseStarted) ex.sendError(500, "HANDLER_TIMEOUT");
+          else ex.abort("HANDLER_TIMEOUT");
+        }
+        this.closeWhenFlushed();
+        return;
+      }
+      case Phase.Closing:
+        // Normally onOutputDrained closes; this catches any path that emptied the queue
+        // without telling us. A tail that does not move is the send timeout's business.
+        if (this.out.pending === 0 && !this.out.isCorked) this.close();
+        else this.deadline = now + CLOSING_RECHECK_MS;
+        return;
       case Phase.Tunnel:
         this.terminate();
         return;
       default:
         return;
     }
+  }
+
+  /** performance.now() when the current exchange started waiting on its handler. */
+  private handlerSince = 0;
+
+  /** The handler backstop, never below the proxy's own upstream timeouts (they should fire first). */
+  private get handlerIdleMs(): number {
+    const t = this.config.timeouts;
+    return Math.max(t.handlerIdleMs, t.upstreamConnectMs + t.upstreamHeaderMs + 5_000, t.upstreamBodyIdleMs + 5_000);
+  }
+
+  /** The request is complete (or its body is being read by the handler): only the handler can move now. */
+  private enterHandlerPhase(): void {
+    this.phase = Phase.Handler;
+    this.handlerSince = performance.now();
+    this.deadline = this.handlerSince + this.handlerIdleMs;
   }
 
   // ---- the request loop ---------------------------------------------------------------
@@ -223,6 +315,37 @@ export class Connection {
   }
 
   private pumpOnce(): void {
+    this.pumpEvents();
+    this.flushBodyBatch();
+  }
+
+  /** Body bytes parsed in this pump and not yet handed to the sink (see BODY_BATCH_MAX). */
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+
+  private flushBodyBatch(): void {
+    const n = this.batch.length;
+    if (n === 0) return;
+    const ex = this.current;
+    const parts = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!ex || !ex.sink) return;
+    let data: Uint8Array;
+    if (n === 1) data = parts[0]!;
+    else {
+      data = Buffer.allocUnsafe(bytes);
+      let off = 0;
+      for (const p of parts) {
+        (data as Buffer).set(p, off);
+        off += p.byteLength;
+      }
+    }
+    if (!ex.sink.data(data)) ex.bodyPaused = true;
+  }
+
+  private pumpEvents(): void {
     while (!this.closed && !this.tunnel) {
       const ex = this.current;
       if (ex) {
@@ -238,31 +361,33 @@ export class Connection {
       }
       const ev = this.parser.next();
       if (ev === null) return;
+      if (ev.type !== "body") this.flushBodyBatch();
       switch (ev.type) {
         case "head":
           this.startExchange(ev.head as RequestHead);
           break;
         case "body": {
           const cur = this.current!;
-          cur.bodyBytes += ev.data.byteLength;
+          const len = ev.data.byteLength;
+          cur.bodyBytes += len;
           if (cur.sink) {
-            if (!cur.sink.data(ev.data)) cur.bodyPaused = true;
+            this.batch.push(ev.data);
+            this.batchBytes += len;
+            if (this.batchBytes >= BODY_BATCH_MAX) this.flushBodyBatch();
+          } else if (cur.finished) {
+            // Discarding the unread body of an answered exchange, within a byte budget.
+            cur.discarded += len;
+            if (cur.discarded > this.config.limits.discardBodyMax) {
+              cur.keepAlive = false;
+              this.completeExchange(cur);
+              return;
+            }
           }
           break;
         }
-        case "end": {
-          const cur = this.current!;
-          cur.requestDone = true;
-          const sink = cur.sink;
-          cur.sink = null;
-          if (sink) sink.end(ev.trailers);
-          if (cur.finished) this.completeExchange(cur);
-          else if (this.phase === Phase.Body) {
-            this.phase = Phase.Handler;
-            this.deadline = 0;
-          }
+        case "end":
+          this.bodyEnded(this.current!, ev.trailers);
           break;
-        }
         case "error":
           this.onParseError(ev.error);
           return;
@@ -271,6 +396,15 @@ export class Connection {
   }
 
   private closingAfterResponse = false;
+
+  private bodyEnded(cur: ExchangeImpl, trailers: HeaderList | null): void {
+    cur.requestDone = true;
+    const sink = cur.sink;
+    cur.sink = null;
+    if (sink) sink.end(trailers);
+    if (cur.finished) this.completeExchange(cur);
+    else if (this.phase === Phase.Body) this.enterHandlerPhase();
+  }
 
   private startExchange(head: RequestHead): void {
     const cfg = this.config;
@@ -281,8 +415,7 @@ export class Connection {
     this.current = ex;
     ex.requestDone = head.bodyKind === "none";
     if (ex.requestDone) {
-      this.phase = Phase.Handler;
-      this.deadline = 0;
+      this.enterHandlerPhase();
     } else {
       this.phase = Phase.Body;
       this.deadline = performance.now() + cfg.timeouts.bodyIdleMs;
@@ -324,13 +457,18 @@ export class Connection {
   private onParseError(err: ParseError): void {
     const ex = this.current;
     if (ex) {
-      // Framing error inside a body: the rest of the stream is unusable.
+      // Framing error inside a body (or a FIN before its end): the rest of the stream is unusable.
       ex.keepAlive = false;
       const sink = ex.sink;
       ex.sink = null;
       if (sink) sink.error(err.code);
       if (!ex.responseStarted) ex.sendError(err.status, err.code);
       else if (!ex.finished) ex.abort(err.code);
+      else {
+        // Answered already; the body being discarded broke off. Log the exchange as answered.
+        ex.log.errorCode ??= err.code;
+        this.completeExchange(ex);
+      }
       this.closeWhenFlushed();
       return;
     }
@@ -391,6 +529,14 @@ export class Connection {
     }
   }
 
+  /** Read and drop the unread body of an answered exchange, within limits.discardBodyMax and timeouts.discardMs. */
+  startDiscard(ex: ExchangeImpl): void {
+    if (this.current !== ex) return;
+    this.phase = Phase.Body;
+    this.deadline = performance.now() + this.config.timeouts.discardMs;
+    this.pump();
+  }
+
   resumeBody(ex: ExchangeImpl): void {
     if (this.current !== ex || !ex.bodyPaused) return;
     ex.bodyPaused = false;
@@ -399,21 +545,22 @@ export class Connection {
 
   private closeAfterFlush = false;
 
-  /** Close once queued bytes are out (response complete, connection not reusable). */
+  /**
+   * Close once queued bytes are out (response complete, connection not reusable). The queue
+   * tells us when it empties on every path (WriteQueue.notifyWhenEmpty), and the Closing
+   * phase has its own deadline as a backstop: a connection that must close always does.
+   */
   closeWhenFlushed(): void {
     if (this.closed) return;
     this.closingAfterResponse = true;
-    if (this.out.pending === 0 && !this.pumping) {
+    if (this.out.pending === 0 && !this.pumping && !this.out.isCorked) {
       this.close();
       return;
     }
     this.closeAfterFlush = true;
-    if (this.pumping) {
-      // uncork at the end of pump() flushes; check again then.
-      queueMicrotask(() => {
-        if (!this.closed && this.out.pending === 0) this.close();
-      });
-    }
+    this.phase = Phase.Closing;
+    this.deadline = performance.now() + CLOSING_RECHECK_MS;
+    this.out.notifyWhenEmpty();
   }
 
   close(): void {
@@ -471,6 +618,10 @@ export class ExchangeImpl implements Exchange {
   bodyPaused = false;
   requestDone = false;
   bodyBytes = 0;
+  /** Bytes of an unread body dropped after the response (bounded by limits.discardBodyMax). */
+  discarded = 0;
+  /** The FIN probe (an interim 100) was sent; see Connection.onEnd. */
+  probed = false;
   keepAlive = true;
   responseStarted = false;
   finished = false;
@@ -521,8 +672,9 @@ export class ExchangeImpl implements Exchange {
     if (!this.requestDone && this.sink === null) {
       // The body is unread. Draining a small one keeps the connection; a client still waiting
       // for 100-continue or a large/unknown body means closing is cheaper (RFC 9110 §10.1.1).
+      // A chunked body is discarded under the same byte budget, checked as it arrives.
       const h = this.head;
-      if (h.expectContinue || h.bodyKind !== "length" || h.contentLength - this.bodyBytes > DISCARD_BODY_MAX) this.keepAlive = false;
+      if (h.expectContinue || (h.bodyKind === "length" && h.contentLength - this.bodyBytes > this.config.limits.discardBodyMax)) this.keepAlive = false;
     }
     if (this.conn.ctx.shuttingDown || this.conn.peerEnded) this.keepAlive = false;
     let s = extra + dateServerIdPrefix(this.config.serverName) + this.id + "\r\n";
@@ -583,6 +735,10 @@ export class ExchangeImpl implements Exchange {
       out.writeLatin1(tail);
     } else out.writeLatin1(statusLine(status) + headerLines(headers) + tail);
     out.uncork();
+  }
+
+  get writeRoom(): number {
+    return this.conn.out.room;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -666,7 +822,8 @@ export class ExchangeImpl implements Exchange {
   upgrade(headers: HeaderPairs, handlers: TunnelHandlers): TunnelSide {
     this.responseStarted = true;
     this.status = 101;
-    this.conn.out.write(Buffer.from(statusLine(101) + headerLines(headers) + "\r\n", "latin1"));
+    // Date, Server and X-Request-ID on every response, the 101 included.
+    this.conn.out.writeLatin1(statusLine(101) + headerLines(headers) + dateServerIdPrefix(this.config.serverName) + this.id + "\r\n\r\n");
     this.requestDone = true;
     this.finished = true;
     return this.conn.startTunnel({
@@ -682,13 +839,16 @@ export class ExchangeImpl implements Exchange {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.requestDone) this.conn.completeExchange(this);
-    else if (this.sink === null) {
-      if (!this.keepAlive) {
-        // Unread body and no keep-alive: stop here.
-        this.conn.completeExchange(this);
-      } else this.conn.pump(); // drain the unread body, then completeExchange on its end
+    if (this.requestDone) {
+      this.conn.completeExchange(this);
+      return;
     }
+    // Answered before the request body ended (an error page, or an upstream that replied
+    // early): whoever was reading the body is done with it.
+    this.sink = null;
+    this.bodyPaused = false;
+    if (!this.keepAlive) this.conn.completeExchange(this); // unread body and no keep-alive: stop here
+    else this.conn.startDiscard(this); // drop the rest within the budget, then completeExchange on its end
   }
 
   logFinish(status: number, error?: string): void {

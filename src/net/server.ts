@@ -7,10 +7,27 @@ import type { Socket, TCPSocketListener } from "bun";
 import type { Config } from "../config/config.ts";
 import type { Handler } from "../handler.ts";
 import type { AccessLogger } from "../log/access-record.ts";
+import { errorPage } from "../pages/error-page.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
+import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
+import { outputMemory } from "./write-queue.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
+/** A refused-connection or output-budget warning is logged at most once per this interval. */
+const WARN_INTERVAL_MS = 10_000;
+
+/**
+ * The answer to a connection over the cap: written once at start, sent with one write and no
+ * parsing. No Date: RFC 9110 §6.6.1 makes it optional on 5xx.
+ */
+const OVER_CAPACITY: Buffer = (() => {
+  const body = errorPage(503);
+  return Buffer.concat([
+    Buffer.from(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`, "latin1"),
+    body,
+  ]);
+})();
 
 export interface ServerOptions {
   config: Config;
@@ -48,9 +65,17 @@ export class Server implements ConnectionContext {
     return this.connections.size;
   }
 
+  /** Client connections this process holds at most (below the descriptor limit, see fd-limit.ts). */
+  maxConnections = Number.MAX_SAFE_INTEGER;
+  private lastCapWarning = 0;
+  private lastBudgetWarning = 0;
+
   /** Throws the Bun error (e.g. EADDRINUSE) when the port cannot be bound. */
   start(): void {
     const self = this;
+    const softLimit = raiseFdLimit();
+    this.maxConnections = connectionCapFor(softLimit);
+    outputMemory.limit = this.config.limits.maxOutputMemory;
     const options = {
       hostname: this.config.hostname,
       port: this.config.port,
@@ -60,6 +85,10 @@ export class Server implements ConnectionContext {
       socket: {
         binaryType: "buffer" as const,
         open(socket: Socket<Connection>) {
+          if (self.connections.size >= self.maxConnections) {
+            self.refuse(socket);
+            return;
+          }
           const conn = new Connection(socket, self);
           socket.data = conn;
           self.connections.add(conn);
@@ -106,6 +135,42 @@ export class Server implements ConnectionContext {
   private sweep(): void {
     const now = performance.now();
     for (const c of this.connections) c.checkTimeout(now);
+    if (outputMemory.used > outputMemory.limit) this.enforceOutputBudget(now);
+  }
+
+  /** Over the connection cap: the prewritten 503, one write, FIN. Never an accept(2) that fails. */
+  private refuse(socket: Socket<Connection>): void {
+    socket.write(OVER_CAPACITY);
+    socket.end();
+    const now = performance.now();
+    if (now - this.lastCapWarning > WARN_INTERVAL_MS) {
+      this.lastCapWarning = now;
+      console.error(`[WARN] ${this.maxConnections} connections open (the cap below the file-descriptor limit): new connections get 503 until some close`);
+    }
+  }
+
+  /**
+   * The process holds more bytes for slow clients than limits.maxOutputMemory allows. Producers
+   * have already been told to stop (WriteQueue.effectiveHighWater); now cut the clients that
+   * have gone longest without taking any bytes, until we are back under 90% of the budget.
+   */
+  private enforceOutputBudget(now: number): void {
+    const slow: Connection[] = [];
+    for (const c of this.connections) if (c.out.pending > 0) slow.push(c);
+    slow.sort((a, b) => a.out.lastProgress - b.out.lastProgress);
+    const target = outputMemory.limit * 0.9;
+    let cut = 0;
+    for (const c of slow) {
+      if (outputMemory.used <= target) break;
+      if (c.current) c.current.log.errorCode ??= "OUTPUT_BUDGET";
+      c.terminate();
+      c.out.discard(); // the close event may come later; the budget counts from now
+      cut++;
+    }
+    if (cut > 0 && now - this.lastBudgetWarning > WARN_INTERVAL_MS) {
+      this.lastBudgetWarning = now;
+      console.error(`[WARN] output memory over its budget (${outputMemory.limit} bytes): cut the ${cut} slowest client(s)`);
+    }
   }
 
   /**

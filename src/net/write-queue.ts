@@ -14,6 +14,20 @@ export interface RawWritable {
 }
 
 export const DEFAULT_HIGH_WATER = 256 * 1024;
+/** The high-water mark every queue falls back to while the process is over half its output budget. */
+export const PRESSURE_HIGH_WATER = 16 * 1024;
+
+/**
+ * Process-wide output memory: bytes queued in all write queues (the arenas are fixed and not
+ * counted). Without a bound, 4,200 clients that stopped reading a large file held 1.7 GB.
+ * Over half the limit every queue's high-water mark drops to PRESSURE_HIGH_WATER; over the
+ * limit producers are told to stop as soon as they have anything queued, and the server's
+ * sweep cuts the slowest clients (Server.enforceOutputBudget).
+ */
+export const outputMemory = {
+  used: 0,
+  limit: 128 * 1024 * 1024,
+};
 
 /**
  * One shared staging buffer for the queue that is currently corked. Responses built while
@@ -55,8 +69,39 @@ export class WriteQueue {
     return this.arena !== null ? this.queuedBytes + this.arena.used : this.queuedBytes;
   }
 
+  get isCorked(): boolean {
+    return this.corked > 0;
+  }
+
+  /** The high-water mark in force: lowered, then zero, as the process nears its output budget. */
+  get effectiveHighWater(): number {
+    const used = outputMemory.used;
+    if (used * 2 < outputMemory.limit) return this.highWater;
+    if (used < outputMemory.limit) return this.highWater < PRESSURE_HIGH_WATER ? this.highWater : PRESSURE_HIGH_WATER;
+    return 0;
+  }
+
   get overHighWater(): boolean {
-    return this.pending >= this.highWater;
+    const p = this.pending;
+    return p > 0 && p >= this.effectiveHighWater;
+  }
+
+  /**
+   * Bytes a producer may write before write() says stop. Producers that read ahead (the file
+   * streamer) size their reads by it, so a client that stops reading holds at most one
+   * high-water mark of our memory, not a mark plus a read-ahead chunk.
+   */
+  get room(): number {
+    const p = this.pending;
+    const hw = this.effectiveHighWater;
+    if (p === 0) return hw > 0 ? hw : PRESSURE_HIGH_WATER; // an empty queue may always make progress
+    return hw > p ? hw - p : 0;
+  }
+
+  /** queuedBytes changes go through here to keep the process-wide tally right. */
+  private addQueued(delta: number): void {
+    this.queuedBytes += delta;
+    outputMemory.used += delta;
   }
 
   write(data: Uint8Array): boolean {
@@ -76,7 +121,7 @@ export class WriteQueue {
     this.totalBytes += len;
     if (this.corked > 0 || this.queuedBytes > 0) {
       this.chunks.push(data);
-      this.queuedBytes += len;
+      this.addQueued(len);
       return this.below();
     }
     const n = this.sock.write(data);
@@ -87,7 +132,7 @@ export class WriteQueue {
     if (n > 0) this.lastProgress = performance.now();
     if (n < len) {
       this.chunks.push(n === 0 ? data : data.subarray(n));
-      this.queuedBytes += len - n;
+      this.addQueued(len - n);
     }
     return this.below();
   }
@@ -106,9 +151,29 @@ export class WriteQueue {
 
   /** Under the high-water mark? Remembers a "no" so the writer is always told when to resume. */
   private below(): boolean {
-    if (this.pending < this.highWater) return true;
+    if (!this.overHighWater) return true;
     this.needDrain = true;
     return false;
+  }
+
+  /**
+   * Ask for one onDrained call once everything queued has reached the kernel, e.g. to close the
+   * connection after its last response. It fires on every path that empties the queue: a
+   * `drain`-driven flush(), and an uncork() whose batch the kernel took whole (no `drain` event
+   * follows that one). Missing the second path left "Connection: close" proxied responses
+   * without a FIN forever.
+   */
+  notifyWhenEmpty(): void {
+    this.needDrain = true;
+    if (this.corked === 0 && this.pending === 0) this.notifySoon();
+  }
+
+  /** onDrained after the current call stack, so it never re-enters the code that is writing. */
+  private notifySoon(): void {
+    this.needDrain = false;
+    queueMicrotask(() => {
+      if (!this.closed && this.onDrained) this.onDrained();
+    });
   }
 
   /** The staging arena this queue holds while corked, or null. */
@@ -144,7 +209,7 @@ export class WriteQueue {
     if (arena === null) return;
     if (arena.used > 0) {
       this.chunks.push(Buffer.from(arena.buf.subarray(0, arena.used)));
-      this.queuedBytes += arena.used;
+      this.addQueued(arena.used);
     }
     this.releaseArena();
   }
@@ -167,7 +232,7 @@ export class WriteQueue {
         if (n < used) {
           this.chunks.unshift(Buffer.from(arena.buf.subarray(n, used)));
           this.head = 0;
-          this.queuedBytes += used - n;
+          this.addQueued(used - n);
         }
       }
       if (this.queuedBytes === 0) {
@@ -175,12 +240,7 @@ export class WriteQueue {
         // everything at once, so no `drain` event will come: tell it now (after the current
         // call stack, so it never re-enters the code that is uncorking). Missing this stalled
         // large proxied bodies forever.
-        if (this.needDrain) {
-          this.needDrain = false;
-          queueMicrotask(() => {
-            if (!this.closed && this.onDrained) this.onDrained();
-          });
-        }
+        if (this.needDrain) this.notifySoon();
         return;
       }
     }
@@ -214,7 +274,7 @@ export class WriteQueue {
         return;
       }
       if (n > 0) this.lastProgress = performance.now();
-      this.queuedBytes -= n;
+      this.addQueued(-n);
       if (n < c.byteLength) {
         this.chunks[this.head] = c.subarray(n);
         return;
@@ -235,7 +295,7 @@ export class WriteQueue {
     this.closed = true;
     this.chunks = [];
     this.head = 0;
-    this.queuedBytes = 0;
+    this.addQueued(-this.queuedBytes);
   }
 }
 

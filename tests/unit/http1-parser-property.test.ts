@@ -8,6 +8,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { fcAssert } from "./fc-seed.ts";
 import type { Limits } from "../../src/config/config.ts";
 import { bytesOf, drive, splitAt, type DriveOptions, type Msg, type Outcome } from "./http1-wire-harness.ts";
 
@@ -210,38 +211,38 @@ const splits = fc.array(fc.nat({ max: 4000 }), { maxLength: 8 });
 
 describe("property: valid messages parse to what was built, under any split", () => {
   test("pipelined requests", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(requestArb, { minLength: 1, maxLength: 3 }), splits, (reqs, cuts) => {
         const bytes = bytesOf(reqs.map((r) => r.wire).join(""));
         const got = drive(splitAt(bytes, cuts), { kind: "request" });
         expect(got.error).toBeNull();
         expect(got.messages).toEqual(reqs.map((r) => r.expect));
       }),
-      { numRuns: RUNS },
+      RUNS,
     );
   });
 
   test("pipelined requests, one byte at a time", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(requestArb, { minLength: 1, maxLength: 2 }), (reqs) => {
         const bytes = bytesOf(reqs.map((r) => r.wire).join(""));
         const got = drive(splitAt(bytes, Array.from({ length: bytes.length }, (_, i) => i)), { kind: "request" });
         expect(got.error).toBeNull();
         expect(got.messages).toEqual(reqs.map((r) => r.expect));
       }),
-      { numRuns: Math.ceil(RUNS / 3) },
+      Math.ceil(RUNS / 3),
     );
   });
 
   test("pipelined responses for the expected methods", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(responseArb, { minLength: 1, maxLength: 3 }), splits, (resps, cuts) => {
         const bytes = bytesOf(resps.map((r) => r.wire).join(""));
         const got = drive(splitAt(bytes, cuts), { kind: "response", methods: resps.map((r) => r.method) });
         expect(got.error).toBeNull();
         expect(got.messages).toEqual(resps.map((r) => r.expect));
       }),
-      { numRuns: RUNS },
+      RUNS,
     );
   });
 });
@@ -296,27 +297,27 @@ function sameUnderSplits(bytes: Uint8Array, opts: DriveOptions, cuts: number[]):
 
 describe("property: mutated bytes never throw and parse the same under any split", () => {
   test("requests", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(requestArb, { minLength: 1, maxLength: 2 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), splits, limitsArb, (reqs, muts, cuts, limits) => {
         const bytes = mutate(reqs.map((r) => r.wire).join(""), muts);
         sameUnderSplits(bytes, { kind: "request", limits, tunnelOnUpgrade: true }, cuts);
       }),
-      { numRuns: RUNS * 2 },
+      RUNS * 2,
     );
   });
 
   test("responses", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(responseArb, { minLength: 1, maxLength: 2 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), splits, limitsArb, (resps, muts, cuts, limits) => {
         const bytes = mutate(resps.map((r) => r.wire).join(""), muts);
         sameUnderSplits(bytes, { kind: "response", limits, methods: resps.map((r) => r.method) }, cuts);
       }),
-      { numRuns: RUNS * 2 },
+      RUNS * 2,
     );
   });
 
   test("random bytes with a valid-looking prefix", () => {
-    fc.assert(
+    fcAssert(
       fc.property(
         fc.constantFrom("", "GET / HTTP/1.1\r\nHost: a\r\n", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"),
         fc.uint8Array({ maxLength: 80 }),
@@ -326,14 +327,12 @@ describe("property: mutated bytes never throw and parse the same under any split
           const bytes = new Uint8Array([...bytesOf(prefix), ...tail]);
           sameUnderSplits(bytes, { kind: "request", limits }, cuts);
         },
-      ),
-      { numRuns: RUNS * 2 },
-    );
+      ), RUNS * 2);
   });
 
   test("a strictly rejected request never yields more heads when split", () => {
     // Smuggling shape: if the whole buffer is one error, no split may produce heads beyond it.
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(requestArb, { minLength: 2, maxLength: 3 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), splits, (reqs, muts, cuts) => {
         const bytes = mutate(reqs.map((r) => r.wire).join(""), muts);
         const whole = drive([bytes.slice()], { kind: "request" });
@@ -343,7 +342,7 @@ describe("property: mutated bytes never throw and parse the same under any split
           expect(split.error).toEqual(whole.error);
         }
       }),
-      { numRuns: RUNS },
+      RUNS,
     );
   });
 });

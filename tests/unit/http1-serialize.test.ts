@@ -1,6 +1,7 @@
 /** serialize.ts: response heads and chunked framing (RFC 9112 §4, §7.1), Date (RFC 9110 §5.6.7). */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { fcAssert } from "./fc-seed.ts";
 import { DEFAULT_LIMITS } from "../../src/config/config.ts";
 import { MessageParser, type ParseEvent } from "../../src/http1/message-parser.ts";
 import { CRLF, LAST_CHUNK, chunkHeader, headerLines, httpDate, isPrepared, lastChunkWithTrailers, prepareHeaders, statusLine } from "../../src/http1/serialize.ts";
@@ -25,7 +26,7 @@ describe("headerLines", () => {
     expect(headerLines([["X", "\r\n"]])).toBe("X: \r\n");
   });
   test("a sanitized head parses back as exactly the fields that were written", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(fc.tuple(fc.constantFrom("X-A", "X-B", "Location"), fc.string({ unit: fc.constantFrom("a", " ", "\r", "\n", ":", "b") })), { maxLength: 5 }), (pairs) => {
         const wire = "HTTP/1.1 200 OK\r\n" + headerLines(pairs) + "Content-Length: 0\r\n\r\n";
         const p = new MessageParser("response", DEFAULT_LIMITS);
@@ -35,6 +36,7 @@ describe("headerLines", () => {
         const got = (ev as Extract<ParseEvent, { type: "head" }>).head.headers.pairs();
         expect(got).toEqual([...pairs.map(([n, v]) => [n, v.replace(/[\r\n]/g, "").trim()] as [string, string]), ["Content-Length", "0"]]);
       }),
+      100,
     );
   });
 });
@@ -109,12 +111,13 @@ describe("httpDate (IMF-fixdate, RFC 9110 §5.6.7)", () => {
     expect(d).toBeLessThanOrEqual(Date.now());
   });
   test("any time in years 1970-9999: IMF-fixdate shape and round-trips to the second", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.integer({ min: 0, max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }), (ms) => {
         const s = httpDate(ms);
         expect(s).toMatch(IMF);
         expect(Date.parse(s)).toBe(Math.floor(ms / 1000) * 1000);
       }),
+      100,
     );
   });
 });
@@ -136,7 +139,7 @@ describe("chunked framing", () => {
     expect(latin1(lastChunkWithTrailers([["X-Sum", "1\r\n2"]]))).toBe("0\r\nX-Sum: 12\r\n\r\n");
   });
   test("a serialized chunked response parses back to the same body and trailers", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { maxLength: 5 }), fc.array(fc.tuple(fc.constantFrom("X-A", "X-B"), fc.string({ unit: fc.constantFrom("a", "b", "1") })), { maxLength: 2 }), (chunks, trailers) => {
         const parts: Uint8Array[] = [Buffer.from(statusLine(200) + headerLines([["Transfer-Encoding", "chunked"]]) + "\r\n", "latin1")];
         for (const c of chunks) parts.push(chunkHeader(c.byteLength), c, CRLF);
@@ -157,6 +160,7 @@ describe("chunked framing", () => {
         expect(t ? t.pairs() : []).toEqual(trailers);
         expect(p.idle).toBe(true);
       }),
+      100,
     );
   });
 });

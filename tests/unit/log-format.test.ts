@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { fcAssert } from "./fc-seed.ts";
 import type { AccessRecord } from "../../src/log/access-record.ts";
 import { formatJson } from "../../src/log/format-json.ts";
 import { escapeValue, formatText, isoTime, levelOf } from "../../src/log/format-text.ts";
@@ -160,7 +161,7 @@ describe("formatText", () => {
   });
 
   test("property: any strings → one line, fixed field list, values round-trip", () => {
-    fc.assert(
+    fcAssert(
       fc.property(
         fc.string({ unit: "binary" }),
         fc.string({ unit: "binary" }),
@@ -179,9 +180,7 @@ describe("formatText", () => {
           expect(unescapeText(fields.get("method")!)).toBe(method);
           if (userAgent !== undefined) expect(unescapeText(fields.get("user_agent")!)).toBe(userAgent);
         },
-      ),
-      { numRuns: 500 },
-    );
+      ), 500);
   });
 });
 
@@ -237,7 +236,7 @@ describe("formatJson", () => {
   }
 
   test("property: any strings parse back exactly", () => {
-    fc.assert(
+    fcAssert(
       fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (path, host) => {
         const line = formatJson(rec({ path, host }));
         expect(line).toMatch(/^[\x20-\x7e]*\n$/);
@@ -245,7 +244,7 @@ describe("formatJson", () => {
         expect(o.path).toBe(path);
         expect(o.host).toBe(host);
       }),
-      { numRuns: 500 },
+      500,
     );
   });
 

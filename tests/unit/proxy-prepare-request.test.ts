@@ -498,3 +498,128 @@ describe("upstreamTargetOf", () => {
     expect(upstreamTargetOf(new URL(url))).toEqual({ host, basePath });
   });
 });
+
+describe("underscore spellings (nginx underscores_in_headers off)", () => {
+  const hs: [string, string][] = [
+    ["Host", "a"],
+    ["X_Forwarded_For", "6.6.6.6"],
+    ["x_real_ip", "6.6.6.6"],
+    ["Content_Length", "5"],
+    ["Transfer_Encoding", "chunked"],
+    ["X_Custom", "1"],
+    ["X-Custom", "2"],
+  ];
+  test("dropped by default, from any peer (CGI/WSGI would read them as X-Forwarded-For etc.)", () => {
+    for (const trusted of [TrustedProxies.none, new TrustedProxies(["203.0.113.7"])]) {
+      const r = prep({ headers: hs }, { trusted });
+      expect(r.headers.filter(([n]) => n.includes("_"))).toEqual([]);
+      expect(get(r.headers, "x-custom")).toEqual(["2"]);
+    }
+    expect(get(prep({ headers: hs }).headers, "x-forwarded-for")).toEqual(["203.0.113.7"]);
+  });
+  test("underscoresInHeaders: true forwards them unchanged (still never as framing)", () => {
+    const r = prep({ headers: hs }, { underscoresInHeaders: true });
+    expect(r.headers.filter(([n]) => n.includes("_"))).toEqual(hs.filter(([n]) => n.includes("_")));
+    expect(get(r.headers, "content-length")).toEqual([]);
+    expect(get(r.headers, "transfer-encoding")).toEqual([]);
+  });
+  test("underscoresInHeaders: false is the same as absent", () => {
+    expect(prep({ headers: hs }, { underscoresInHeaders: false }).headText).toBe(prep({ headers: hs }).headText);
+  });
+});
+
+describe("client-address fields besides X-Forwarded-For", () => {
+  const hs: [string, string][] = [
+    ["Host", "a"],
+    ["X-Client-IP", "6.6.6.6"],
+    ["True-Client-IP", "6.6.6.7"],
+    ["CF-Connecting-IP", "6.6.6.8"],
+    ["cf-connecting-ip", "6.6.6.9"],
+  ];
+  test("dropped from an untrusted peer", () => {
+    const r = prep({ headers: hs });
+    for (const n of ["x-client-ip", "true-client-ip", "cf-connecting-ip"]) expect(get(r.headers, n)).toEqual([]);
+  });
+  test("passed unchanged from a trusted peer", () => {
+    const r = prep({ headers: hs }, { trusted: new TrustedProxies(["203.0.113.7"]) });
+    expect(r.headers.filter(([n]) => n !== "Host" && hs.some(([m]) => m === n))).toEqual(hs.slice(1));
+  });
+});
+
+describe("Connection nominations cannot remove framing, routing or attribution", () => {
+  const trusted = new TrustedProxies(["203.0.113.7"]);
+  test("trusted front proxy passing `Connection: X-Forwarded-For, X-Auth-User`: its forwarding fields stay", () => {
+    const r = prep(
+      {
+        headers: [
+          ["Host", "a"],
+          ["Connection", "X-Forwarded-For, X-Auth-User, X-Forwarded-Proto, X-Real-IP, Forwarded, X-Forwarded-Prefix"],
+          ["X-Forwarded-For", "198.51.100.1"],
+          ["X-Forwarded-Proto", "https"],
+          ["X-Forwarded-Prefix", "/app"],
+          ["X-Real-IP", "198.51.100.1"],
+          ["Forwarded", "for=198.51.100.1"],
+          ["X-Auth-User", "alice"],
+        ],
+      },
+      { trusted },
+    );
+    expect(get(r.headers, "x-forwarded-for")).toEqual(["198.51.100.1, 203.0.113.7"]);
+    expect(get(r.headers, "x-forwarded-proto")).toEqual(["https"]);
+    expect(get(r.headers, "x-forwarded-prefix")).toEqual(["/app"]);
+    expect(get(r.headers, "x-real-ip")).toEqual(["198.51.100.1"]);
+    expect(get(r.headers, "forwarded")).toEqual(["for=198.51.100.1"]);
+    // An ordinary end-to-end field is still removed when nominated (RFC 9110 §7.6.1).
+    expect(get(r.headers, "x-auth-user")).toEqual([]);
+  });
+  test("untrusted peer: nominated or not, its forwarding fields are dropped and ours set", () => {
+    const r = prep({ headers: [["Host", "a"], ["Connection", "X-Forwarded-For"], ["X-Forwarded-For", "6.6.6.6"]] });
+    expect(get(r.headers, "x-forwarded-for")).toEqual(["203.0.113.7"]);
+  });
+  test("Via from earlier hops survives a nomination (we append to it)", () => {
+    const r = prep({ headers: [["Host", "a"], ["Connection", "Via"], ["Via", "1.1 front"]] });
+    expect(get(r.headers, "via")).toEqual(["1.1 front, 1.1 dreamserver"]);
+  });
+  test("Connection: host keeps Host", () => {
+    const r = prep({ headers: [["Host", "a.example"], ["Connection", "host"]] });
+    expect(r.headText.startsWith("GET / HTTP/1.1\r\nHost: a.example\r\n")).toBe(true);
+  });
+  test("Connection: content-length still sends the body's Content-Length", () => {
+    const r = prep({ method: "POST", bodyKind: "length", contentLength: 5, headers: [["Host", "a"], ["Connection", "content-length"], ["Content-Length", "5"]] });
+    expect(get(r.headers, "content-length")).toEqual(["5"]);
+    expect(r.bodyKind).toBe("length");
+  });
+  test("Connection: transfer-encoding still sends Transfer-Encoding: chunked for a chunked body", () => {
+    const r = prep({ method: "POST", bodyKind: "chunked", headers: [["Host", "a"], ["Connection", "Transfer-Encoding"], ["Transfer-Encoding", "chunked"]] });
+    expect(get(r.headers, "transfer-encoding")).toEqual(["chunked"]);
+    expect(r.bodyKind).toBe("chunked");
+  });
+  test("Connection: content-length on a bodiless POST still sends Content-Length: 0", () => {
+    const r = prep({ method: "POST", headers: [["Host", "a"], ["Connection", "content-length"]] });
+    expect(get(r.headers, "content-length")).toEqual(["0"]);
+  });
+  test("Connection: x-request-id, upgrade on a tunnel: ours are sent", () => {
+    const r = prep(
+      { headers: [["Host", "a"], ["Connection", "upgrade, x-request-id, upgrade"], ["Upgrade", "websocket"], ["X-Request-ID", "client"]] },
+      { tunnel: true },
+    );
+    expect(get(r.headers, "x-request-id")).toEqual(["req-123"]);
+    expect(get(r.headers, "upgrade")).toEqual(["websocket"]);
+    expect(get(r.headers, "connection")).toEqual(["upgrade"]);
+  });
+});
+
+describe("byte-exact list reading in the proxy", () => {
+  test("a malformed Upgrade offer is no tunnel (\\xa0websocket is not websocket)", () => {
+    expect(wantsWebSocketTunnel(reqHead({ headers: [["Host", "a"], ["Connection", "upgrade"], ["Upgrade", "\xa0websocket"]] }))).toBe(false);
+    expect(wantsWebSocketTunnel(reqHead({ headers: [["Host", "a"], ["Connection", "upgrade"], ["Upgrade", "websocket/"]] }))).toBe(false);
+  });
+  test("the tunnel forwards the offered websocket element as received, OWS removed", () => {
+    const r = prep({ headers: [["Host", "a"], ["Connection", "upgrade"], ["Upgrade", "h2c,\tWebSocket/13 "]] }, { tunnel: true });
+    expect(get(r.headers, "upgrade")).toEqual(["WebSocket/13"]);
+  });
+  test("trusted X-Forwarded-For: only SP/HTAB trimmed when joining (\\xa0 is kept, not silently dropped)", () => {
+    const r = prep({ headers: [["Host", "a"], ["X-Forwarded-For", "\xa0"], ["X-Forwarded-For", "1.2.3.4"]] }, { trusted: new TrustedProxies(["203.0.113.7"]) });
+    expect(get(r.headers, "x-forwarded-for")).toEqual(["\xa0, 1.2.3.4, 203.0.113.7"]);
+  });
+});

@@ -33,7 +33,7 @@ export function tmpDir(prefix = "ds-e2e-"): string {
 }
 
 /** Start dreamserver with args (plus --listen 127.0.0.1:0 and a temp access log unless given). */
-export async function startServer(args: string[] = [], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunningServer> {
+export async function startServer(args: string[] = [], opts: { cwd?: string; env?: Record<string, string>; prefix?: string[] } = {}): Promise<RunningServer> {
   const logPath = path.join(tmpDir("ds-log-"), "access.log");
   const full = [...args];
   if (!full.includes("--listen")) full.push("--listen", "127.0.0.1:0");
@@ -41,7 +41,8 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
   // supervisor, and per-process checks (RSS, signals) would look at the wrong process.
   if (!full.includes("--workers")) full.push("--workers", "1");
   if (!full.includes("--access-log")) full.push("--access-log", logPath);
-  const proc = spawn(command(full), {
+  // prefix: a wrapper that execs the server (e.g. setpriv to drop privileges), so proc.pid stays the server.
+  const proc = spawn([...(opts.prefix ?? []), ...command(full)], {
     cwd: opts.cwd ?? REPO,
     stdout: "pipe",
     stderr: "pipe",

@@ -8,6 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { Conn, expectErrorPage, makeRoot, rmRoot } from "./core-helpers.ts";
 import { type ParsedResponse, type RunningServer, startServer } from "./harness.ts";
 import { expectServerCloses } from "./lifetime.ts";
@@ -328,5 +330,36 @@ describe("dotfiles", () => {
     const missing = await get("/.nope");
     expect(hidden.status).toBe(missing.status);
     expect(hidden.header("content-length")).toBe(missing.header("content-length"));
+  });
+});
+
+describe("permissions", () => {
+  // The real kernel EACCES path. Root reads a 0o000 file anyway, and CI runs as root: then the
+  // server runs as nobody (setpriv), which cannot. As any other user, chmod alone does it.
+  test("a file the server may not read → 403; a readable neighbour is still served", async () => {
+    const dir = makeRoot({ "ok.txt": "fine\n", "locked.txt": "private\n" });
+    let srv: RunningServer | null = null;
+    try {
+      fs.chmodSync(dir, 0o755); // mkdtemp makes it 0700: nobody could not even enter it
+      fs.chmodSync(path.join(dir, "ok.txt"), 0o644);
+      fs.chmodSync(path.join(dir, "locked.txt"), 0o000);
+      const asRoot = process.getuid?.() === 0;
+      srv = await startServer(["--root", dir, "--access-log", "off"], asRoot ? { prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] } : {});
+      const c = await Conn.open(srv.port);
+      try {
+        c.write("GET /locked.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /ok.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        const denied = await c.response();
+        expectErrorPage(denied, 403);
+        expect(denied.body.toString()).not.toContain("private");
+        const ok = await c.response();
+        expect(ok.status).toBe(200);
+        expect(ok.body.toString()).toBe("fine\n");
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await srv?.stop();
+      rmRoot(dir);
+    }
   });
 });

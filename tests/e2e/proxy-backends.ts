@@ -377,6 +377,18 @@ export interface RawBackend {
   readonly errors: Error[];
   /** Resolves when `n` connections were accepted (bounded). */
   accepted(n: number, ms?: number): Promise<void>;
+  /**
+   * Declare script errors this test expects (all of them when called without a matcher), so
+   * stop() does not fail on them. Returns the errors matched so far, for asserting on.
+   */
+  allowErrors(match?: RegExp | ((e: Error) => boolean)): Error[];
+  /** Script errors no allowErrors() matcher covers. */
+  unexpectedErrors(): Error[];
+  /**
+   * Close the listener and every connection, then throw if a script failed unexpectedly: a
+   * failed expectation inside a backend script (or a script that hit a closed connection while
+   * waiting for a request) must fail the test, not vanish into `errors`.
+   */
   stop(): void;
 }
 
@@ -388,6 +400,8 @@ export interface RawBackend {
 export function rawBackend(script: (c: BackendConn) => Promise<void> | void): RawBackend {
   const conns: BackendConn[] = [];
   const errors: Error[] = [];
+  const allowed: ((e: Error) => boolean)[] = [];
+  let stopped = false;
   let waiters: (() => void)[] = [];
   const listener: TCPSocketListener<BackendConn> = Bun.listen<BackendConn>({
     hostname: "127.0.0.1",
@@ -403,7 +417,8 @@ export function rawBackend(script: (c: BackendConn) => Promise<void> | void): Ra
         waiters = [];
         for (const f of w) f();
         (async () => script(c))().catch((e: unknown) => {
-          errors.push(e instanceof Error ? e : new Error(String(e)));
+          // After stop() the listener closed every connection: a script still waiting fails by design.
+          if (!stopped) errors.push(e instanceof Error ? e : new Error(String(e)));
           c.reset();
         });
       },
@@ -437,8 +452,22 @@ export function rawBackend(script: (c: BackendConn) => Promise<void> | void): Ra
         await within(new Promise<void>((r) => waiters.push(r)), left, `${n} backend connections`).catch(() => {});
       }
     },
+    allowErrors(match?: RegExp | ((e: Error) => boolean)) {
+      const pred = match === undefined ? () => true : match instanceof RegExp ? (e: Error) => match.test(e.message) : match;
+      allowed.push(pred);
+      return errors.filter(pred);
+    },
+    unexpectedErrors() {
+      return errors.filter((e) => !allowed.some((p) => p(e)));
+    },
     stop() {
+      if (stopped) return;
+      stopped = true;
       listener.stop(true);
+      const bad = errors.filter((e) => !allowed.some((p) => p(e)));
+      if (bad.length) {
+        throw new Error(`scripted backend: ${bad.length} unexpected script error(s) (use allowErrors() if expected):\n` + bad.map((e) => e.stack ?? e.message).join("\n---\n"));
+      }
     },
   };
 }

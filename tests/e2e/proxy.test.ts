@@ -27,7 +27,17 @@ import {
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
+  // Run every cleanup, then fail with the first error: a backend's stop() throws when one of its
+  // scripts failed (proxy-backends.ts), and that must not leave servers running.
+  let first: unknown = null;
+  for (const f of cleanups.splice(0).reverse()) {
+    try {
+      await f();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
 });
 
 function backend(script: (c: BackendConn) => Promise<void> | void): RawBackend {

@@ -17,9 +17,9 @@ export interface Limits {
   /** Number of header fields (a request's trailer fields count too). Beyond it: 431. */
   readonly maxHeaderCount: number;
   /**
-   * Request body: the Content-Length, or for chunked the chunk data plus the chunk metadata a
-   * client controls (every chunk-size line with its extensions and CRLF, and every trailer
-   * line), so extensions and trailers are never free. Beyond it: 413.
+   * Request body: the Content-Length, or for chunked the chunk data plus the metadata a client
+   * can make arbitrarily long (chunk extensions and trailer lines), so those are never free.
+   * Size digits and CRLFs are not counted (bounded framing). Beyond it: 413.
    */
   readonly maxBodySize: number;
   /**

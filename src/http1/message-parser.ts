@@ -73,7 +73,7 @@ export class MessageParser {
   private headerBytes = 0;
   private headStart = 0; // bytes of the head consumed so far (for headBytes)
   private remaining = 0; // body bytes left (length body) or chunk bytes left
-  /** Request body bytes counted against maxBodySize: data, chunk-size lines, trailer lines. */
+  /** Request body bytes counted against maxBodySize: data, chunk extensions, trailer lines. */
   private bodyCounted = 0;
   /** Chunk-extension bytes of the current message (maxChunkExtBytes). */
   private extBytes = 0;
@@ -614,11 +614,15 @@ export class MessageParser {
     // Extensions cost parsing and buffering but carry no data: without a budget, a client can
     // send megabytes of them past every body limit (CVE-2024-22019). Node's fix caps them per
     // message; 413 like Node, since they are part of the message body (RFC 9112 §6, §7.1.1).
-    this.extBytes += end - i;
+    const extLen = end - i;
+    this.extBytes += extLen;
     if (this.extBytes > this.limits.maxChunkExtBytes) return this.fail(413, "LIMIT_CHUNK_EXTENSIONS", "chunk extensions exceed their budget");
     this.pos = lf + 1;
-    // The request body limit counts the size line (digits, extensions, CRLF) with the data.
-    this.bodyCounted += lf + 1 - start + size;
+    // The request body limit counts extension bytes with the data. The size digits and CRLFs are
+    // not counted: they are bounded framing (at most 13 digits + 2 CRLFs per chunk, and every
+    // chunk but the last carries data), and counting them would refuse a clean chunked body of
+    // exactly --max-body-size that the same body with Content-Length passes.
+    this.bodyCounted += size + extLen;
     if (this.kind === "request" && this.bodyCounted > this.limits.maxBodySize) {
       return this.fail(413, "LIMIT_BODY_SIZE", "chunked body exceeds the body limit");
     }

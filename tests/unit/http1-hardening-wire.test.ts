@@ -77,27 +77,27 @@ const responseListSyntax: WireCase[] = [
 
 const trailerLimits: WireCase[] = [
   {
-    // counted: "1\r\n" 3 + data 1 + "0\r\n" 3 + "X-T: 12\r\n" 9 = 16
+    // counted: data 1 + "X-T: 12\r\n" 9 = 10
     name: "trailers exactly filling maxBodySize are accepted",
-    limits: { maxBodySize: 16 },
+    limits: { maxBodySize: 10 },
     bytes: chunkedPost("1\r\nx\r\n0\r\nX-T: 12\r\n\r\n"),
     expect: [{ body: "x", ended: true, trailers: [["X-T", "12"]] }],
   },
   {
     name: "trailers one byte past maxBodySize → 413 LIMIT_BODY_SIZE",
-    limits: { maxBodySize: 16 },
+    limits: { maxBodySize: 10 },
     bytes: chunkedPost("1\r\nx\r\n0\r\nX-T: 123\r\n\r\n"),
     expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "x", ended: false }]),
   },
   {
     name: "a long trailer line without LF → 413 as soon as it passes the body limit",
-    limits: { maxBodySize: 16 },
+    limits: { maxBodySize: 10 },
     bytes: chunkedPost("1\r\nx\r\n0\r\nX-T: " + "v".repeat(40)),
     expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "x", ended: false }]),
   },
   {
     name: "over both trailer and body limit: the lower remaining budget decides (body)",
-    limits: { maxBodySize: 16, maxTrailerBytes: 12 },
+    limits: { maxBodySize: 10, maxTrailerBytes: 12 },
     bytes: chunkedPost("1\r\nx\r\n0\r\nX-T: " + "v".repeat(40) + "\r\n\r\n"),
     expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "x", ended: false }]),
   },
@@ -126,30 +126,30 @@ const trailerLimits: WireCase[] = [
 const ext = (n: number): string => ";e=" + "x".repeat(n - 3);
 const chunkLimits: WireCase[] = [
   {
-    name: "chunk-size lines count against maxBodySize (tiny chunks)",
-    limits: { maxBodySize: 20 },
-    // 4 × ("1\r\n" 3 + 1) = 16, then "0\r\n" = 19: fits; one more tiny chunk would not.
-    bytes: chunkedPost("1\r\na\r\n1\r\nb\r\n1\r\nc\r\n1\r\nd\r\n0\r\n\r\n"),
+    name: "size digits and CRLFs are not counted: tiny chunks of exactly maxBodySize data are accepted",
+    limits: { maxBodySize: 4 },
+    bytes: chunkedPost("1\r\na\r\n01\r\nb\r\n1\r\nc\r\n1\r\nd\r\n0\r\n\r\n"),
     expect: [{ body: "abcd", ended: true }],
   },
   {
-    // 5 data bytes, far below the limit; 5 × 4 = 20 counted, the last-chunk line makes 23.
-    name: "five tiny chunks → 413 at the last-chunk line: size lines count, not only data",
-    limits: { maxBodySize: 20 },
-    bytes: chunkedPost("1\r\na\r\n1\r\nb\r\n1\r\nc\r\n1\r\nd\r\n1\r\ne\r\n0\r\n\r\n"),
-    expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "abcde", ended: false }]),
+    // counted: 1 + 1 data, then 1 + ";a" (2 extension bytes) = 5 > 4
+    name: "a two-byte extension tips a body at the limit over → 413",
+    limits: { maxBodySize: 4 },
+    bytes: chunkedPost("1\r\na\r\n1\r\nb\r\n1;a\r\nc\r\n0\r\n\r\n"),
+    expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "ab", ended: false }]),
+  },
+  {
+    // counted: 4 data + ";e" on the last chunk = 6 > 5
+    name: "extension bytes on the last-chunk line count too",
+    limits: { maxBodySize: 5 },
+    bytes: chunkedPost("4\r\nabcd\r\n0;e\r\n\r\n"),
+    expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "abcd", ended: false }]),
   },
   {
     name: "extension bytes count against maxBodySize",
     limits: { maxBodySize: 40 },
     bytes: chunkedPost("1" + ext(40) + "\r\nx\r\n0\r\n\r\n"),
     expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "", ended: false }]),
-  },
-  {
-    name: "extension bytes on the last chunk count too",
-    limits: { maxBodySize: 40 },
-    bytes: chunkedPost("1\r\nx\r\n0" + ext(40) + "\r\n\r\n"),
-    expect: rej(413, "LIMIT_BODY_SIZE", [{ body: "x", ended: false }]),
   },
   {
     name: "extension budget per message: exactly maxChunkExtBytes accepted",
@@ -199,7 +199,7 @@ const responseChunkLimits: WireCase[] = [
     expect: rej(502, "LIMIT_CHUNK_EXTENSIONS", [{ status: 200, body: "", ended: false }]),
   },
   {
-    name: "response bodies are not subject to maxBodySize (size lines neither)",
+    name: "response bodies are not subject to maxBodySize (extensions and trailers neither)",
     limits: { maxBodySize: 1 },
     methods: ["GET"],
     bytes: resp(["Transfer-Encoding: chunked"], "3;a=b\r\nabc\r\n0\r\nX: y\r\n\r\n"),

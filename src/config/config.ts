@@ -14,7 +14,7 @@ export interface Limits {
   readonly maxHeaderLine: number;
   /** Whole header section (all field lines). Beyond it: 431. */
   readonly maxHeaderBytes: number;
-  /** Number of header fields (a request's trailer fields count too). Beyond it: 431. */
+  /** Number of header fields; a message's trailer fields count with its header fields. Beyond it: 431. */
   readonly maxHeaderCount: number;
   /**
    * Request body: the Content-Length, or for chunked the chunk data plus the metadata a client

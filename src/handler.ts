@@ -92,7 +92,11 @@ export interface Exchange {
   end(trailers?: HeaderPairs): void;
   /** Called once the queue drained after write() returned false. */
   onDrain: (() => void) | null;
-  /** Called if the client connection goes away before the exchange finished. */
+  /**
+   * Called once if the exchange ends from the client's side before the handler finished: the
+   * connection went away, the request body broke off or timed out. The handler stops its work
+   * (the proxy drops its upstream request); the engine answers the client if an answer is due.
+   */
   onAbort: (() => void) | null;
   /** Send a 1xx informational response (not 101). */
   informational(status: number, headers: HeaderPairs): void;

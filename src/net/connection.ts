@@ -40,6 +40,13 @@ const READ_HIGH_WATER = 256 * 1024;
  * per chunk (a 1-byte-chunk upload once did 156,000 sendto calls in 10 s and stalled the worker).
  */
 const BODY_BATCH_MAX = 64 * 1024;
+/**
+ * A read at least this large means the client is sending as fast as it can (Bun reads up to
+ * 512 KiB at a time and reads a full socket again at once). After such a read we pause the
+ * socket until the event loop has served everyone else once, so one flooding client cannot
+ * hold the worker: with 1-byte chunks a 512 KiB read is ~87,000 chunks of parsing.
+ */
+const YIELD_READ_BYTES = 256 * 1024;
 /** How often a closing connection re-checks its queue (backstop for a missed notification). */
 const CLOSING_RECHECK_MS = 1_000;
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -113,6 +120,20 @@ export class Connection {
     }
     this.parser.push(chunk);
     this.pump();
+    if (chunk.byteLength >= YIELD_READ_BYTES && !this.closed && !this.yielding) this.yieldReads();
+  }
+
+  /** Socket paused to let other connections run (see YIELD_READ_BYTES); not backpressure. */
+  private yielding = false;
+
+  private yieldReads(): void {
+    this.yielding = true;
+    this.socket.pause();
+    setImmediate(() => {
+      if (!this.yielding) return; // cancelled (the connection became a tunnel)
+      this.yielding = false;
+      if (!this.closed && !this.readPaused) this.socket.resume();
+    });
   }
 
   onDrain(): void {
@@ -177,11 +198,7 @@ export class Connection {
     if (ex && !ex.finished) {
       ex.aborted = true;
       if (ex.sink && !ex.requestDone) ex.sink.error("CLIENT_ABORTED");
-      if (ex.onAbort) {
-        try {
-          ex.onAbort();
-        } catch {}
-      }
+      ex.abortHandler();
       ex.logFinish(ex.status || 499, ex.log.errorCode ?? "CLIENT_ABORTED");
     }
     this.current = null;
@@ -231,6 +248,7 @@ export class Connection {
         if (ex) {
           if (ex.sink) ex.sink.error("TIMEOUT_BODY");
           ex.sink = null;
+          ex.abortHandler();
           if (!ex.responseStarted) ex.sendError(408, "TIMEOUT_BODY");
           else ex.abort("TIMEOUT_BODY");
         }
@@ -250,13 +268,7 @@ export class Connection {
         if (ex) {
           ex.log.errorCode ??= "HANDLER_TIMEOUT";
           ex.keepAlive = false;
-          if (ex.onAbort) {
-            const f = ex.onAbort;
-            ex.onAbort = null;
-            try {
-              f();
-            } catch {}
-          }
+          ex.abortHandler();
           if (!ex.responseStarted) ex.sendError(500, "HANDLER_TIMEOUT");
           else ex.abort("HANDLER_TIMEOUT");
         }
@@ -462,6 +474,9 @@ export class Connection {
       const sink = ex.sink;
       ex.sink = null;
       if (sink) sink.error(err.code);
+      // The handler may not be reading the body yet (the proxy still connecting): tell it
+      // the exchange is over, or it would go on to send a request that can never complete.
+      if (!ex.finished) ex.abortHandler();
       if (!ex.responseStarted) ex.sendError(err.status, err.code);
       else if (!ex.finished) ex.abort(err.code);
       else {
@@ -525,7 +540,7 @@ export class Connection {
     if (shouldPause !== this.readPaused) {
       this.readPaused = shouldPause;
       if (shouldPause) this.socket.pause();
-      else this.socket.resume();
+      else if (!this.yielding) this.socket.resume();
     }
   }
 
@@ -580,8 +595,9 @@ export class Connection {
     this.tunnel = handlers;
     this.phase = Phase.Tunnel;
     this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
-    if (this.readPaused) {
+    if (this.readPaused || this.yielding) {
       this.readPaused = false;
+      this.yielding = false;
       this.socket.resume();
     }
     const rest = this.parser.takeRemaining();
@@ -650,7 +666,18 @@ export class ExchangeImpl implements Exchange {
 
   // ---- request body -------------------------------------------------------------------
 
+  /** The exchange ends from the client's side (gone, broken body, timeout): tell the handler once. */
+  abortHandler(): void {
+    const f = this.onAbort;
+    if (!f) return;
+    this.onAbort = null;
+    try {
+      f();
+    } catch {}
+  }
+
   readBody(sink: BodySink): void {
+    if (this.conn.current !== this) return; // the exchange is over; nothing will read for it
     if (this.requestDone) {
       // Bodiless request: end right away.
       queueMicrotask(() => sink.end(null));

@@ -206,7 +206,11 @@ class ProxiedExchange implements BodySink {
     } else {
       ok = conn.out.write(chunk);
     }
-    if (!ok) this.bodyWaitingForDrain = true;
+    if (!ok) {
+      this.bodyWaitingForDrain = true;
+      // An upstream that stops reading our upload must not hold both connections forever.
+      if (!this.gotResponseBytes) this.armTimer(this.ctx.config.timeouts.sendIdleMs, "send");
+    }
     return ok;
   }
 
@@ -238,6 +242,7 @@ class ProxiedExchange implements BodySink {
     }
     if (this.bodyWaitingForDrain) {
       this.bodyWaitingForDrain = false;
+      if (this.timerPhase === "send") this.clearTimer();
       this.ex.resumeBody();
     }
   }
@@ -505,12 +510,12 @@ class ProxiedExchange implements BodySink {
    * Upstream timeouts are deadlines checked by the context's coarse sweep (net/deadline-sweep.ts):
    * a setTimeout per request (and a refresh per body chunk) measurably cost CPU on the hot path.
    */
-  private armTimer(ms: number, phase: "header" | "body" | "tunnel"): void {
+  private armTimer(ms: number, phase: "header" | "body" | "tunnel" | "send"): void {
     this.timerPhase = phase;
     this.deadline = performance.now() + ms;
     this.ctx.timers.add(this);
   }
-  private timerPhase: "header" | "body" | "tunnel" = "header";
+  private timerPhase: "header" | "body" | "tunnel" | "send" = "header";
   /** performance.now() after which the current phase has timed out; 0 = no deadline. */
   deadline = 0;
 
@@ -522,6 +527,7 @@ class ProxiedExchange implements BodySink {
       this.tunnel?.end();
       this.finish(false);
     } else if (this.timerPhase === "header") this.fail(504, "UPSTREAM_TIMEOUT");
+    else if (this.timerPhase === "send") this.fail(504, "UPSTREAM_SEND_TIMEOUT");
     else this.fail(504, "UPSTREAM_BODY_TIMEOUT");
     return true;
   }

@@ -265,10 +265,9 @@ describe("item 6: FIN in the middle of a request body", () => {
     expect(c.buf.toString("latin1")).toMatch(/^HTTP\/1\.1 (400|405) /);
   });
 
-  test("proxy: a 400 to the client and the upstream request dropped", async () => {
-    const b = backend(async (c) => {
-      await c.waitClosed(10_000);
-    });
+  test("proxy: a 400 to the client, and no half-sent request left on an open upstream connection", async () => {
+    const b = backend(serveEach((req) => okResponse(`ok ${req.target}`)));
+    b.allowErrors(/connection closed while waiting for a complete request/);
     const s = await proxyTo(b.port);
     const c = await Client.connect(s.port);
     c.send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789");
@@ -277,7 +276,14 @@ describe("item 6: FIN in the middle of a request body", () => {
     const r = await c.readResponse("POST", 1500);
     expect(r.status).toBe(400);
     await expectServerCloses(c, 1000, { what: "after a body cut short by FIN", fin: true });
-    await expectServerCloses(b.conns[0]!, 1000, { what: "the half-sent upstream request dropped" });
+    // Depending on timing the proxy had sent part of the request (that connection must be
+    // closed) or nothing yet (a clean connection may be pooled, and must then work).
+    const u = b.conns[0]!;
+    if (u.receivedBytes > 0) await expectServerCloses(u, 1000, { what: "the half-sent upstream request dropped" });
+    const c2 = await Client.connect(s.port);
+    c2.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect((await c2.readResponse()).body.toString()).toBe("ok /next");
+    c2.close();
   });
 });
 

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { expect } from "bun:test";
-import { command, parseResponses, REPO, tmpDir, type ParsedResponse, type RawResult } from "./harness.ts";
+import { command, completeResponseLength, parseResponses, REPO, tmpDir, type ParsedResponse, type RawResult } from "./harness.ts";
 
 /** A temp document root holding `files` (relative path → content). Remove it with rmRoot. */
 export function makeRoot(files: Record<string, string | Uint8Array>): string {
@@ -62,39 +62,7 @@ export function expectRejected(r: RawResult, status: number): ParsedResponse {
   return responses[0]!;
 }
 
-/**
- * Length of the first complete response in buf, or -1 if it is not complete yet. Understands
- * Content-Length, chunked, and bodiless responses (HEAD, 1xx, 204, 304). A response without
- * either framing header is close-delimited: complete only once `ended`.
- */
-export function completeResponseLength(buf: Buffer, method = "GET", ended = false): number {
-  const he = buf.indexOf("\r\n\r\n");
-  if (he < 0) return -1;
-  const head = buf.subarray(0, he).toString("latin1");
-  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
-  let pos = he + 4;
-  if (status < 200 || status === 204 || status === 304 || method === "HEAD") return pos;
-  const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-  if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
-    for (;;) {
-      const le = buf.indexOf("\r\n", pos);
-      if (le < 0) return -1;
-      const size = parseInt(buf.subarray(pos, le).toString("latin1"), 16);
-      pos = le + 2;
-      if (size === 0) {
-        const te = buf.indexOf("\r\n\r\n", pos - 2);
-        return te < 0 ? -1 : te + 4;
-      }
-      pos += size + 2;
-      if (pos > buf.length) return -1;
-    }
-  }
-  if (cl) {
-    const end = pos + Number(cl[1]);
-    return buf.length >= end ? end : -1;
-  }
-  return ended ? buf.length : -1;
-}
+export { completeResponseLength } from "./harness.ts";
 
 /** A persistent raw TCP client with awaitable reads, for keep-alive and lifecycle tests. */
 export class Conn {
@@ -218,6 +186,17 @@ export class Conn {
   /** Wait until the server closes (FIN or RST); true if it did within timeoutMs. */
   closed(timeoutMs = 3000): Promise<boolean> {
     return this.until(() => this.ended, timeoutMs);
+  }
+
+  /**
+   * For a paused connection: read until the first response bytes are here, then pause again.
+   * Proof that the server is answering (the exchange is in flight) without a fixed sleep.
+   */
+  async startedResponding(timeoutMs = 5000): Promise<void> {
+    this.sock.resume();
+    const ok = await this.until(() => this.received > 0 || this.ended, timeoutMs);
+    this.sock.pause();
+    if (!ok || this.received === 0) throw new Error(`no response bytes within ${timeoutMs} ms (ended=${this.ended})`);
   }
 
   /** shutdown(SHUT_WR): send our FIN, keep reading (the socket allows half-open). */

@@ -32,9 +32,50 @@ export function tmpDir(prefix = "ds-e2e-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * Temp log folders of startServer live under one folder per test process. Tests read a log (and
+ * its rotated siblings) after stop(), so a server's folder is removed once its process has
+ * exited and the next server starts; the last ones go when a later test run finds this
+ * process's folder abandoned (bun test runs no process "exit" hooks).
+ */
+const RUN_PREFIX = "ds-e2e-run-";
+const RUN_DIR = path.join(os.tmpdir(), `${RUN_PREFIX}${process.pid}`);
+const serverDirs: { dir: string; proc: Subprocess }[] = [];
+let runDirReady = false;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function serverLogDir(): string {
+  if (!runDirReady) {
+    runDirReady = true;
+    for (const name of fs.readdirSync(os.tmpdir())) {
+      if (!name.startsWith(RUN_PREFIX)) continue;
+      const pid = Number(name.slice(RUN_PREFIX.length));
+      if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+    }
+    fs.mkdirSync(RUN_DIR, { recursive: true });
+  }
+  // Servers that have exited since: their logs were read by now.
+  for (let i = serverDirs.length - 1; i >= 0; i--) {
+    if (serverDirs[i]!.proc.exitCode !== null || serverDirs[i]!.proc.signalCode !== null) {
+      fs.rmSync(serverDirs[i]!.dir, { recursive: true, force: true });
+      serverDirs.splice(i, 1);
+    }
+  }
+  return fs.mkdtempSync(path.join(RUN_DIR, "log-"));
+}
+
 /** Start dreamserver with args (plus --listen 127.0.0.1:0 and a temp access log unless given). */
 export async function startServer(args: string[] = [], opts: { cwd?: string; env?: Record<string, string>; prefix?: string[] } = {}): Promise<RunningServer> {
-  const logPath = path.join(tmpDir("ds-log-"), "access.log");
+  const logDir = serverLogDir();
+  const logPath = path.join(logDir, "access.log");
   const full = [...args];
   if (!full.includes("--listen")) full.push("--listen", "127.0.0.1:0");
   // One process unless a test asks for workers: the default (one per CPU) would make proc.pid a
@@ -48,12 +89,14 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
     stderr: "pipe",
     env: { ...process.env, ...opts.env },
   });
+  serverDirs.push({ dir: logDir, proc });
   let err = "";
   let out = "";
   const decoder = new TextDecoder();
+  let errDone: Promise<void> = Promise.resolve();
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 15_000);
-    (async () => {
+    errDone = (async () => {
       for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
         err += decoder.decode(chunk);
         const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(err);
@@ -66,9 +109,11 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
       reject(new Error(`server exited: ${err}`));
     })().catch(() => {});
   });
-  (async () => {
+  const outDone = (async () => {
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk);
   })().catch(() => {});
+  /** Both pipes read to their end (bounded: a grandchild holding them open must not hang us). */
+  const outputDone = () => Promise.race([Promise.all([errDone, outDone]).then(() => {}), Bun.sleep(3000)]);
   return {
     port,
     proc,
@@ -76,10 +121,12 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
     stderr: () => err,
     stdout: () => out,
     readLog: () => (fs.existsSync(logPath) ? fs.readFileSync(logPath, "utf8") : ""),
+    /** Signal (SIGTERM), wait for the exit and for stdout/stderr to be read to the end. */
     async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (proc.exitCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      return await proc.exited;
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const code = await proc.exited;
+      await outputDone();
+      return code;
     },
   };
 }
@@ -94,16 +141,35 @@ export async function runCli(args: string[], cwd = REPO): Promise<{ code: number
 
 export interface RawResult {
   data: Buffer;
-  /** The server closed the connection (FIN or RST) before our idle timeout. */
+  /** The server closed the connection (FIN or RST) before raw() returned. */
   closed: boolean;
+}
+
+export interface RawOptions {
+  /**
+   * Return as soon as this many complete responses arrived (for a connection that is meant to
+   * stay open). Without it raw() waits for the server to close, bounded by idleMs.
+   */
+  responses?: number;
+  /** Request methods, in order, for telling bodiless HEAD responses apart (with `responses`). */
+  methods?: string[];
+  /**
+   * Give up after this long without a byte (default 2000 ms). Only a safety net: a call either
+   * waits for the close or states how many responses it waits for, so no test depends on it.
+   */
+  idleMs?: number;
+  /** Pause between the payload parts. */
+  gapMs?: number;
+  /** shutdown(SHUT_WR) after the last part. */
+  halfClose?: boolean;
 }
 
 /**
  * Send bytes (optionally in several writes with pauses) and collect everything until the server
- * closes or nothing arrives for idleMs.
+ * closes, until `responses` complete responses arrived, or (safety net) nothing arrived for idleMs.
  */
-export function raw(port: number, payload: string | Buffer | (string | Buffer)[], opts: { idleMs?: number; gapMs?: number; halfClose?: boolean } = {}): Promise<RawResult> {
-  const idleMs = opts.idleMs ?? 400;
+export function raw(port: number, payload: string | Buffer | (string | Buffer)[], opts: RawOptions = {}): Promise<RawResult> {
+  const idleMs = opts.idleMs ?? 2000;
   const parts = Array.isArray(payload) ? payload : [payload];
   return new Promise((resolve) => {
     const sock = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
@@ -121,8 +187,10 @@ export function raw(port: number, payload: string | Buffer | (string | Buffer)[]
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => finish(false), idleMs);
     };
+    const enough = () => opts.responses !== undefined && countResponses(Buffer.concat(chunks), opts.methods ?? []) >= opts.responses;
     sock.on("data", (d: Buffer) => {
       chunks.push(d);
+      if (enough()) return finish(false);
       arm();
     });
     sock.on("end", () => finish(true));
@@ -137,6 +205,54 @@ export function raw(port: number, payload: string | Buffer | (string | Buffer)[]
       arm();
     });
   });
+}
+
+/**
+ * Length of the first complete response in buf, or -1 if it is not complete yet. Understands
+ * Content-Length, chunked, and bodiless responses (HEAD, 1xx, 204, 304). A response without
+ * either framing header is close-delimited: complete only once `ended`.
+ */
+export function completeResponseLength(buf: Buffer, method = "GET", ended = false): number {
+  const he = buf.indexOf("\r\n\r\n");
+  if (he < 0) return -1;
+  const head = buf.subarray(0, he).toString("latin1");
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+  let pos = he + 4;
+  if (status < 200 || status === 204 || status === 304 || method === "HEAD") return pos;
+  const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+    for (;;) {
+      const le = buf.indexOf("\r\n", pos);
+      if (le < 0) return -1;
+      const size = parseInt(buf.subarray(pos, le).toString("latin1"), 16);
+      pos = le + 2;
+      if (size === 0) {
+        const te = buf.indexOf("\r\n\r\n", pos - 2);
+        return te < 0 ? -1 : te + 4;
+      }
+      pos += size + 2;
+      if (pos > buf.length) return -1;
+    }
+  }
+  if (cl) {
+    const end = pos + Number(cl[1]);
+    return buf.length >= end ? end : -1;
+  }
+  return ended ? buf.length : -1;
+}
+
+/** How many complete final responses buf holds (1xx interim responses are not counted). */
+export function countResponses(buf: Buffer, methods: string[] = []): number {
+  let n = 0;
+  let pos = 0;
+  for (;;) {
+    const rest = buf.subarray(pos);
+    const isInterim = /^HTTP\/1\.[01] 1\d\d/.test(rest.subarray(0, 12).toString("latin1"));
+    const len = completeResponseLength(rest, isInterim ? "GET" : (methods[n] ?? "GET"));
+    if (len < 0) return n;
+    if (!isInterim) n++;
+    pos += len;
+  }
 }
 
 export interface ParsedResponse {

@@ -114,7 +114,7 @@ describe("signals", () => {
     const c = await Conn.open(s.port, { paused: true });
     try {
       c.write("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Request-ID: in-flight\r\n\r\n");
-      await Bun.sleep(300); // the head is parsed and the body is streaming into full buffers
+      await c.startedResponding(); // the body is streaming into full buffers
       const t0 = performance.now();
       s.proc.kill("SIGTERM");
       // Stop accepting promptly.
@@ -174,7 +174,7 @@ describe("signals", () => {
       idle.write("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
       await idle.response();
       busy.write("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-      await Bun.sleep(200);
+      await busy.startedResponding();
       s.proc.kill("SIGTERM");
       expect(await idle.closed(1500)).toBe(true);
       busy.sock.resume();
@@ -229,7 +229,7 @@ describe("signals", () => {
     const c = await Conn.open(s.port, { paused: true });
     try {
       c.write("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Request-ID: stuck-1\r\n\r\n");
-      await Bun.sleep(200);
+      await c.startedResponding();
       const t0 = performance.now();
       s.proc.kill("SIGTERM");
       expect(await s.proc.exited).toBe(0);
@@ -252,7 +252,7 @@ describe("signals", () => {
     const c = await Conn.open(s.port, { paused: true });
     try {
       c.write("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Request-ID: stuck-2\r\n\r\n");
-      await Bun.sleep(200);
+      await c.startedResponding();
       const t0 = performance.now();
       s.proc.kill("SIGTERM");
       await Bun.sleep(150);

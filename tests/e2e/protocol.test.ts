@@ -33,15 +33,18 @@ afterAll(async () => {
 });
 
 const GET_A = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+/** GET_A as the last request of a raw() exchange: the server's close ends the read, no idle wait. */
+const GET_A_LAST = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 describe("connection reuse", () => {
   test("10 pipelined requests in one write get 10 responses, in order", async () => {
     const paths = ["/a.txt", "/b.txt", "/missing", "/a.txt", "/", "/b.txt", "/a.txt", "/nope/x", "/b.txt", "/a.txt"];
     const methods = paths.map((_, i) => (i === 3 ? "HEAD" : "GET"));
     const wire = paths.map((p, i) => `${methods[i]} ${p} HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: pipe-${i}\r\n\r\n`).join("");
-    const r = await raw(srv.port, wire);
-    const res = parseResponses(r.data, methods);
-    expect(res.length).toBe(10);
+    // An 11th request with Connection: close ends the exchange (no idle timeout to wait for).
+    const r = await raw(srv.port, wire + GET_A_LAST);
+    const res = parseResponses(r.data, methods).slice(0, 10);
+    expect(parseResponses(r.data, methods).length).toBe(11);
     // Our own ids come back in request order: the responses are not just right in number.
     expect(res.map((x) => x.header("x-request-id"))).toEqual(paths.map((_, i) => `pipe-${i}`));
     expect(res.map((x) => x.status)).toEqual([200, 200, 404, 200, 200, 200, 200, 404, 200, 200]);
@@ -51,8 +54,10 @@ describe("connection reuse", () => {
     expect(res[3]!.header("content-length")).toBe(String(A.length));
     expect(res[4]!.body.toString()).toBe("<h1>home</h1>\n");
     expect(res[9]!.body.toString()).toBe(A);
-    // HTTP/1.1 without Connection: close: still open after the last response.
-    expect(r.closed).toBe(false);
+    // HTTP/1.1 without Connection: close: still open after the 10th response (the 11th was
+    // served on it), closed only after the one that asked.
+    expect(res.every((x) => x.header("connection") === undefined)).toBe(true);
+    expect(r.closed).toBe(true);
   });
 
   test("HTTP/1.1 keeps the connection alive by default; Connection: close is honoured", async () => {
@@ -158,7 +163,7 @@ describe("unread request bodies (the static handler never reads them)", () => {
   const SMUGGLED = "GET /b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
   test("a small Content-Length body is skipped and the connection reused", async () => {
-    const r = await raw(srv.port, `POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}` + GET_A);
+    const r = await raw(srv.port, `POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}` + GET_A_LAST);
     const res = parseResponses(r.data);
     expect(res.map((x) => x.status)).toEqual([405, 200]);
     expect(res[0]!.header("connection")).toBeUndefined();
@@ -166,7 +171,7 @@ describe("unread request bodies (the static handler never reads them)", () => {
   });
 
   test("a small body arriving slowly after the 405 is still skipped", async () => {
-    const r = await raw(srv.port, [`POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`, SMUGGLED.slice(0, 10), SMUGGLED.slice(10), GET_A], { gapMs: 30 });
+    const r = await raw(srv.port, [`POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n`, SMUGGLED.slice(0, 10), SMUGGLED.slice(10), GET_A_LAST], { gapMs: 30 });
     expect(parseResponses(r.data).map((x) => [x.status, x.body.length])).toEqual([
       [405, expect.any(Number)],
       [200, A.length],
@@ -175,7 +180,7 @@ describe("unread request bodies (the static handler never reads them)", () => {
 
   test("a chunked body is drained like nginx does: 405, the body never parsed as a request, the connection reused (issue 7 item 5)", async () => {
     const chunk = SMUGGLED.length.toString(16);
-    const r = await raw(srv.port, `POST /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}\r\n${SMUGGLED}\r\n0\r\n\r\n` + GET_A);
+    const r = await raw(srv.port, `POST /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}\r\n${SMUGGLED}\r\n0\r\n\r\n` + GET_A_LAST);
     const res = parseResponses(r.data);
     expect(res.map((x) => x.status)).toEqual([405, 200]);
     expect(res[0]!.header("connection")).toBeUndefined();
@@ -184,7 +189,7 @@ describe("unread request bodies (the static handler never reads them)", () => {
 
   test("a GET with a chunked body of 1-byte chunks to a static file: answered, body dropped, connection kept (issue 7 item 5)", async () => {
     const body = "1\r\nx\r\n".repeat(500) + "0\r\n\r\n";
-    const r = await raw(srv.port, [`GET /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n`, body, GET_A], { gapMs: 5 });
+    const r = await raw(srv.port, [`GET /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n`, body, GET_A_LAST], { gapMs: 5 });
     const res = parseResponses(r.data);
     expect(res.map((x) => x.status)).toEqual([200, 200]);
     expect(res[0]!.header("connection")).toBeUndefined();

@@ -15,11 +15,15 @@ import type { ResponseHead } from "../http1/message-head.ts";
 import { frameChunk, LAST_CHUNK, lastChunkWithTrailers } from "../http1/serialize.ts";
 import { ConnectError, UpstreamPool, type UpstreamConnection, type UpstreamListener } from "../net/upstream-pool.ts";
 import { TrustedProxies } from "./cidr.ts";
+import { connectionNamed } from "./hop-by-hop.ts";
+import { forwardableTrailers } from "./trailers.ts";
 import { makeLocationRewriter } from "./location-rewrite.ts";
 import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, upstreamTargetOf, withTarget, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
 import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
 import { shouldFollow } from "./redirect-policy.ts";
 import { DeadlineSweep } from "../net/deadline-sweep.ts";
+
+const NO_TRAILERS: [string, string][] = [];
 
 /** Idempotent methods (RFC 9110 §9.2.2): only these may be re-sent after a dead pooled connection. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -120,6 +124,7 @@ class ProxiedExchange implements BodySink {
         trusted: this.ctx.trusted,
         tunnel: wantsWebSocketTunnel(head),
         viaName: "dreamserver",
+        underscoresInHeaders: this.ctx.proxy.underscoresInHeaders,
         localPort: ex.localPort,
       });
     } catch (e) {
@@ -217,7 +222,11 @@ class ProxiedExchange implements BodySink {
   end(trailers: HeaderList | null): void {
     const conn = this.conn;
     if (!conn || conn.closed) return;
-    if (this.prepared.bodyKind === "chunked") conn.out.write(trailers && trailers.size ? lastChunkWithTrailers(trailers.pairs()) : LAST_CHUNK);
+    if (this.prepared.bodyKind === "chunked") {
+      // Trailers cannot carry framing, routing, auth or forwarding fields (RFC 9110 §6.5.1).
+      const t = trailers && trailers.size ? forwardableTrailers(trailers, connectionNamed(this.ex.head.headers)) : NO_TRAILERS;
+      conn.out.write(t.length ? lastChunkWithTrailers(t) : LAST_CHUNK);
+    }
     this.requestSent = true;
     this.sentAt = performance.now();
     if (!this.gotResponseBytes) this.armTimer(this.ctx.config.timeouts.upstreamHeaderMs, "header");
@@ -369,7 +378,9 @@ class ProxiedExchange implements BodySink {
       return;
     }
     this.clearTimer();
-    this.ex.end(trailers && trailers.size ? (trailers.pairs() as HeaderPairs) : undefined);
+    const h = this.responseHead;
+    const t = trailers && trailers.size && h ? forwardableTrailers(trailers, connectionNamed(h.headers)) : NO_TRAILERS;
+    this.ex.end(t.length ? t : undefined);
     this.finish(true);
   }
 

@@ -396,3 +396,101 @@ describe("item 13: the 101 through the proxy carries Date, Server and X-Request-
     c.close();
   });
 });
+
+describe("items 4, 9-12 end to end: what reaches the backend", () => {
+  test("item 4: Transfer-Encoding \\xa0chunked is refused (400) and nothing reaches the backend", async () => {
+    const b = backend(serveEach(() => okResponse("no")));
+    const s = await proxyTo(b.port);
+    for (const te of ["\xa0chunked", "chunked\xa0"]) {
+      const c = await Client.connect(s.port);
+      c.send(Buffer.from(`POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, "latin1"));
+      expect((await c.readResponse("POST")).status).toBe(400);
+      await expectServerCloses(c, 1000, { what: "after a 400" });
+    }
+    const c = await Client.connect(s.port);
+    c.send(Buffer.from("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: \xa0upgrade\r\nUpgrade: \xa0websocket\r\n\r\n", "latin1"));
+    expect((await c.readResponse()).status).toBe(400);
+    expect(b.conns.length).toBe(0);
+  });
+
+  test("item 9: request trailers lose framing, routing, auth and forwarding fields; response trailers too", async () => {
+    let seen: [string, string][] = [];
+    const b = backend(
+      serveEach((req) => {
+        seen = req.trailers;
+        return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Checksum: resp\r\nSet-Cookie: s=1\r\nContent-Length: 99\r\nLocation: /evil\r\n\r\n";
+      }),
+    );
+    const s = await proxyTo(b.port);
+    const c = await Client.connect(s.port);
+    c.send(
+      "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\nHost: evil\r\nContent-Length: 5\r\nX-Forwarded-For: 6.6.6.6\r\nAuthorization: Basic eA==\r\nX_Trace: 1\r\n\r\n",
+    );
+    const r = await c.readResponse("POST");
+    expect(r.status).toBe(200);
+    expect(seen).toEqual([["X-Checksum", "abc"]]);
+    expect(r.trailers).toEqual([["X-Checksum", "resp"]]);
+    c.close();
+  });
+
+  test("item 10: 4,000-byte chunk extensions cannot carry a body past --max-body-size", async () => {
+    const b = backend(serveEach(() => okResponse("no")));
+    b.allowErrors(/connection closed while waiting/);
+    const s = await proxyTo(b.port, ["--max-body-size", "64k"]);
+    const c = await Client.connect(s.port);
+    c.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    const ext = ";e=" + "x".repeat(900); // under the 1 KiB chunk-line cap
+    for (let i = 0; i < 100 && !c.closed; i++) c.send(`1${ext}\r\na\r\n`);
+    const r = await c.readResponse("POST", 3000);
+    expect(r.status).toBe(413);
+    await expectServerCloses(c, 1000, { what: "after a 413" });
+    const c2 = await Client.connect(s.port);
+    c2.send(`POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;e=${"x".repeat(4000)}\r\na\r\n0\r\n\r\n`);
+    expect((await c2.readResponse("POST", 3000)).status).toBe(400); // over the chunk-line cap
+  });
+
+  test("item 11: underscore spellings and client-IP fields from an untrusted peer never reach the backend", async () => {
+    const seen: Array<[string, string][]> = [];
+    const b = backend(
+      serveEach((req) => {
+        seen.push(req.headers);
+        return okResponse("ok");
+      }),
+    );
+    const s = await proxyTo(b.port);
+    const c = await Client.connect(s.port);
+    c.send("GET /x HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nX-Client-IP: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nCF-Connecting-IP: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\n\r\n");
+    expect((await c.readResponse()).status).toBe(200);
+    const names = seen[0]!.map(([n]) => n.toLowerCase());
+    for (const bad of ["x_forwarded_for", "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-real-ip"]) expect(names).not.toContain(bad);
+    expect(JSON.stringify(seen[0])).not.toContain("6.6.6.6");
+    c.close();
+
+    const s2 = await proxyTo(b.port, ["--underscores-in-headers"]);
+    const c2 = await Client.connect(s2.port);
+    c2.send("GET /x HTTP/1.1\r\nHost: a\r\nX_Custom: 1\r\n\r\n");
+    expect((await c2.readResponse()).status).toBe(200);
+    expect(seen[1]!.map(([n]) => n)).toContain("X_Custom");
+    c2.close();
+  });
+
+  test("item 12: a trusted front proxy's Connection nomination cannot remove its forwarding fields", async () => {
+    const seen: Array<[string, string][]> = [];
+    const b = backend(
+      serveEach((req) => {
+        seen.push(req.headers);
+        return okResponse("ok");
+      }),
+    );
+    const s = await proxyTo(b.port, ["--trusted-proxy", "127.0.0.1/32"]);
+    const c = await Client.connect(s.port);
+    c.send("GET /x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.7\r\nX-Auth-User: mallory\r\nConnection: X-Forwarded-For, X-Auth-User, Host, Content-Length\r\n\r\n");
+    expect((await c.readResponse()).status).toBe(200);
+    const h = seen[0]!;
+    const get = (n: string) => h.filter(([k]) => k.toLowerCase() === n).map(([, v]) => v);
+    expect(get("x-forwarded-for")).toEqual(["203.0.113.7, 127.0.0.1"]);
+    expect(get("x-auth-user")).toEqual([]); // not a forwarding field: the nomination removes it
+    expect(get("host")).toEqual(["a"]);
+    c.close();
+  });
+});

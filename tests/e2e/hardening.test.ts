@@ -18,8 +18,17 @@ const backends: RawBackend[] = [];
 const roots: string[] = [];
 
 afterEach(async () => {
-  for (const s of servers.splice(0)) await s.stop("SIGKILL");
-  for (const b of backends.splice(0)) b.stop();
+  // Every cleanup runs; the first failure (e.g. a backend script error) is reported afterwards.
+  let first: unknown = null;
+  for (const s of servers.splice(0)) await s.stop("SIGKILL").catch((e) => (first ??= e));
+  for (const b of backends.splice(0)) {
+    try {
+      b.stop();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
 });
 afterAll(() => {
   for (const r of roots.splice(0)) rmRoot(r);

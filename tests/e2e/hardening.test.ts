@@ -503,3 +503,24 @@ describe("items 4, 9-12 end to end: what reaches the backend", () => {
     c.close();
   });
 });
+
+describe("a slow upstream is not the client's fault", () => {
+  test("an upload the upstream reads slowly is not cut by the client body timeout (408)", async () => {
+    const size = 16 * 1024 * 1024;
+    const b = backend(async (c) => {
+      c.socket.pause(); // read nothing for 2.5 s: the proxy must stop reading the client, not blame it
+      await Bun.sleep(2500);
+      c.socket.resume();
+      const req = await c.readRequest(20_000);
+      await c.write(okResponse(`got ${req.body.length}`));
+    });
+    const s = await proxyTo(b.port, ["--body-timeout", "1s"]);
+    const c = await Client.connect(s.port);
+    c.send(`POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`);
+    c.send(Buffer.alloc(size, 0x7a));
+    const r = await c.readResponse("POST", 20_000);
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe(`got ${size}`);
+    c.close();
+  }, 30_000);
+});

@@ -259,6 +259,41 @@ describe("item 3: a client that goes away during a proxied request is noticed", 
   });
 });
 
+describe("item 3 (cont.): reset while the upstream body is stalled", () => {
+  test("a client that resets mid-body while the upstream is idle: upstream closed, never pooled", async () => {
+    const b = backend(async (c) => {
+      const req = await c.readRequest();
+      if (req.target === "/big") {
+        await c.write("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + "a".repeat(64 * 1024));
+        await c.waitClosed(10_000); // stalls: nothing more unless the proxy reuses this connection
+        return;
+      }
+      await c.write(okResponse("next"));
+    });
+    const s = await proxyTo(b.port);
+    // terminate() sends a RST (a client killed mid-download, or closing with unread data).
+    let got = 0;
+    const c = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: s.port,
+      socket: {
+        data(_s, d) {
+          got += d.byteLength;
+        },
+      },
+    });
+    c.write("GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    await waitFor(() => (got > 64 * 1024 ? true : null), 3000);
+    c.terminate();
+    await expectServerCloses(b.conns[0]!, 1500, { what: "the proxy dropping the upstream of an aborted response" });
+    const c2 = await Client.connect(s.port);
+    c2.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect((await c2.readResponse()).body.toString()).toBe("next");
+    expect(b.conns.length).toBe(2);
+    c2.close();
+  });
+});
+
 describe("item 6: FIN in the middle of a request body", () => {
   test("static: the answer (400) and a close at once, not after the body timeout", async () => {
     const root = makeRoot({ "a.txt": "A" });
@@ -523,4 +558,26 @@ describe("a slow upstream is not the client's fault", () => {
     expect(r.body.toString()).toBe(`got ${size}`);
     c.close();
   }, 30_000);
+});
+
+describe("every proxy phase has a deadline", () => {
+  test("an upstream that never reads the upload: 504 UPSTREAM_SEND_TIMEOUT after --send-timeout, both connections released", async () => {
+    const b = backend(async (c) => {
+      c.socket.pause(); // never reads
+      await c.waitClosed(15_000);
+    });
+    const s = await proxyTo(b.port, ["--send-timeout", "1s"]);
+    const c = await Client.connect(s.port);
+    const size = 64 * 1024 * 1024;
+    c.send(`POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`);
+    c.send(Buffer.alloc(size, 0x7a));
+    const t = Date.now();
+    const r = await c.readResponse("POST", 8000);
+    expect(r.status).toBe(504);
+    expect(Date.now() - t).toBeLessThan(6000);
+    await expectServerCloses(b.conns[0]!, 2000, { what: "the stuck upstream connection dropped" });
+    await expectServerCloses(c, 2000, { what: "the client whose upload can no longer be read" });
+    await waitFor(() => (logLines(s).length === 1 ? true : null), 3000);
+    expect(logLines(s)[0]!.error).toBe("UPSTREAM_SEND_TIMEOUT");
+  }, 20_000);
 });

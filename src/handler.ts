@@ -1,5 +1,5 @@
 /**
- * The one small interface everything composes through (DESIGN.md lesson 1, after undici's
+ * The one small interface everything composes through (after undici's
  * dispatcher/handler): a Handler gets an Exchange — the parsed request plus a response sink —
  * and answers it. Static files, the reverse proxy and error pages are all handlers.
  *

@@ -2,7 +2,7 @@
  * The typed configuration of one DreamServer instance, with every default in one place.
  *
  * A Config is immutable once built: connections keep the snapshot they started with
- * (DESIGN.md lesson 9). Sizes are bytes, times are milliseconds.
+ * (docs/architecture.md). Sizes are bytes, times are milliseconds.
  */
 
 export type LogFormat = "text" | "json";

@@ -7,7 +7,7 @@
  *   while ((ev = parser.next()))  // head → body* → end, then the next message's head …
  *   parser.finish()               // peer closed: ends a close-delimited body or reports truncation
  *
- * Strictness (DESIGN.md lesson 3; each rule was a smuggling CVE somewhere): only CRLF line
+ * Strictness (after llhttp; each rule was a smuggling CVE somewhere): only CRLF line
  * endings, no whitespace before ":", no obs-fold, token-only names and methods, no control
  * bytes in values, one Content-Length of 1*DIGIT, Transfer-Encoding ending in one "chunked",
  * no CL together with TE, chunk sizes 1*HEXDIG with an overflow cap, CRLF after every chunk.

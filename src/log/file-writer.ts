@@ -2,7 +2,7 @@
  * Append-only, buffered line writer for the access log (a file, or stdout).
  *
  * Why not Bun.file(path).writer(): it writes from offset 0 and overwrites an existing log
- * (BUN-NOTES "Append-only logging"). We open with O_APPEND ourselves, which also keeps lines
+ * (docs/runtime-notes.md, append-only logging). We open with O_APPEND ourselves, which also keeps lines
  * whole when several worker processes append to the same file: every write(2) to a regular file
  * opened O_APPEND lands atomically at the current end.
  *

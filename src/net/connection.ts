@@ -8,7 +8,7 @@
  * one read is processed are corked into a single write.
  *
  * Timers are deadlines checked by the server's coarse sweep (Server.sweep, every 500 ms); Bun's socket.timeout is
- * too coarse and not reset by traffic (BUN-NOTES.md).
+ * too coarse and not reset by traffic (docs/runtime-notes.md).
  */
 import type { Socket } from "bun";
 import { nanoid } from "nanoid";
@@ -555,6 +555,8 @@ export class Connection {
   resumeBody(ex: ExchangeImpl): void {
     if (this.current !== ex || !ex.bodyPaused) return;
     ex.bodyPaused = false;
+    // The client cannot be blamed for the time we were not reading: its idle clock restarts.
+    if (this.phase === Phase.Body) this.deadline = performance.now() + this.config.timeouts.bodyIdleMs;
     this.pump();
   }
 
@@ -580,7 +582,7 @@ export class Connection {
 
   close(): void {
     if (this.closed) return;
-    // end() runs our close handler synchronously (BUN-NOTES.md): state is already consistent here.
+    // end() runs our close handler synchronously (docs/runtime-notes.md): state is already consistent here.
     this.socket.end();
   }
 
@@ -716,7 +718,7 @@ export class ExchangeImpl implements Exchange {
     this.status = status;
     const bodyBytes = body == null ? EMPTY : typeof body === "string" ? Buffer.from(body, "utf8") : body;
     const noBody = status === 204 || status === 304 || status < 200;
-    // Head and body leave as one write (BUN-NOTES.md): corked, they are copied into the shared
+    // Head and body leave as one write (docs/runtime-notes.md): corked, they are copied into the shared
     // arena and sent together at uncork, with no per-response allocation.
     const out = this.conn.out;
     out.cork();

@@ -79,7 +79,7 @@ export class Server implements ConnectionContext {
     const options = {
       hostname: this.config.hostname,
       port: this.config.port,
-      // A client that half-closes after sending its request must still get the answer (BUN-NOTES.md).
+      // A client that half-closes after sending its request must still get the answer (docs/runtime-notes.md).
       allowHalfOpen: true,
       reusePort: this.opts.reusePort ?? false,
       socket: {
@@ -107,7 +107,7 @@ export class Server implements ConnectionContext {
           socket.data?.onClose();
         },
         error(socket: Socket<Connection>, err: Error) {
-          // A sync throw in a handler lands here and does not close the socket (BUN-NOTES.md).
+          // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).
           console.error(`[ERROR] connection error: ${err?.message ?? err}`);
           const conn = socket.data;
           if (conn) {
@@ -118,7 +118,7 @@ export class Server implements ConnectionContext {
         },
       },
     };
-    // reusePort works although the type definitions omit it (BUN-NOTES.md).
+    // reusePort works although the type definitions omit it (docs/runtime-notes.md).
     this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
   }

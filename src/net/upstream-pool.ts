@@ -1,7 +1,7 @@
 /**
  * Connections to one upstream origin over Bun.connect, with a bounded keep-alive pool.
  *
- * - Bun.connect has no connect timeout (BUN-NOTES.md): we race it against our own timer and
+ * - Bun.connect has no connect timeout (docs/runtime-notes.md): we race it against our own timer and
  *   close a socket that arrives late.
  * - A connection goes back to the pool only after a fully read response whose framing was
  *   explicit (never close-delimited or cut short) — the proxy decides and calls release().
@@ -148,7 +148,7 @@ export class UpstreamPool {
       }, this.connectMs);
       const onReady = (socket: Socket<UpstreamConnection>) => {
         if (settled) {
-          // Arrived after we gave up: close it (no connect timeout in Bun, BUN-NOTES.md).
+          // Arrived after we gave up: close it (no connect timeout in Bun, docs/runtime-notes.md).
           socket.terminate();
           return;
         }

@@ -1,6 +1,6 @@
 /**
  * --workers N: N listener processes share one port through SO_REUSEPORT (the kernel spreads
- * new connections across them, BUN-NOTES.md), supervised by this process:
+ * new connections across them, docs/runtime-notes.md), supervised by this process:
  *   - a worker that dies unexpectedly is restarted (with a back-off when it dies young);
  *   - SIGTERM/SIGINT are forwarded and we exit once every worker has drained and exited;
  *   - SIGUSR1 (reopen logs) is forwarded to every worker.

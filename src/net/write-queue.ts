@@ -1,6 +1,6 @@
 /**
  * A socket's outgoing byte queue. Bun's socket.write() never buffers: it returns how many bytes
- * the kernel took, possibly 0 (BUN-NOTES.md). Whatever it did not take is kept here, in order,
+ * the kernel took, possibly 0 (docs/runtime-notes.md). Whatever it did not take is kept here, in order,
  * and written on the next `drain`. write() reports whether the queue is under its high-water
  * mark so producers (file streamer, proxy relay) pause instead of growing memory without bound.
  *
@@ -248,7 +248,7 @@ export class WriteQueue {
     // Join small batches into one send; a large body (e.g. a 1 MiB cached file) goes as its own
     // write instead of being copied behind its head.
     if (count > 1 && this.queuedBytes <= JOIN_MAX) {
-      // Join into one buffer so the kernel gets one send (BUN-NOTES: every write is one sendto).
+      // Join into one buffer so the kernel gets one send (docs/runtime-notes.md: every write is one sendto).
       const joined = Buffer.allocUnsafe(this.queuedBytes);
       let off = 0;
       for (let i = this.head; i < this.chunks.length; i++) {

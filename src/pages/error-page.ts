@@ -3,7 +3,7 @@
  *
  * They are generated from a TypeScript template rather than kept as .html files so that
  * `bun build --compile` embeds them as ordinary code: no asset import, no --asset flag, nothing
- * that tree-shaking or a wrong cwd can lose (BUN-NOTES "bun build --compile").
+ * that tree-shaking or a wrong cwd can lose (docs/runtime-notes.md, bun build --compile).
  *
  * Safety: a page depends on the status number only. It never contains request data (path,
  * host, headers), so there is nothing a client can inject (no reflected XSS), and every page is

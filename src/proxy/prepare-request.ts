@@ -1,6 +1,6 @@
 /**
  * Preparation of the request we send upstream: one pure function, in a fixed order
- * (DESIGN.md lesson 6, after Go's ReverseProxy `Rewrite`):
+ * (after Go's ReverseProxy `Rewrite`):
  *
  *   1. remove hop-by-hop fields: the fixed list (hop-by-hop.ts) and every field a Connection
  *      header names (RFC 9110 §7.6.1); also Content-Length (we re-frame), Expect, HTTP2-Settings;

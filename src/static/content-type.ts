@@ -1,6 +1,6 @@
 /**
  * Content-Type of a served file (RFC 9110 §8.3), from its extension via the `mime` package
- * (Bun's built-in guess differs on common extensions such as .ts, see BUN-NOTES.md).
+ * (Bun's built-in guess differs on common extensions such as .ts, see docs/runtime-notes.md).
  *
  * Unknown extensions get application/octet-stream: §8.3 lets a sender omit the field, but then
  * browsers sniff the content, which turns an uploaded "photo" into executable HTML. Sending

@@ -1,7 +1,7 @@
 /**
  * In-memory cache of served files: metadata for every recently served file, plus the bytes of
- * small ones, each with its response header block serialized once (DESIGN.md "Performance
- * shape": small files are answered from memory with a precomputed head).
+ * small ones, each with its response header block serialized once: small files are answered
+ * from memory with a precomputed head (docs/performance.md).
  *
  * Freshness: an entry records the file's identity from fstat (dev, ino, size, mtime, ctime).
  * The handler stats the path on EVERY request and uses the entry only if all five are equal;

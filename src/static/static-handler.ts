@@ -52,7 +52,7 @@ import {
 } from "./range.ts";
 import { encodeRelPath, type ResolveCode, resolvePath } from "./resolve-path.ts";
 
-/** Size of each read when streaming a file (64 KiB: large enough to amortise the syscall). */
+/** Largest read when streaming a file (256 KiB: large enough to amortise the syscall). */
 export const STREAM_CHUNK = 256 * 1024;
 /** Smallest read while streaming, so a nearly full queue does not turn into many tiny reads. */
 const MIN_READ = 16 * 1024;

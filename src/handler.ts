@@ -53,8 +53,18 @@ export interface ExchangeLogFields {
   upstreamTtfbMs?: number;
 }
 
+/**
+ * One request and its response sink, as every handler and middleware sees it. The request view
+ * (head, id, clientIp, scheme, secure) is protocol-neutral: HTTP/1 fills it today and HTTP/2 can
+ * fill it the same way (head.minor, head.keepAlive and head.form are the only HTTP/1 details,
+ * and only the engine and the proxy's forwarding rules read them).
+ */
 export interface Exchange {
+  /** The request: method, target, path, query, headers, host, body framing. */
   readonly head: RequestHead;
+  /** "https" once the connection is TLS. */
+  readonly scheme: "http" | "https";
+  readonly secure: boolean;
   /** Request id: the client's valid X-Request-ID or a fresh nanoid; echoed in the response. */
   readonly id: string;
   readonly clientIp: string;

@@ -99,24 +99,17 @@ export interface ProxyConfig {
   readonly underscoresInHeaders: boolean;
 }
 
-export interface Config {
-  readonly hostname: string;
-  readonly port: number;
+/** What a static route serves (the `static = { ... }` table of a route, or --root). */
+export interface StaticConfig {
   /** Document root, absolute and real (symlinks resolved). */
   readonly root: string;
-  readonly proxy: ProxyConfig | null;
-  /** Path of the access log, "-" for stdout, "off" to disable. */
-  readonly accessLog: string;
-  readonly logFormat: LogFormat;
-  readonly limits: Limits;
-  readonly timeouts: Timeouts;
-  /** Requests served on one connection before we close it (nginx keepalive_requests). */
-  readonly maxRequestsPerConnection: number;
+  /** Files tried, in order, for a request that names a directory ("/dir/"). */
+  readonly index: readonly string[];
   /** Serve files whose path has a segment starting with "." (default: no, 404). */
   readonly serveDotfiles: boolean;
   /** Files up to this size are kept in memory with a precomputed response head. */
   readonly fileCacheMaxFileSize: number;
-  /** Total bytes of file bodies kept in memory. */
+  /** Total bytes of file bodies kept in memory (per static route). */
   readonly fileCacheMaxBytes: number;
   /**
    * How long a cached file is trusted without re-checking it on disk. 0 (default): every
@@ -125,10 +118,91 @@ export interface Config {
    * open_file_cache_valid: a change may go unseen for up to this long.
    */
   readonly fileCacheValidityMs: number;
-  /** Number of listener processes (issue 4). 1 = this process only; the CLI default is one per CPU. */
+}
+
+/** One address to listen on. Sites that name the same address share one listener. */
+export interface ListenAddress {
+  readonly hostname: string;
+  /** 0 = an ephemeral port chosen at start. */
+  readonly port: number;
+}
+
+/** A string with placeholders ({host}, {path}, …), parsed once at load (src/config/template.ts). */
+export interface Template {
+  /** The text as written in the config. */
+  readonly source: string;
+  /** Literal text and placeholder names, in order. */
+  readonly parts: readonly TemplatePart[];
+}
+export type TemplatePart = { readonly text: string } | { readonly placeholder: string; readonly arg?: string };
+
+/** `request_headers` / `response_headers` of a route. Names keep their case; `remove` is lowercase. */
+export interface HeaderRules {
+  readonly set: readonly (readonly [string, Template])[];
+  readonly add: readonly (readonly [string, Template])[];
+  readonly remove: readonly string[];
+}
+
+/** How a route's `path` matches the normalised request path. */
+export type PathMatch =
+  | { readonly kind: "prefix"; readonly prefix: string }
+  | { readonly kind: "exact"; readonly path: string }
+  | { readonly kind: "regex"; readonly source: string; readonly re: RegExp };
+
+/** What a route does with a request it matched. */
+export type RouteAction =
+  | { readonly kind: "static"; readonly static: StaticConfig }
+  | { readonly kind: "proxy"; readonly proxy: ProxyConfig }
+  | { readonly kind: "redirect"; readonly to: Template; readonly status: 301 | 302 | 303 | 307 | 308 }
+  | { readonly kind: "respond"; readonly status: number; readonly body: string; readonly headers: readonly (readonly [string, Template])[] };
+
+export interface RouteConfig {
+  /** Position in its site's route list (0-based), for messages and --print-config. */
+  readonly index: number;
+  readonly match: PathMatch;
+  /** Methods this route accepts (uppercase), or null for any. */
+  readonly methods: readonly string[] | null;
+  /** Request fields that must be present with exactly this value (lowercase name), or null. */
+  readonly headers: readonly (readonly [string, string])[] | null;
+  /** Removed from the start of the path before the action sees it ({path} still shows the original). */
+  readonly stripPrefix: string | null;
+  readonly requestHeaders: HeaderRules | null;
+  readonly responseHeaders: HeaderRules | null;
+  /** The route's own body limit (the global one unless the route overrides it). */
+  readonly maxBodySize: number;
+  /** The global timeouts with the route's overrides applied (body and upstream phases). */
+  readonly timeouts: Timeouts;
+  readonly action: RouteAction;
+}
+
+export interface SiteConfig {
+  /** Position in the config's site list (0-based). */
+  readonly index: number;
+  readonly listen: readonly ListenAddress[];
+  /**
+   * Host names, lowercase, without a trailing dot: exact ("example.com") or a leading wildcard
+   * ("*.example.com"). Empty: the default site of its addresses.
+   */
+  readonly hosts: readonly string[];
+  readonly routes: readonly RouteConfig[];
+}
+
+/** The whole validated configuration of one instance: immutable; a reload builds a new one. */
+export interface Config {
+  /** The config file it was loaded from, or null when built from command-line flags. */
+  readonly source: string | null;
+  /** Number of listener processes. 1 = this process only; the CLI default is one per CPU. */
   readonly workers: number;
   /** Value of the Server response header. */
   readonly serverName: string;
+  /** Path of the access log, "-" for stdout, "off" to disable. */
+  readonly accessLog: string;
+  readonly logFormat: LogFormat;
+  readonly limits: Limits;
+  readonly timeouts: Timeouts;
+  /** Requests served on one connection before we close it (nginx keepalive_requests). */
+  readonly maxRequestsPerConnection: number;
+  readonly sites: readonly SiteConfig[];
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -178,23 +252,30 @@ export const DEFAULTS = {
   underscoresInHeaders: false,
 } as const;
 
-/** A Config with defaults everywhere, for tests and embedding. Root must be given. */
-export function defaultConfig(overrides: Partial<Config> & { root: string }): Config {
+/** Static settings with defaults everywhere, for tests and embedding. Root must be given. */
+export function defaultStaticConfig(overrides: Partial<StaticConfig> & { root: string }): StaticConfig {
   return {
-    hostname: DEFAULTS.hostname,
-    port: DEFAULTS.port,
-    proxy: null,
+    index: ["index.html"],
+    serveDotfiles: DEFAULTS.serveDotfiles,
+    fileCacheMaxFileSize: DEFAULTS.fileCacheMaxFileSize,
+    fileCacheMaxBytes: DEFAULTS.fileCacheMaxBytes,
+    fileCacheValidityMs: DEFAULTS.fileCacheValidityMs,
+    ...overrides,
+  };
+}
+
+/** A one-site Config with defaults everywhere, for tests and embedding. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    source: null,
+    workers: DEFAULTS.workers,
+    serverName: DEFAULTS.serverName,
     accessLog: "off",
     logFormat: DEFAULTS.logFormat,
     limits: DEFAULT_LIMITS,
     timeouts: DEFAULT_TIMEOUTS,
     maxRequestsPerConnection: DEFAULTS.maxRequestsPerConnection,
-    serveDotfiles: DEFAULTS.serveDotfiles,
-    fileCacheMaxFileSize: DEFAULTS.fileCacheMaxFileSize,
-    fileCacheMaxBytes: DEFAULTS.fileCacheMaxBytes,
-    fileCacheValidityMs: DEFAULTS.fileCacheValidityMs,
-    workers: DEFAULTS.workers,
-    serverName: DEFAULTS.serverName,
+    sites: [],
     ...overrides,
   };
 }

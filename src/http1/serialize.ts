@@ -14,6 +14,28 @@ export function isPrepared(h: ResponseHeaders): h is PreparedHeaders {
   return (h as PreparedHeaders).prepared !== undefined;
 }
 
+/**
+ * Response headers as editable pairs. Prepared blocks (a cached file's serialized head) are
+ * decoded back: only a middleware that edits the head pays for it.
+ */
+export function headerPairsOf(h: ResponseHeaders): [string, string][] {
+  if (!isPrepared(h)) return h.map((p) => [p[0], p[1]] as [string, string]);
+  const out: [string, string][] = [];
+  const text = Buffer.from(h.prepared).toString("latin1");
+  let pos = 0;
+  while (pos < text.length) {
+    const eol = text.indexOf("\r\n", pos);
+    const line = text.slice(pos, eol < 0 ? text.length : eol);
+    pos = eol < 0 ? text.length : eol + 2;
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    let v = colon + 1;
+    while (v < line.length && (line.charCodeAt(v) === 0x20 || line.charCodeAt(v) === 0x09)) v++;
+    out.push([line.slice(0, colon), line.slice(v)]);
+  }
+  return out;
+}
+
 /** "Name: value\r\n" for each pair. CR/LF in a value would split the header: they are dropped here as a last line of defence. */
 export function headerLines(pairs: HeaderPairs): string {
   let s = "";

@@ -1,0 +1,126 @@
+/**
+ * Route matching inside a site. Pure, no Bun imports.
+ *
+ * Routes are tried in config order; the first whose conditions all hold wins:
+ *  1. path (the normalised path, see path.ts):
+ *     - prefix "/api" matches "/api" and "/api/..." but not "/apix": a prefix matches whole
+ *       segments, so strip_prefix never cuts a segment in half. A prefix ending in "/"
+ *       ("/api/") matches "/api/..." only; "/" matches every path.
+ *     - exact: byte-equal.
+ *     - regex: RegExp#test on the normalised path (anchor it yourself).
+ *  2. methods: exact, case-sensitive (methods are case-sensitive tokens, RFC 9110 §9.1; the
+ *     config stores them uppercase). HEAD also matches a route that lists GET: a HEAD is a
+ *     GET without the body (RFC 9110 §9.3.2), and every handler answers it that way, so
+ *     `methods = ["GET"]` does not need to spell HEAD out (nginx limit_except and Caddy do
+ *     the same).
+ *  3. header conditions: the field (lowercase name, ASCII case-insensitive on the wire) is
+ *     present and one of its field lines has exactly the value (byte-equal, no list splitting).
+ * No route matches → null: the engine answers 404 (NO_ROUTE).
+ *
+ * compileRoutes() turns a site's routes into one closure; matching allocates nothing for
+ * prefix and exact routes.
+ */
+import type { RouteConfig, SiteConfig } from "../config/config.ts";
+import type { HeaderList } from "../http1/header-list.ts";
+
+export type RouteMatcher = (path: string, method: string, headers: HeaderList) => RouteConfig | null;
+
+type PathTest = (path: string) => boolean;
+
+/** Whether prefix route `prefix` matches `path` (segment boundary, see the module comment). */
+export function prefixMatches(prefix: string, path: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  const n = prefix.length;
+  return path.length === n || prefix.charCodeAt(n - 1) === 0x2f || path.charCodeAt(n) === 0x2f;
+}
+
+function pathTest(route: RouteConfig): PathTest {
+  const m = route.match;
+  switch (m.kind) {
+    case "prefix": {
+      const p = m.prefix;
+      if (p === "/" || p === "") return (path) => path.charCodeAt(0) === 0x2f;
+      return (path) => prefixMatches(p, path);
+    }
+    case "exact": {
+      const p = m.path;
+      return (path) => path === p;
+    }
+    case "regex": {
+      // A global or sticky RegExp keeps lastIndex between test() calls: use a stateless copy.
+      const re = m.re.global || m.re.sticky ? new RegExp(m.re.source, m.re.flags.replace(/[gy]/g, "")) : m.re;
+      return (path) => re.test(path);
+    }
+  }
+}
+
+interface Compiled {
+  readonly route: RouteConfig;
+  readonly path: PathTest;
+  readonly methods: readonly string[] | null;
+  readonly headNeedsGet: boolean;
+  readonly headers: readonly (readonly [string, string])[] | null;
+}
+
+function methodOk(c: Compiled, method: string): boolean {
+  const ms = c.methods;
+  if (ms === null) return true;
+  for (let i = 0; i < ms.length; i++) if (ms[i] === method) return true;
+  return c.headNeedsGet && method === "HEAD";
+}
+
+function headersOk(conds: readonly (readonly [string, string])[], headers: HeaderList): boolean {
+  const names = headers.lowerNames;
+  const values = headers.values;
+  for (let k = 0; k < conds.length; k++) {
+    const [name, value] = conds[k]!;
+    let found = false;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === name && values[i] === value) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+/** The matcher for a list of routes (a site's), compiled once. */
+export function compileRoutes(routesOrSite: readonly RouteConfig[] | SiteConfig): RouteMatcher {
+  const routes = Array.isArray(routesOrSite) ? (routesOrSite as readonly RouteConfig[]) : (routesOrSite as SiteConfig).routes;
+  const compiled: Compiled[] = routes.map((r) => ({
+    route: r,
+    path: pathTest(r),
+    methods: r.methods,
+    headNeedsGet: r.methods !== null && r.methods.indexOf("GET") >= 0,
+    headers: r.headers !== null && r.headers.length > 0 ? r.headers : null,
+  }));
+  const n = compiled.length;
+  return (path, method, headers) => {
+    for (let i = 0; i < n; i++) {
+      const c = compiled[i]!;
+      if (!c.path(path)) continue;
+      if (!methodOk(c, method)) continue;
+      if (c.headers !== null && !headersOk(c.headers, headers)) continue;
+      return c.route;
+    }
+    return null;
+  };
+}
+
+const matchers = new WeakMap<SiteConfig, RouteMatcher>();
+
+/**
+ * The first route of `site` that matches (see the module comment), or null (404 NO_ROUTE).
+ * `path` must be normalised (normalizePath). The site's matcher is compiled on first use and
+ * kept with the (immutable) site; the runtime may also hold compileRoutes(site) itself.
+ */
+export function matchRoute(site: SiteConfig, path: string, method: string, headers: HeaderList): RouteConfig | null {
+  let m = matchers.get(site);
+  if (m === undefined) {
+    m = compileRoutes(site);
+    matchers.set(site, m);
+  }
+  return m(path, method, headers);
+}

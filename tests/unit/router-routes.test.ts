@@ -1,0 +1,118 @@
+import { describe, expect, test } from "bun:test";
+import type { RouteConfig } from "../../src/config/config.ts";
+import { HeaderList } from "../../src/http1/header-list.ts";
+import { compileRoutes, matchRoute } from "../../src/router/routes.ts";
+import { makeRoute, makeSite } from "./fake-exchange.ts";
+
+function hl(pairs: [string, string][] = []): HeaderList {
+  const h = new HeaderList();
+  for (const [n, v] of pairs) h.add(n, v);
+  return h;
+}
+
+describe("matchRoute: path kinds", () => {
+  const site = makeSite(["x"], [
+    makeRoute("=/exact"),
+    makeRoute("/api"),
+    makeRoute("/static/"),
+    makeRoute("~^/u/[0-9]+$"),
+    makeRoute("/"),
+  ]);
+  const which = (path: string): number | undefined => matchRoute(site, path, "GET", hl())?.index;
+  const table: [string, number][] = [
+    ["/exact", 0],
+    ["/exact/", 4],
+    ["/exactly", 4],
+    ["/api", 1],
+    ["/api/", 1],
+    ["/api/v1/x", 1],
+    ["/apix", 4], // a prefix matches whole segments
+    ["/api%2Fx", 4],
+    ["/static/a.css", 2],
+    ["/static/", 2],
+    ["/static", 4], // prefix "/static/" needs the slash
+    ["/u/42", 3],
+    ["/u/42/x", 4],
+    ["/", 4],
+    ["//api", 4],
+  ];
+  for (const [p, want] of table) test(`${p} → route ${want}`, () => expect(which(p)).toBe(want));
+
+  test("no route → null", () => {
+    const s = makeSite([], [makeRoute("/only")]);
+    expect(matchRoute(s, "/other", "GET", hl())).toBeNull();
+    expect(matchRoute(s, "*", "OPTIONS", hl())).toBeNull();
+  });
+
+  test("prefix '/' does not match a non-path target ('*')", () => {
+    expect(matchRoute(site, "*", "OPTIONS", hl())).toBeNull();
+  });
+
+  test("a global regex is used statelessly", () => {
+    const r = makeRoute({ kind: "regex", source: "^/g", re: /^\/g/g });
+    const m = compileRoutes([r]);
+    for (let i = 0; i < 4; i++) expect(m("/g", "GET", hl())).toBe(r);
+  });
+});
+
+describe("matchRoute: methods", () => {
+  const site = makeSite([], [
+    makeRoute("/w", { methods: ["POST", "PUT"] }),
+    makeRoute("/r", { methods: ["GET"] }),
+    makeRoute("/h", { methods: ["HEAD"] }),
+    makeRoute("/"),
+  ]);
+  const which = (p: string, m: string): number | undefined => matchRoute(site, p, m, hl())?.index;
+  const table: [string, string, number][] = [
+    ["/w", "POST", 0],
+    ["/w", "PUT", 0],
+    ["/w", "GET", 3],
+    ["/w", "post", 3], // methods are case-sensitive
+    ["/r", "GET", 1],
+    ["/r", "HEAD", 1], // HEAD matches a route listing GET
+    ["/r", "POST", 3],
+    ["/h", "HEAD", 2],
+    ["/h", "GET", 3], // but not the other way round
+  ];
+  for (const [p, m, want] of table) test(`${m} ${p} → route ${want}`, () => expect(which(p, m)).toBe(want));
+});
+
+describe("matchRoute: header conditions", () => {
+  const site = makeSite([], [
+    makeRoute("/", { headers: [["x-env", "beta"], ["accept", "text/html"]] }),
+    makeRoute("/", { headers: [["x-env", "beta"]] }),
+    makeRoute("/"),
+  ]);
+  const which = (pairs: [string, string][]): number | undefined => matchRoute(site, "/", "GET", hl(pairs))?.index;
+  const table: [[string, string][], number][] = [
+    [[["X-Env", "beta"], ["Accept", "text/html"]], 0],
+    [[["x-env", "beta"]], 1],
+    [[["X-ENV", "beta"]], 1], // name is case-insensitive
+    [[["x-env", "Beta"]], 2], // value is exact
+    [[["x-env", "beta "]], 2],
+    [[["x-env", "alpha"], ["x-env", "beta"]], 1], // any field line
+    [[["x-env", "alpha, beta"]], 2], // no list splitting
+    [[], 2],
+  ];
+  for (const [pairs, want] of table) test(`${JSON.stringify(pairs)} → route ${want}`, () => expect(which(pairs)).toBe(want));
+});
+
+describe("matchRoute: first match wins, compiled once", () => {
+  test("order", () => {
+    const a = makeRoute("/a");
+    const b = makeRoute("/a/b");
+    const s = makeSite([], [a, b]);
+    expect(matchRoute(s, "/a/b", "GET", hl())?.index).toBe(0);
+  });
+
+  test("a compiled matcher over many routes", () => {
+    const routes: RouteConfig[] = [];
+    for (let i = 0; i < 20; i++) routes.push(makeRoute(i % 2 ? `/p${i}` : `=/e${i}`, { methods: ["GET"] }));
+    const m = compileRoutes(makeSite([], routes));
+    const h = hl([["host", "x"]]);
+    expect(m("/p19/x", "HEAD", h)?.index).toBe(19);
+    expect(m("/e18", "GET", h)?.index).toBe(18);
+    expect(m("/e18/", "GET", h)).toBeNull();
+    expect(m("/p19", "POST", h)).toBeNull();
+  });
+});

@@ -91,6 +91,8 @@ export interface ProxyConfig {
   readonly tlsVerify: boolean;
   /** PEM bundle of CAs to trust for the upstream instead of the system store (--upstream-ca). */
   readonly tlsCa: string | null;
+  /** The file tlsCa was read from (absolute), for messages and --print-config; null with tlsCa null. */
+  readonly tlsCaFile: string | null;
   /**
    * Forward request fields whose names contain "_" (--underscores-in-headers). Default false:
    * dropped, like nginx `underscores_in_headers off`, because CGI/WSGI backends read

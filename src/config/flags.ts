@@ -1,22 +1,44 @@
 /**
- * Command-line flags → Config. Every mistake becomes a ConfigError whose message names the
- * flag and says how to fix it; main.ts prints it as one line and exits 2 (never a stack trace).
+ * Command line → Config. One schema and one validator serve the flags and the config file:
+ *  - without --config, today's flags build the raw object of a one-site config (one route "/",
+ *    static or proxy) and go through validate(), exactly like a file would;
+ *  - with --config FILE, the global flags (--workers, --access-log, --log-format, the timeouts,
+ *    --max-body-size, --max-output-memory) override the file's values, and the site-shaped flags
+ *    are refused (they have no single site to apply to).
+ * Every mistake is a ConfigError: one line per problem (a flag problem is one line naming the
+ * flag); main.ts prints each line prefixed with "dreamserver: " and exits 2.
  */
-import fs from "node:fs";
 import path from "node:path";
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Config, type LogFormat, type ProxyConfig } from "./config.ts";
-import { parseDuration, parseSize } from "./size.ts";
-import type { Timeouts } from "./config.ts";
+import type { Config } from "./config.ts";
+import { formatProblem, loadConfig, type LoadResult, type Override, type Problem } from "./load.ts";
+import { printConfig } from "./print.ts";
+import { nodeFs } from "./load.ts";
+import { summarize, validate, type FsCheck } from "./validate.ts";
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  /** One line per problem, without the "dreamserver: " prefix. */
+  readonly lines: readonly string[];
+  constructor(lines: string | readonly string[]) {
+    const l = typeof lines === "string" ? [lines] : lines;
+    super(l.join("\n"));
+    this.lines = l;
+  }
+}
 
 export const USAGE = `DreamServer — static file server and HTTP/1.1 reverse proxy
 
 Usage:
   dreamserver [--listen [HOST:]PORT] [--root DIR] [--proxy URL] [--access-log PATH|-|off]
               [--log-format text|json] [--max-body-size SIZE] [--help] [--version]
+  dreamserver --config FILE [--check] [--print-config] [global options]
 
 Options:
+  --config FILE             Load sites and routes from a .toml, .yaml/.yml or .json file
+                            (docs/configuration.md). Global options below override the file;
+                            --listen, --root, --proxy and the proxy/cache options are refused
+  --check                   Validate the configuration, print a summary or every problem, exit
+                            0 (valid, warnings printed) or 2 (problems), like nginx -t
+  --print-config            Print the effective configuration as TOML, every default filled in
   --listen [HOST:]PORT      Address to listen on (default 0.0.0.0:8080). IPv6: [::1]:8080
   --root DIR                Folder to serve (default ./staticfiles)
   --proxy URL               Forward every request to this backend, e.g. http://127.0.0.1:3000
@@ -50,43 +72,77 @@ Timeouts (DURATION like 500ms, 10s, 2m):
 Examples:
   dreamserver --root ./public --listen 8000
   dreamserver --proxy http://127.0.0.1:3000 --access-log - --log-format json
+  dreamserver --config /etc/dreamserver/dreamserver.toml --check
 `;
 
-export type CliResult = { kind: "help" } | { kind: "version" } | { kind: "run"; config: Config };
+/** Global flags: allowed with --config, where they override the file. Flag → raw path. */
+export const GLOBAL_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  "--workers": ["server", "workers"],
+  "--access-log": ["log", "access"],
+  "--log-format": ["log", "format"],
+  "--max-body-size": ["limits", "max_body_size"],
+  "--max-output-memory": ["limits", "max_output_memory"],
+  "--header-timeout": ["timeouts", "header"],
+  "--keepalive-timeout": ["timeouts", "keep_alive"],
+  "--body-timeout": ["timeouts", "body_idle"],
+  "--send-timeout": ["timeouts", "send_idle"],
+  "--upstream-connect-timeout": ["timeouts", "upstream_connect"],
+  "--upstream-timeout": ["timeouts", "upstream_header"],
+  "--shutdown-timeout": ["timeouts", "shutdown"],
+};
 
-/** Parse argv (without the program name). cwd resolves relative paths. */
-export function parseFlags(argv: readonly string[], cwd: string = process.cwd()): CliResult {
-  let listen: string | undefined;
-  let root: string | undefined;
-  let proxyUrl: string | undefined;
-  let accessLog: string | undefined;
-  let logFormat: LogFormat = DEFAULTS.logFormat;
-  let maxBody = DEFAULT_LIMITS.maxBodySize;
-  let maxOutputMemory = DEFAULT_LIMITS.maxOutputMemory;
-  // Issue #4: use every core by default. 1 = a single process, no supervisor.
-  let workers: number = navigator.hardwareConcurrency || 1;
-  const trusted: string[] = [];
-  let rewriteHost = false;
-  let underscoresInHeaders: boolean = DEFAULTS.underscoresInHeaders;
-  let followRedirects = 0;
-  let tlsVerify = true;
-  let tlsCaFile: string | null = null;
-  let fileCacheValidityMs: number = DEFAULTS.fileCacheValidityMs;
-  const timeouts: { -readonly [K in keyof Timeouts]: number } = { ...DEFAULT_TIMEOUTS };
-  const duration = (flag: string, v: string): number => {
-    const ms = parseDuration(v);
-    if (ms === null || ms <= 0) throw new ConfigError(`${flag}: "${v}" is not a duration; use e.g. 500ms, 10s or 2m`);
-    return ms;
-  };
-  const TIMEOUT_FLAGS: Record<string, keyof Timeouts> = {
-    "--header-timeout": "headerMs",
-    "--keepalive-timeout": "keepAliveMs",
-    "--body-timeout": "bodyIdleMs",
-    "--send-timeout": "sendIdleMs",
-    "--upstream-connect-timeout": "upstreamConnectMs",
-    "--upstream-timeout": "upstreamHeaderMs",
-    "--shutdown-timeout": "shutdownMs",
-  };
+/** Site-shaped flags: they build the one site of a flag-only config; refused with --config. */
+export const SITE_FLAGS: Readonly<Record<string, string>> = {
+  "--listen": "listen",
+  "--root": "static.root",
+  "--proxy": "proxy.to",
+  "--trusted-proxy": "proxy.trusted_proxies",
+  "--proxy-host-header": 'proxy.host_header = "upstream"',
+  "--follow-redirects": "proxy.follow_redirects",
+  "--upstream-ca": "proxy.tls_ca",
+  "--insecure-upstream-tls": "proxy.tls_verify = false",
+  "--cache-validity": "static.cache_validity",
+  "--underscores-in-headers": "proxy.underscores_in_headers = true",
+};
+const VALUELESS = new Set(["--proxy-host-header", "--insecure-upstream-tls", "--underscores-in-headers", "--check", "--print-config"]);
+
+export type RunResult = {
+  readonly kind: "run";
+  readonly config: Config;
+  /** The config file (absolute), or null when built from flags: a reload re-reads it. */
+  readonly configPath: string | null;
+  /** Global flags given with --config; a reload applies them again. */
+  readonly overrides: readonly Override[];
+  /** Formatted warnings (shadowed routes …) to print on stderr before starting. */
+  readonly warnings: readonly string[];
+  readonly check: false;
+};
+export type CliResult =
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | RunResult
+  /** --check and the configuration is valid: print warnings, then summary, exit 0. */
+  | { readonly kind: "check"; readonly config: Config; readonly configPath: string | null; readonly warnings: readonly string[]; readonly summary: string; readonly check: true }
+  /** --print-config: print text (stdout) and warnings (stderr), exit 0. */
+  | { readonly kind: "print-config"; readonly config: Config; readonly configPath: string | null; readonly warnings: readonly string[]; readonly text: string };
+
+export interface FlagOptions {
+  /** What "auto" workers means (default navigator.hardwareConcurrency). */
+  readonly cpus?: number;
+  readonly fs?: FsCheck;
+}
+
+/**
+ * Parse argv (without the program name). cwd resolves relative paths. Throws ConfigError (one
+ * line per problem) for every mistake, in the flags or in the config file.
+ */
+export function parseFlags(argv: readonly string[], cwd: string = process.cwd(), opts: FlagOptions = {}): CliResult {
+  const cpus = opts.cpus ?? (navigator.hardwareConcurrency || 1);
+  let configFile: string | undefined;
+  let check = false;
+  let print = false;
+  const globals: Override[] = [];
+  const site = new Map<string, string[]>(); // site flag → values in order
 
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -103,186 +159,169 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
       i++;
       return v;
     };
-    switch (arg) {
-      case "-h":
-      case "--help":
-        return { kind: "help" };
-      case "-v":
-      case "--version":
-        return { kind: "version" };
-      case "--listen":
-        listen = value("[HOST:]PORT");
-        break;
-      case "--root":
-        root = value("DIR");
-        break;
-      case "--proxy":
-        proxyUrl = value("URL");
-        break;
-      case "--access-log":
-        accessLog = value("PATH|-|off");
-        break;
-      case "--log-format": {
-        const v = value("text|json");
-        if (v !== "text" && v !== "json") throw new ConfigError(`--log-format must be "text" or "json", got "${v}"`);
-        logFormat = v;
-        break;
-      }
-      case "--max-body-size": {
-        const v = value("SIZE");
-        const n = parseSize(v);
-        if (n === null) throw new ConfigError(`--max-body-size: "${v}" is not a size; use bytes or a k/m/g suffix, e.g. 10m or 1g`);
-        maxBody = n;
-        break;
-      }
-      case "--max-output-memory": {
-        const v = value("SIZE");
-        const n = parseSize(v);
-        if (n === null || n < 1024 * 1024) throw new ConfigError(`--max-output-memory: "${v}" is not a size of at least 1m; use e.g. 64m or 1g`);
-        maxOutputMemory = n;
-        break;
-      }
-      case "--workers": {
-        const v = value("N|auto");
-        if (v === "auto") workers = navigator.hardwareConcurrency || 1;
-        else if (/^\d{1,3}$/.test(v) && Number(v) >= 1) workers = Number(v);
-        else throw new ConfigError(`--workers must be a number from 1 to 999 or "auto", got "${v}"`);
-        break;
-      }
-      case "--trusted-proxy":
-        trusted.push(...value("CIDR").split(",").map((s) => s.trim()).filter(Boolean));
-        break;
-      case "--proxy-host-header":
-        rewriteHost = true;
-        break;
-      case "--underscores-in-headers":
-        underscoresInHeaders = true;
-        break;
-      case "--follow-redirects": {
-        const v = value("N");
-        if (!/^\d{1,2}$/.test(v)) throw new ConfigError(`--follow-redirects must be a number from 0 to 99, got "${v}"`);
-        followRedirects = Number(v);
-        break;
-      }
-      case "--cache-validity": {
-        const v = value("DURATION");
-        const ms = v === "0" ? 0 : parseDuration(v);
-        if (ms === null) throw new ConfigError(`--cache-validity: "${v}" is not a duration; use 0 (check every request) or e.g. 1s`);
-        fileCacheValidityMs = ms;
-        break;
-      }
-      case "--insecure-upstream-tls":
-        tlsVerify = false;
-        break;
-      case "--upstream-ca":
-        tlsCaFile = value("FILE");
-        break;
-      default:
-        if (arg in TIMEOUT_FLAGS) {
-          timeouts[TIMEOUT_FLAGS[arg]!] = duration(arg, value("DURATION"));
-          break;
-        }
-        if (arg.startsWith("-")) throw new ConfigError(`unknown flag ${arg}; run dreamserver --help for the list`);
-        throw new ConfigError(`unexpected argument "${arg}"; flags take the form --name value (see --help)`);
+    if (arg === "-h" || arg === "--help") return { kind: "help" };
+    if (arg === "-v" || arg === "--version") return { kind: "version" };
+    if (VALUELESS.has(arg) && inline !== undefined) throw new ConfigError(`${arg} takes no value; write just ${arg}`);
+    if (arg === "--config") configFile = value("FILE");
+    else if (arg === "--check") check = true;
+    else if (arg === "--print-config") print = true;
+    else if (arg in GLOBAL_FLAGS) {
+      const v = value(valueHint(arg));
+      globals.push({ path: GLOBAL_FLAGS[arg]!, value: globalValue(arg, v), flag: arg });
+    } else if (arg in SITE_FLAGS) {
+      const v = VALUELESS.has(arg) ? "" : value(valueHint(arg));
+      site.set(arg, [...(site.get(arg) ?? []), v]);
+    } else if (arg.startsWith("-")) throw new ConfigError(`unknown flag ${arg}; run dreamserver --help for the list`);
+    else throw new ConfigError(`unexpected argument "${arg}"; flags take the form --name value (see --help)`);
+  }
+
+  if (configFile !== undefined) {
+    if (site.size) {
+      const names = [...site.keys()];
+      throw new ConfigError(
+        `${names.join(", ")} cannot be combined with --config: ${names.length > 1 ? "they configure" : "it configures"} a site; set ${names.map((n) => SITE_FLAGS[n]).join(", ")} in the file's [[site]] / [[site.route]] instead`,
+      );
     }
+    const r = loadConfig(configFile, { overrides: globals, cpus, cwd, fs: opts.fs });
+    return finish(r.ok ? r : r, globals, check, print);
   }
 
-  const { hostname, port } = parseListen(listen);
-  let proxy: ProxyConfig | null = null;
-  let tlsCa: string | null = null;
-  if (tlsCaFile !== null) {
-    try {
-      tlsCa = fs.readFileSync(path.resolve(cwd, tlsCaFile), "utf8");
-    } catch {
-      throw new ConfigError(`--upstream-ca "${tlsCaFile}" cannot be read; give the path of a PEM certificate file`);
+  // Flags only: the raw object of a one-site config, validated like a file.
+  const { raw, flagOf } = flagsToRaw(site, globals);
+  const r = validate(raw, { baseDir: cwd, fs: opts.fs ?? nodeFs, cpus, source: null });
+  const tag = (p: Problem): Problem => ({ ...p, flag: flagOf(p.path) });
+  const result: LoadResult = r.ok ? { ok: true, file: "", config: r.config, warnings: r.warnings.map(tag) } : { ok: false, file: "", problems: r.problems.map(tag), warnings: r.warnings.map(tag) };
+  return finish(result, [], check, print);
+}
+
+function finish(r: LoadResult, overrides: readonly Override[], check: boolean, print: boolean): CliResult {
+  const file = r.file || null;
+  if (!r.ok) throw new ConfigError(problemLines(r));
+  const warnings = r.warnings.map((w) => formatProblem(w, file, "warning"));
+  if (print) return { kind: "print-config", config: r.config, configPath: file, warnings, text: printConfig(r.config) };
+  if (check) return { kind: "check", config: r.config, configPath: file, warnings, summary: checkSummary(r.config, file), check: true };
+  return { kind: "run", config: r.config, configPath: file, overrides, warnings, check: false };
+}
+
+/** Every problem of a failed load as lines (FILE:LINE: path: message). */
+export function problemLines(r: LoadResult): string[] {
+  if (r.ok) return [];
+  const file = r.file || null;
+  return [...r.problems.map((p) => formatProblem(p, file)), ...r.warnings.map((w) => formatProblem(w, file, "warning"))];
+}
+
+/** "config OK: 2 sites, 7 routes, 2 listeners (FILE)". */
+export function checkSummary(c: Config, file: string | null): string {
+  const n = summarize(c);
+  const pl = (k: number, w: string): string => `${k} ${w}${k === 1 ? "" : "s"}`;
+  return `config OK: ${pl(n.sites, "site")}, ${pl(n.routes, "route")}, ${pl(n.listeners, "listener")} (${file ?? "command line"})`;
+}
+
+/**
+ * SIGHUP: re-read the same file with the same flag overrides. Null for a flag-only config
+ * (nothing to re-read). On failure the caller keeps the old runtime and prints problemLines(r).
+ */
+export function reloadConfig(run: Pick<RunResult, "configPath" | "overrides">, opts: FlagOptions = {}): LoadResult | null {
+  if (run.configPath === null) return null;
+  return loadConfig(run.configPath, { overrides: run.overrides, cpus: opts.cpus, fs: opts.fs });
+}
+
+function valueHint(flag: string): string {
+  if (flag.endsWith("-timeout") || flag === "--cache-validity") return "DURATION";
+  if (flag.endsWith("-size") || flag === "--max-output-memory") return "SIZE";
+  return (
+    {
+      "--workers": "N|auto",
+      "--access-log": "PATH|-|off",
+      "--log-format": "text|json",
+      "--listen": "[HOST:]PORT",
+      "--root": "DIR",
+      "--proxy": "URL",
+      "--trusted-proxy": "CIDR",
+      "--follow-redirects": "N",
+      "--upstream-ca": "FILE",
+    }[flag] ?? "VALUE"
+  );
+}
+
+/** A global flag's string as the file would hold it. */
+function globalValue(flag: string, v: string): unknown {
+  if (flag === "--workers") return v === "auto" ? "auto" : /^\d{1,9}$/.test(v) ? Number(v) : v;
+  return v;
+}
+
+/** The raw one-site config the flags describe, and which flag each path came from. */
+function flagsToRaw(site: Map<string, string[]>, globals: readonly Override[]): { raw: Record<string, unknown>; flagOf: (path: string) => string | undefined } {
+  const has = (f: string): boolean => site.has(f);
+  const last = (f: string): string | undefined => site.get(f)?.at(-1);
+  const proxyOnly = ["--trusted-proxy", "--proxy-host-header", "--follow-redirects", "--underscores-in-headers"];
+  if (!has("--proxy")) {
+    if (has("--upstream-ca") || has("--insecure-upstream-tls")) throw new ConfigError("--upstream-ca and --insecure-upstream-tls only apply with --proxy https://…");
+    if (proxyOnly.some(has)) throw new ConfigError("--trusted-proxy, --proxy-host-header, --follow-redirects and --underscores-in-headers only apply with --proxy URL");
+  } else {
+    if (has("--root")) throw new ConfigError("--root and --proxy cannot be combined: flags build one route that serves a folder or forwards to a backend; use --config for both");
+    if (has("--cache-validity")) throw new ConfigError("--cache-validity only applies to files served with --root, not with --proxy");
+  }
+  const flags = new Map<string, string>();
+  const raw: Record<string, unknown> = {};
+  for (const o of globals) {
+    let t = raw;
+    for (const k of o.path.slice(0, -1)) t = (t[k] ??= {}) as Record<string, unknown>;
+    t[o.path[o.path.length - 1]!] = o.value;
+    flags.set(o.path.join("."), o.flag);
+  }
+  const route: Record<string, unknown> = { path: "/" };
+  const r0 = "site[0].route[0]";
+  if (has("--proxy")) {
+    const proxy: Record<string, unknown> = { to: [last("--proxy")] };
+    flags.set(`${r0}.proxy`, "--proxy");
+    if (has("--trusted-proxy")) {
+      proxy.trusted_proxies = site
+        .get("--trusted-proxy")!
+        .flatMap((v) => v.split(","))
+        .map((s) => s.trim())
+        .filter(Boolean);
+      flags.set(`${r0}.proxy.trusted_proxies`, "--trusted-proxy");
     }
-    if (!tlsCa.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`--upstream-ca "${tlsCaFile}" holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
+    if (has("--proxy-host-header")) proxy.host_header = "upstream";
+    if (has("--follow-redirects")) {
+      const v = last("--follow-redirects")!;
+      proxy.follow_redirects = /^\d{1,9}$/.test(v) ? Number(v) : v;
+      flags.set(`${r0}.proxy.follow_redirects`, "--follow-redirects");
+    }
+    if (has("--upstream-ca")) {
+      proxy.tls_ca = last("--upstream-ca");
+      flags.set(`${r0}.proxy.tls_ca`, "--upstream-ca");
+    }
+    if (has("--insecure-upstream-tls")) proxy.tls_verify = false;
+    if (has("--underscores-in-headers")) proxy.underscores_in_headers = true;
+    route.proxy = proxy;
+  } else {
+    const st: Record<string, unknown> = { root: last("--root") ?? "./staticfiles" };
+    flags.set(`${r0}.static`, "--root");
+    if (has("--cache-validity")) {
+      const v = last("--cache-validity")!;
+      st.cache_validity = v;
+      flags.set(`${r0}.static.cache_validity`, "--cache-validity");
+    }
+    route.static = st;
   }
-  if (proxyUrl !== undefined) proxy = parseProxy(proxyUrl, { trusted, rewriteHost, followRedirects, tlsVerify, tlsCa, underscoresInHeaders });
-  else if (tlsCaFile !== null || !tlsVerify) throw new ConfigError("--upstream-ca and --insecure-upstream-tls only apply with --proxy https://…");
-  else if (trusted.length || rewriteHost || followRedirects || underscoresInHeaders) {
-    throw new ConfigError("--trusted-proxy, --proxy-host-header, --follow-redirects and --underscores-in-headers only apply with --proxy URL");
-  }
-
-  const rootDir = resolveRoot(root ?? DEFAULTS.root, cwd, root === undefined && proxy !== null);
-
-  const config: Config = {
-    hostname,
-    port,
-    root: rootDir,
-    proxy,
-    accessLog: accessLog ?? DEFAULTS.accessLog,
-    logFormat,
-    limits: { ...DEFAULT_LIMITS, maxBodySize: maxBody, maxOutputMemory },
-    timeouts,
-    maxRequestsPerConnection: DEFAULTS.maxRequestsPerConnection,
-    serveDotfiles: DEFAULTS.serveDotfiles,
-    fileCacheMaxFileSize: DEFAULTS.fileCacheMaxFileSize,
-    fileCacheMaxBytes: DEFAULTS.fileCacheMaxBytes,
-    fileCacheValidityMs,
-    workers,
-    serverName: DEFAULTS.serverName,
+  raw.site = [{ listen: [last("--listen") ?? "0.0.0.0:8080"], route: [route] }];
+  flags.set("site[0].listen", "--listen");
+  const flagOf = (p: string): string | undefined => {
+    for (let q = p; q; ) {
+      const f = flags.get(q);
+      if (f) return f;
+      const m = /(\[[^\]]*\]|\.[^.[]+)$/.exec(q);
+      if (!m) return undefined;
+      q = q.slice(0, m.index);
+    }
+    return undefined;
   };
-  return { kind: "run", config };
+  return { raw, flagOf };
 }
 
-export function parseListen(v: string | undefined): { hostname: string; port: number } {
-  if (v === undefined) return { hostname: DEFAULTS.hostname, port: DEFAULTS.port };
-  let host = DEFAULTS.hostname as string;
-  let portStr = v;
-  const m6 = /^\[([0-9a-fA-F:.]+)\]:(.*)$/.exec(v);
-  if (m6) {
-    host = m6[1]!;
-    portStr = m6[2]!;
-  } else if (v.includes(":")) {
-    const i = v.lastIndexOf(":");
-    host = v.slice(0, i);
-    portStr = v.slice(i + 1);
-    if (host === "" || host.includes(":")) throw new ConfigError(`--listen "${v}": write IPv6 addresses in brackets, e.g. [::1]:8080`);
-  }
-  if (!/^\d{1,5}$/.test(portStr) || Number(portStr) > 65535) {
-    throw new ConfigError(`--listen "${v}": the port must be a number from 0 to 65535, e.g. --listen 8080 or --listen 127.0.0.1:8080`);
-  }
-  return { hostname: host, port: Number(portStr) };
-}
-
-function parseProxy(
-  v: string,
-  o: { trusted: string[]; rewriteHost: boolean; followRedirects: number; tlsVerify: boolean; tlsCa: string | null; underscoresInHeaders: boolean },
-): ProxyConfig {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw new ConfigError(`--proxy "${v}" is not a URL; use http://host:port or https://host[:port][/base]`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`--proxy "${v}": only http:// and https:// backends are supported`);
-  if (url.username || url.password) throw new ConfigError(`--proxy "${v}": credentials in the URL are not supported; remove user:pass@`);
-  if (url.search || url.hash) throw new ConfigError(`--proxy "${v}": a backend URL cannot carry a query or fragment`);
-  for (const c of o.trusted) {
-    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c)) throw new ConfigError(`--trusted-proxy "${c}" is not an IP or CIDR, e.g. 10.0.0.0/8 or ::1`);
-  }
-  return {
-    url,
-    rewriteHost: o.rewriteHost,
-    trustedProxies: o.trusted,
-    followRedirects: o.followRedirects,
-    poolSize: DEFAULTS.proxyPoolSize,
-    tlsVerify: o.tlsVerify,
-    tlsCa: o.tlsCa,
-    underscoresInHeaders: o.underscoresInHeaders,
-  };
-}
-
-function resolveRoot(dir: string, cwd: string, optional: boolean): string {
-  const abs = path.resolve(cwd, dir);
-  let real: string;
-  try {
-    real = fs.realpathSync(abs);
-  } catch {
-    if (optional) return abs; // a pure proxy does not need the default root to exist
-    throw new ConfigError(`--root "${dir}" does not exist (resolved to ${abs}); point --root at the folder to serve`);
-  }
-  if (!fs.statSync(real).isDirectory()) throw new ConfigError(`--root "${dir}" is not a directory; point --root at the folder to serve`);
-  return real;
+/** Resolve a config path for messages (absolute). */
+export function resolveConfigPath(file: string, cwd: string = process.cwd()): string {
+  return path.resolve(cwd, file);
 }

@@ -1,0 +1,129 @@
+/**
+ * --print-config: the effective Config back in the file's shape, every default filled in, as
+ * TOML that loads again to the same Config (tests/unit/config-load.test.ts checks the round trip).
+ */
+import type { Config, HeaderRules, RouteConfig, Template } from "./config.ts";
+import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
+import { matchSource } from "./validate.ts";
+
+type Raw = { [k: string]: RawValue };
+type RawValue = string | number | boolean | RawValue[] | Raw;
+
+const src = (t: Template): string => t.source;
+const pairs = (ps: readonly (readonly [string, Template])[]): Raw => Object.fromEntries(ps.map(([k, t]) => [k, src(t)]));
+
+function rules(r: HeaderRules): Raw {
+  return { set: pairs(r.set), add: pairs(r.add), remove: [...r.remove] };
+}
+
+function routeToRaw(r: RouteConfig, c: Config): Raw {
+  const out: Raw = { path: matchSource(r.match) };
+  if (r.methods) out.methods = [...r.methods];
+  if (r.headers) out.headers = Object.fromEntries(r.headers);
+  if (r.stripPrefix !== null) out.strip_prefix = r.stripPrefix;
+  if (r.requestHeaders) out.request_headers = rules(r.requestHeaders);
+  if (r.responseHeaders) out.response_headers = rules(r.responseHeaders);
+  out.max_body_size = formatSize(r.maxBodySize);
+  // Only the route's own timeouts: the others follow [timeouts].
+  const t: Raw = {};
+  for (const [k, f] of ROUTE_TIMEOUT_KEYS) if (r.timeouts[f] !== c.timeouts[f]) t[k] = formatDuration(r.timeouts[f]);
+  if (Object.keys(t).length) out.timeouts = t;
+  const a = r.action;
+  switch (a.kind) {
+    case "proxy": {
+      const p = a.proxy;
+      const proxy: Raw = {
+        to: [p.url.href],
+        host_header: p.rewriteHost ? "upstream" : "client",
+        trusted_proxies: [...p.trustedProxies],
+        follow_redirects: p.followRedirects,
+        pool_size: p.poolSize,
+        tls_verify: p.tlsVerify,
+      };
+      if (p.tlsCaFile !== null) proxy.tls_ca = p.tlsCaFile;
+      proxy.underscores_in_headers = p.underscoresInHeaders;
+      out.proxy = proxy;
+      break;
+    }
+    case "static": {
+      const s = a.static;
+      out.static = {
+        root: s.root,
+        index: [...s.index],
+        dotfiles: s.serveDotfiles,
+        cache_validity: formatDuration(s.fileCacheValidityMs),
+        cache_max_file_size: formatSize(s.fileCacheMaxFileSize),
+        cache_max_bytes: formatSize(s.fileCacheMaxBytes),
+      };
+      break;
+    }
+    case "redirect":
+      out.redirect = { to: a.to.source, status: a.status };
+      break;
+    case "respond":
+      out.respond = { status: a.status, body: a.body, headers: pairs(a.headers) };
+      break;
+  }
+  return out;
+}
+
+/** The Config in the file's shape (what a file with every default written out would hold). */
+export function configToRaw(c: Config): Raw {
+  const addr = (h: string, p: number): string => (h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`);
+  return {
+    server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection },
+    log: { access: c.accessLog, format: c.logFormat },
+    limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
+    timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
+    site: c.sites.map((s) => ({
+      listen: s.listen.map((a) => addr(a.hostname, a.port)),
+      hosts: [...s.hosts],
+      route: s.routes.map((r) => routeToRaw(r, c)),
+    })),
+  };
+}
+
+const bareKey = (k: string): string => (/^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k));
+
+/** A TOML basic string (JSON escapes are valid TOML, except DEL which we escape too). */
+function tomlString(s: string): string {
+  return JSON.stringify(s).replace(/\x7f/g, "\\u007F");
+}
+
+function isTable(v: RawValue): v is Raw {
+  return typeof v === "object" && !Array.isArray(v);
+}
+
+function inline(v: RawValue): string {
+  if (typeof v === "string") return tomlString(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return `[${v.map(inline).join(", ")}]`;
+  const entries = Object.entries(v);
+  return entries.length ? `{ ${entries.map(([k, x]) => `${bareKey(k)} = ${inline(x)}`).join(", ")} }` : "{}";
+}
+
+/** Raw object → TOML: top-level tables as [sections], lists of tables as [[arrays]], the rest inline. */
+export function toToml(raw: Raw, header = ""): string {
+  const out: string[] = header ? [header] : [];
+  const emitTable = (name: string, t: Raw, arrayItem: boolean): void => {
+    out.push("", arrayItem ? `[[${name}]]` : `[${name}]`);
+    const nested: [string, Raw[]][] = [];
+    for (const [k, v] of Object.entries(t)) {
+      if (Array.isArray(v) && v.length > 0 && v.every((x) => isTable(x)) && k === "route") nested.push([k, v as Raw[]]);
+      else out.push(`${bareKey(k)} = ${inline(v)}`);
+    }
+    for (const [k, items] of nested) for (const item of items) emitTable(`${name}.${k}`, item, true);
+  };
+  for (const [k, v] of Object.entries(raw)) {
+    if (Array.isArray(v) && v.every((x) => isTable(x))) for (const item of v) emitTable(k, item as Raw, true);
+    else if (isTable(v)) emitTable(k, v, false);
+    else out.push(`${bareKey(k)} = ${inline(v)}`);
+  }
+  return out.join("\n").replace(/^\n/, "") + "\n";
+}
+
+/** --print-config output. */
+export function printConfig(c: Config): string {
+  const from = c.source ? `from ${c.source}` : "built from the command line";
+  return toToml(configToRaw(c), `# DreamServer effective configuration (${from}), every default filled in.\n# Reference: docs/configuration.md`);
+}

@@ -1,0 +1,315 @@
+/**
+ * The config file's schema: every key with its type, default and one-line doc. The single source
+ * that the validator (unknown keys, types, defaults), --print-config, the flag parser's defaults
+ * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
+ * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
+ */
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+
+export type LeafKind =
+  | "string" // any string
+  | "bool"
+  | "int"
+  | "size" // bytes: integer or "8k" / "1m" / "1g"
+  | "duration" // ms: "500ms" / "10s" / "2m" / "1h" (or a number of seconds)
+  | "enum" // one of `values`
+  | "workers" // "auto" or an integer
+  | "listen" // "[HOST:]PORT", "[v6]:PORT"
+  | "host" // "example.com" / "*.example.com"
+  | "path" // route path: "/prefix", "=/exact", "~regex"
+  | "url" // http(s) URL
+  | "cidr"
+  | "token" // HTTP token (method, header name)
+  | "template" // string with placeholders
+  | "file" // path of a readable file
+  | "dir"; // path of a directory
+
+export interface Leaf {
+  readonly kind: LeafKind;
+  readonly doc: string;
+  /** Typed default (bytes, ms, …); undefined = no default (optional key, or `required`). */
+  readonly default?: unknown;
+  /** How the default reads in docs when it is not a literal value (e.g. "the global limit"). */
+  readonly defaultText?: string;
+  readonly required?: boolean;
+  readonly values?: readonly (string | number)[];
+  readonly min?: number;
+  readonly max?: number;
+}
+export interface ListNode {
+  readonly kind: "list";
+  readonly doc: string;
+  readonly item: Leaf;
+  readonly default?: readonly unknown[];
+  readonly defaultText?: string;
+  readonly required?: boolean;
+  /** Also accept a single value instead of a list. */
+  readonly single?: boolean;
+}
+/** A table with free keys (header names), every value of one kind. */
+export interface MapNode {
+  readonly kind: "map";
+  readonly doc: string;
+  readonly key: "header-name";
+  readonly value: Leaf;
+}
+export interface TableNode {
+  readonly kind: "table";
+  readonly doc: string;
+  readonly fields: Readonly<Record<string, Node>>;
+  /** An array of tables ([[site]]). */
+  readonly array?: boolean;
+  readonly required?: boolean;
+}
+export type Node = Leaf | ListNode | MapNode | TableNode;
+
+/** snake_case file key → Limits field, in file order. */
+export const LIMIT_KEYS: ReadonlyArray<readonly [string, keyof Limits, string]> = [
+  ["max_request_line", "maxRequestLine", "Longest request line (method, target, version); beyond it 414."],
+  ["max_header_line", "maxHeaderLine", "Longest single header field line; beyond it 431."],
+  ["max_header_bytes", "maxHeaderBytes", "Whole header section; beyond it 431."],
+  ["max_header_count", "maxHeaderCount", "Number of header (and trailer) fields; beyond it 431."],
+  ["max_body_size", "maxBodySize", "Largest request body (chunk metadata included); beyond it 413. Routes may override it."],
+  ["max_chunk_line", "maxChunkLine", "Longest chunk-size line including extensions; beyond it 400."],
+  ["max_chunk_ext_bytes", "maxChunkExtBytes", "Chunk-extension bytes summed over one message; beyond it 413."],
+  ["max_trailer_bytes", "maxTrailerBytes", "Trailer section of a chunked body; beyond it 431."],
+  ["discard_body_max", "discardBodyMax", "Unread request body read and dropped to keep the connection; beyond it the connection closes."],
+  ["max_output_memory", "maxOutputMemory", "Bytes queued for slow clients, whole process; over half of it queues shrink, over all of it the slowest clients are cut."],
+];
+const LIMIT_MIN: Partial<Record<keyof Limits, number>> = {
+  maxRequestLine: 64,
+  maxHeaderLine: 64,
+  maxHeaderBytes: 256,
+  maxHeaderCount: 1,
+  maxChunkLine: 16,
+  maxOutputMemory: 1024 * 1024,
+};
+
+/** snake_case file key (no _ms) → Timeouts field, in file order. */
+export const TIMEOUT_KEYS: ReadonlyArray<readonly [string, keyof Timeouts, string]> = [
+  ["header", "headerMs", "Connection open or previous response → request head complete (slowloris); 408."],
+  ["keep_alive", "keepAliveMs", "Idle keep-alive connection between requests; closed silently."],
+  ["body_idle", "bodyIdleMs", "Longest pause while reading a request body; 408."],
+  ["send_idle", "sendIdleMs", "Longest time a client may accept none of our queued bytes."],
+  ["shutdown", "shutdownMs", "Graceful shutdown: in-flight requests get this long before connections are cut."],
+  ["upstream_connect", "upstreamConnectMs", "Upstream TCP + TLS connect; 504."],
+  ["upstream_header", "upstreamHeaderMs", "Request sent → first upstream response byte; 504."],
+  ["upstream_body_idle", "upstreamBodyIdleMs", "Longest pause inside an upstream response body; the client connection is closed."],
+  ["tunnel_idle", "tunnelIdleMs", "Upgraded (WebSocket) tunnel with no traffic either way."],
+  ["upstream_pool_idle", "upstreamPoolIdleMs", "Idle pooled upstream connection before it is closed."],
+  ["discard", "discardMs", "Total time for reading and dropping an unread request body after the response."],
+  ["handler_idle", "handlerIdleMs", "Backstop for a request whose handler sends nothing (raised above the upstream timeouts); 500."],
+];
+
+/** A route's `timeouts` table: short names → the global Timeouts field they override. */
+export const ROUTE_TIMEOUT_KEYS: ReadonlyArray<readonly [string, keyof Timeouts, string]> = [
+  ["body", "bodyIdleMs", "Overrides timeouts.body_idle for this route."],
+  ["upstream_connect", "upstreamConnectMs", "Overrides timeouts.upstream_connect for this route."],
+  ["upstream", "upstreamHeaderMs", "Overrides timeouts.upstream_header for this route."],
+  ["upstream_body", "upstreamBodyIdleMs", "Overrides timeouts.upstream_body_idle for this route."],
+  ["send", "sendIdleMs", "Overrides timeouts.send_idle for this route."],
+];
+
+const headerRules = (what: string): TableNode => ({
+  kind: "table",
+  doc: `Header rules applied to the ${what}: set (replace), add (append), remove; values may hold placeholders.`,
+  fields: {
+    set: { kind: "map", key: "header-name", doc: "Fields set to this value, replacing any the message had.", value: { kind: "template", doc: "value" } },
+    add: { kind: "map", key: "header-name", doc: "Fields appended, keeping those the message had.", value: { kind: "template", doc: "value" } },
+    remove: { kind: "list", doc: "Field names removed.", item: { kind: "token", doc: "header name" }, default: [] },
+  },
+});
+
+export const ROUTE: TableNode = {
+  kind: "table",
+  array: true,
+  required: true,
+  doc: "A route: tried in file order, the first match wins. Exactly one of proxy, static, redirect, respond.",
+  fields: {
+    path: {
+      kind: "path",
+      required: true,
+      doc: 'Prefix of the normalised request path ("/api/"), "=/x" for an exact path, "~^/re" for a JavaScript regex.',
+    },
+    methods: { kind: "list", doc: "Only these request methods match (uppercase tokens); default any.", item: { kind: "token", doc: "method" }, defaultText: "any" },
+    headers: { kind: "map", key: "header-name", doc: "Request fields that must be present with exactly this value.", value: { kind: "string", doc: "value" } },
+    strip_prefix: { kind: "string", doc: "Removed from the start of the path before the action sees it ({path} keeps the original)." },
+    request_headers: headerRules("request (before the action)"),
+    response_headers: headerRules("response"),
+    max_body_size: { kind: "size", doc: "This route's request body limit.", defaultText: "limits.max_body_size" },
+    timeouts: {
+      kind: "table",
+      doc: "This route's timeouts; unset ones are the global [timeouts].",
+      fields: Object.fromEntries(ROUTE_TIMEOUT_KEYS.map(([k, , doc]) => [k, { kind: "duration", doc, min: 1, defaultText: "global" } satisfies Leaf])),
+    },
+    proxy: {
+      kind: "table",
+      doc: "Forward the request to a backend.",
+      fields: {
+        to: { kind: "list", required: true, single: true, doc: "The backend URL, http:// or https://, with an optional base path (one URL).", item: { kind: "url", doc: "URL" } },
+        host_header: { kind: "enum", values: ["client", "upstream"], default: "client", doc: 'Host sent to the backend: the client\'s ("client") or the backend\'s authority ("upstream").' },
+        trusted_proxies: { kind: "list", default: [], doc: "Peers (IP or CIDR) whose X-Forwarded-* / Forwarded fields are kept and appended to.", item: { kind: "cidr", doc: "CIDR" } },
+        follow_redirects: { kind: "int", default: 0, min: 0, max: 99, doc: "Follow up to this many same-origin redirects for GET/HEAD; 0 = off." },
+        pool_size: { kind: "int", default: DEFAULTS.proxyPoolSize, min: 0, max: 100_000, doc: "Idle keep-alive connections kept per backend." },
+        tls_verify: { kind: "bool", default: true, doc: "Verify an https:// backend's certificate (false: testing only)." },
+        tls_ca: { kind: "file", doc: "PEM file of CAs that sign the backend's certificate, instead of the system store.", defaultText: "system CAs" },
+        underscores_in_headers: { kind: "bool", default: DEFAULTS.underscoresInHeaders, doc: 'Forward request fields with "_" in the name (default: dropped, like nginx).' },
+      },
+    },
+    static: {
+      kind: "table",
+      doc: "Serve files from a folder.",
+      fields: {
+        root: { kind: "dir", required: true, doc: "Folder to serve; relative paths are relative to the config file." },
+        index: { kind: "list", default: ["index.html"], doc: 'Files tried, in order, for a request naming a directory ("/dir/").', item: { kind: "string", doc: "file name" } },
+        dotfiles: { kind: "bool", default: DEFAULTS.serveDotfiles, doc: 'Serve paths with a segment starting with "." (default: 404).' },
+        cache_validity: { kind: "duration", default: DEFAULTS.fileCacheValidityMs, min: 0, doc: "Trust a cached file this long without re-checking the disk; 0 = check every request." },
+        cache_max_file_size: { kind: "size", default: DEFAULTS.fileCacheMaxFileSize, doc: "Files up to this size are kept in memory with a precomputed head." },
+        cache_max_bytes: { kind: "size", default: DEFAULTS.fileCacheMaxBytes, doc: "Total bytes of file bodies kept in memory for this route." },
+      },
+    },
+    redirect: {
+      kind: "table",
+      doc: "Answer with a redirect.",
+      fields: {
+        to: { kind: "template", required: true, doc: "Target URL; placeholders allowed, e.g. https://example.com{uri}." },
+        status: { kind: "int", values: [301, 302, 303, 307, 308], default: 308, doc: "301, 302, 303, 307 or 308." },
+      },
+    },
+    respond: {
+      kind: "table",
+      doc: "Answer with a fixed response.",
+      fields: {
+        status: { kind: "int", default: 200, min: 200, max: 599, doc: "Status code, 200 to 599." },
+        body: { kind: "string", default: "", doc: "Response body (not allowed with 204 and 304)." },
+        headers: { kind: "map", key: "header-name", doc: "Response fields; values may hold placeholders.", value: { kind: "template", doc: "value" } },
+      },
+    },
+  },
+};
+
+export const SITE: TableNode = {
+  kind: "table",
+  array: true,
+  required: true,
+  doc: "A site: addresses, host names and routes.",
+  fields: {
+    listen: { kind: "list", required: true, single: true, doc: 'Addresses: "PORT", "HOST:PORT" or "[IPv6]:PORT"; sites may share one.', item: { kind: "listen", doc: "address" } },
+    hosts: {
+      kind: "list",
+      default: [],
+      single: true,
+      doc: 'Host names, exact or with a leading "*." wildcard; none = the default site of its addresses.',
+      item: { kind: "host", doc: "host name" },
+    },
+    route: ROUTE,
+  },
+};
+
+export const SCHEMA: TableNode = {
+  kind: "table",
+  doc: "A DreamServer config file.",
+  fields: {
+    server: {
+      kind: "table",
+      doc: "Process-wide settings.",
+      fields: {
+        workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU); --workers overrides.' },
+        server_name: { kind: "string", default: DEFAULTS.serverName, doc: "Value of the Server response field." },
+        max_requests_per_connection: { kind: "int", default: DEFAULTS.maxRequestsPerConnection, min: 1, max: 1_000_000_000, doc: "Requests served on one connection before it is closed." },
+      },
+    },
+    log: {
+      kind: "table",
+      doc: "Access log.",
+      fields: {
+        access: { kind: "string", default: DEFAULTS.accessLog, doc: 'Access log file, "-" for stdout, "off" to disable; relative to the config file; --access-log overrides.' },
+        format: { kind: "enum", values: ["text", "json"], default: DEFAULTS.logFormat, doc: "Line format: text or json; --log-format overrides." },
+      },
+    },
+    limits: {
+      kind: "table",
+      doc: "Request limits (sizes: integer bytes or 8k / 1m / 1g).",
+      fields: Object.fromEntries(
+        LIMIT_KEYS.map(([k, f, doc]) => [k, { kind: f === "maxHeaderCount" ? "int" : "size", default: DEFAULT_LIMITS[f], min: LIMIT_MIN[f] ?? 0, doc } satisfies Leaf]),
+      ),
+    },
+    timeouts: {
+      kind: "table",
+      doc: "Timeouts (durations: 500ms, 10s, 2m, 1h).",
+      fields: Object.fromEntries(TIMEOUT_KEYS.map(([k, f, doc]) => [k, { kind: "duration", default: DEFAULT_TIMEOUTS[f], min: 1, doc } satisfies Leaf])),
+    },
+    site: SITE,
+  },
+};
+
+// ---- rendering of typed values back to the file's notation -------------------------------
+
+/** 8192 → "8k", 1073741824 → "1g", 1000 → 1000 (integers that are no whole unit stay numbers). */
+export function formatSize(n: number): string | number {
+  for (const [u, m] of [["g", 1024 ** 3], ["m", 1024 ** 2], ["k", 1024]] as const) if (n >= m && n % m === 0) return `${n / m}${u}`;
+  return n;
+}
+
+/** 600000 → "10m", 500 → "500ms", 0 → "0s". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A leaf's default in the file's notation, for docs and --print-config. */
+export function renderDefault(n: Node): string {
+  if (n.kind === "table" || n.kind === "map") return "";
+  if (n.defaultText !== undefined) return n.defaultText;
+  const d = n.default;
+  if (d === undefined) return n.required ? "(required)" : "(none)";
+  if (n.kind === "size") return JSON.stringify(formatSize(d as number));
+  if (n.kind === "duration") return JSON.stringify(formatDuration(d as number));
+  return JSON.stringify(d);
+}
+
+/** Human name of a node's type, for docs and "must be …" messages. */
+export function typeName(n: Node): string {
+  switch (n.kind) {
+    case "table":
+      return n.array ? "array of tables" : "table";
+    case "map":
+      return "table of name = value";
+    case "list":
+      return `list of ${typeName(n.item)}${n.single ? " (or one)" : ""}`;
+    case "string":
+    case "template":
+      return n.kind === "template" ? "string with placeholders" : "string";
+    case "bool":
+      return "boolean";
+    case "int":
+      return n.values ? `integer: ${n.values.join(" | ")}` : "integer";
+    case "size":
+      return "size";
+    case "duration":
+      return "duration";
+    case "enum":
+      return n.values!.map((v) => JSON.stringify(v)).join(" | ");
+    case "workers":
+      return 'integer | "auto"';
+    case "listen":
+      return "address";
+    case "host":
+      return "host name";
+    case "path":
+      return "path pattern";
+    case "url":
+      return "URL";
+    case "cidr":
+      return "IP or CIDR";
+    case "token":
+      return "token";
+    case "file":
+      return "file path";
+    case "dir":
+      return "directory path";
+  }
+}

@@ -152,21 +152,30 @@ class Scan {
       for (;;) {
         pos = this.ws(pos, comments);
         if (pos >= t.length) throw new ScanError(pos, "unterminated list");
-        if (t[pos] === "]") return pos + 1;
+        if (t[pos] === "]") {
+          if (strict && idx > 0) throw new ScanError(pos, "trailing comma");
+          return pos + 1;
+        }
         const cp = childPath(path, idx++);
         this.record(cp, pos, false);
         pos = this.value(pos, cp, sep, comments, strict);
         pos = this.ws(pos, comments);
         if (t[pos] === ",") pos++;
-        else if (t[pos] !== "]") throw new ScanError(pos, `expected "," or "]"`);
+        else if (t[pos] === "]") return pos + 1;
+        else throw new ScanError(pos, `expected "," or "]"`);
       }
     }
     if (c === "{") {
       pos++;
+      let members = 0;
       for (;;) {
         pos = this.ws(pos, comments);
         if (pos >= t.length) throw new ScanError(pos, "unterminated table");
-        if (t[pos] === "}") return pos + 1;
+        if (t[pos] === "}") {
+          if (strict && members > 0) throw new ScanError(pos, "trailing comma");
+          return pos + 1;
+        }
+        members++;
         if (strict && t[pos] !== '"') throw new ScanError(pos, "expected a quoted key");
         const kpos = pos;
         const k = this.key(pos, sep, sep === "=");
@@ -177,7 +186,8 @@ class Scan {
         pos = this.value(k.next, kp, sep, comments, strict);
         pos = this.ws(pos, comments);
         if (t[pos] === ",") pos++;
-        else if (t[pos] !== "}") throw new ScanError(pos, `expected "," or "}"`);
+        else if (t[pos] === "}") return pos + 1;
+        else throw new ScanError(pos, `expected "," or "}"`);
       }
     }
     if (strict) {

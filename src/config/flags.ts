@@ -183,7 +183,7 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd(),
       );
     }
     const r = loadConfig(configFile, { overrides: globals, cpus, cwd, fs: opts.fs });
-    return finish(r.ok ? r : r, globals, check, print);
+    return finish(r, globals, check, print);
   }
 
   // Flags only: the raw object of a one-site config, validated like a file.
@@ -203,11 +203,11 @@ function finish(r: LoadResult, overrides: readonly Override[], check: boolean, p
   return { kind: "run", config: r.config, configPath: file, overrides, warnings, check: false };
 }
 
-/** Every problem of a failed load as lines (FILE:LINE: path: message). */
+/** Every problem of a failed load as lines (FILE:LINE: path: message); warnings are left out. */
 export function problemLines(r: LoadResult): string[] {
   if (r.ok) return [];
   const file = r.file || null;
-  return [...r.problems.map((p) => formatProblem(p, file)), ...r.warnings.map((w) => formatProblem(w, file, "warning"))];
+  return r.problems.map((p) => formatProblem(p, file));
 }
 
 /** "config OK: 2 sites, 7 routes, 2 listeners (FILE)". */

@@ -251,11 +251,11 @@ export function formatSize(n: number): string | number {
   return n;
 }
 
-/** 600000 → "10m", 500 → "500ms", 0 → "0s". */
+/** 600000 → "10m", 60000 → "60s" (minutes from 2 on, like the docs), 500 → "500ms", 0 → "0s". */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 7_200_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 120_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }

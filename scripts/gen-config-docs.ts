@@ -1,0 +1,231 @@
+/**
+ * Generates docs/configuration.md from the schema (src/config/schema.ts): every key with its
+ * type, default and doc line, plus the example in TOML, YAML and JSON.
+ *
+ *   bun scripts/gen-config-docs.ts          # rewrite docs/configuration.md
+ *   bun scripts/gen-config-docs.ts --check  # exit 1 if the committed file differs
+ *
+ * tests/unit/config-docs.test.ts asserts the committed file equals this output.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { GLOBAL_FLAGS, SITE_FLAGS } from "../src/config/flags.ts";
+import { SCHEMA, renderDefault, typeName, type Node, type TableNode } from "../src/config/schema.ts";
+import { PLACEHOLDER_LIST } from "../src/config/template.ts";
+
+export const EXAMPLE_TOML = `[server]
+workers = "auto"            # or a number; --workers overrides
+
+[log]
+access = "/var/log/dreamserver/access.log"   # path | "-" | "off"
+format = "text"             # text | json
+
+[[site]]
+listen = ["0.0.0.0:8080"]   # one or more; several sites may share an address
+hosts  = ["example.com", "*.example.com"]    # exact or leading wildcard; none = default site
+
+  [[site.route]]
+  path = "/api/"            # prefix on the normalised path; "=/x" exact; "~^/re" regex
+  methods = ["GET", "POST"] # optional
+  headers = { "X-Canary" = "1" }   # optional exact match on request fields
+  strip_prefix = "/api"     # optional
+  proxy = { to = ["http://127.0.0.1:3000"] }
+  request_headers = { set = { "X-Real-IP" = "{remote_ip}" }, remove = ["X-Debug"] }
+  timeouts = { upstream = "30s" }
+
+  [[site.route]]
+  path = "/old/"
+  redirect = { to = "https://example.com/new{path}?{query}", status = 308 }
+
+  [[site.route]]
+  path = "=/health"
+  respond = { status = 200, body = "ok\\n", headers = { "Content-Type" = "text/plain" } }
+
+  [[site.route]]
+  path = "/"
+  static = { root = "./public", index = ["index.html"] }
+  response_headers = { set = { "X-Frame-Options" = "DENY" } }
+
+[[site]]
+listen = ["0.0.0.0:8080"]
+hosts = ["old.example.com"]
+
+  [[site.route]]
+  path = "/"
+  redirect = { to = "https://example.com{uri}", status = 301 }
+`;
+
+/** A small YAML emitter for the example (block style, strings quoted when YAML could misread them). */
+export function toYaml(v: unknown, indent = 0): string {
+  const pad = " ".repeat(indent);
+  const scalar = (x: unknown): string => {
+    if (typeof x !== "string") return JSON.stringify(x);
+    return /^[A-Za-z0-9_./][A-Za-z0-9_./ -]*$/.test(x) && !/^(true|false|null|yes|no|on|off|~|[0-9.]+)$/i.test(x) && !x.endsWith(" ") ? x : JSON.stringify(x);
+  };
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+  const key = (k: string): string => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+  if (Array.isArray(v)) {
+    if (v.every((x) => !isObj(x) && !Array.isArray(x))) return `[${v.map(scalar).join(", ")}]`;
+    return v
+      .map((x) => {
+        const body = toYaml(x, indent + 2).replace(/^\s+/, "");
+        return `\n${pad}- ${body}`;
+      })
+      .join("");
+  }
+  if (isObj(v)) {
+    const lines = Object.entries(v).map(([k, x]) => {
+      const p = pad;
+      if (isObj(x) || (Array.isArray(x) && x.some(isObj))) return `${p}${key(k)}:${isObj(x) ? "\n" : ""}${toYaml(x, indent + 2)}`;
+      return `${p}${key(k)}: ${Array.isArray(x) ? toYaml(x) : scalar(x)}`;
+    });
+    return lines.join("\n").replace(/\n+/g, "\n");
+  }
+  return scalar(v);
+}
+
+function rows(node: TableNode, prefix: string, out: string[][]): void {
+  for (const [k, n] of Object.entries(node.fields)) {
+    const name = prefix ? `${prefix}.${k}` : k;
+    if (n.kind === "table") {
+      const shown = n.array ? `[[${name}]]` : `${name}`;
+      out.push([`\`${shown}\``, typeName(n), n.required ? "(required)" : "", n.doc.replace(/\|/g, "\\|")]);
+      rows(n, name, out);
+      continue;
+    }
+    out.push([`\`${name}\``, typeName(n).replace(/\|/g, "\\|"), renderDefault(n).replace(/\|/g, "\\|"), (n as Node).doc.replace(/\|/g, "\\|")]);
+  }
+}
+
+function table(header: string[], body: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...body.map((r) => `| ${r.map((c) => c.replace(/\n/g, " ")).join(" | ")} |`)].join("\n");
+}
+
+export function generateConfigDocs(): string {
+  const parsed = Bun.TOML.parse(EXAMPLE_TOML);
+  const sections: string[] = [];
+  for (const [k, n] of Object.entries(SCHEMA.fields)) {
+    const body: string[][] = [];
+    if (n.kind === "table") rows(n, k, body);
+    const title = k === "site" ? "`[[site]]` and `[[site.route]]`" : `\`[${k}]\``;
+    sections.push(`### ${title}\n\n${n.doc}\n\n${table(["Key", "Type", "Default", "Meaning"], body)}`);
+  }
+  const globalFlags = Object.entries(GLOBAL_FLAGS).map(([f, p]) => [`\`${f}\``, `\`${p.join(".")}\``]);
+  const siteFlags = Object.entries(SITE_FLAGS).map(([f, k]) => [`\`${f}\``, `\`site.route.${k}\``.replace("site.route.listen", "site.listen")]);
+  return `<!-- GENERATED by scripts/gen-config-docs.ts from src/config/schema.ts; do not edit by hand. -->
+# Configuration file
+
+\`dreamserver --config FILE\` loads sites and routes from a file. The format follows the
+extension: TOML (\`.toml\`), YAML (\`.yaml\`, \`.yml\`) or JSON (\`.json\`); all three hold the same
+keys. Without \`--config\`, the [command-line flags](command-line.md) build a one-site config
+(one route \`path = "/"\` with \`static\` or \`proxy\`) that goes through the same validation.
+
+- \`dreamserver --check --config FILE\` validates the file like \`nginx -t\`: it prints
+  \`config OK: 2 sites, 5 routes, 1 listener (FILE)\` and exits 0, or prints every problem as
+  \`FILE:LINE: site[1].route[2].proxy.to[0]: what is wrong; how to fix it\` and exits 2. Indexes
+  count from 0. Warnings (a route that an earlier route shadows) are printed and still exit 0.
+- \`dreamserver --print-config [--config FILE]\` prints the effective configuration as TOML with
+  every default filled in; that output loads again to the same configuration.
+- Unknown keys are errors (with a "did you mean" suggestion), and so are wrong types, bad
+  addresses, missing folders, duplicate address/host pairs and impossible values: all found
+  at load, never at the first request.
+- Relative paths (\`static.root\`, \`proxy.tls_ca\`, \`log.access\`) are relative to the folder of
+  the config file.
+- Sizes are integer bytes or strings with a k/m/g suffix (\`"8k"\`, \`"10m"\`, \`"1g"\`, binary
+  units). Durations are strings such as \`"500ms"\`, \`"10s"\`, \`"2m"\`, \`"1h"\` (a bare number
+  means seconds). See [limits and timeouts](limits-and-timeouts.md) for what each one guards.
+
+## Example
+
+\`\`\`toml
+${EXAMPLE_TOML.trimEnd()}
+\`\`\`
+
+The same in YAML:
+
+\`\`\`yaml
+${toYaml(parsed).trim()}
+\`\`\`
+
+And in JSON:
+
+\`\`\`json
+${JSON.stringify(parsed, null, 2)}
+\`\`\`
+
+## Matching
+
+- **Sites** match on the Host field with the port and a trailing dot removed, case-insensitive.
+  An exact name beats a \`*.\` wildcard (which matches exactly one extra label:
+  \`*.example.com\` matches \`a.example.com\`, not \`example.com\` nor \`b.a.example.com\`), and a
+  wildcard beats the default site (the site without \`hosts\`) of the address. A request that
+  matches no site of its address, where the address has no default site, is answered
+  421 Misdirected Request; it never falls through to another site's routes.
+- Several sites may list the same address: they share one listener. One (address, host) pair
+  belongs to one site, and an address has at most one default site. \`0.0.0.0:8080\` and
+  \`127.0.0.1:8080\` cannot both be listed (they overlap).
+- **Routes** are tried in file order; the first match wins; no match is 404.
+  - \`path = "/api/"\` is a prefix of the normalised path, on a \`/\` boundary: \`"/api"\`
+    matches \`/api\`, \`/api/\` and \`/api/x\` but not \`/apix\`.
+  - \`path = "=/health"\` matches that path only.
+  - \`path = "~^/img/.*\\\\.png$"\` is a JavaScript regular expression tested against the
+    normalised path.
+  - The normalised path has percent-encoded unreserved characters decoded and dot segments
+    removed (\`/a/./b/../c\` → \`/a/c\`); the query is not part of it. A route's \`path\` must
+    itself be normalised (the check says what to write).
+  - \`methods\` and \`headers\` narrow a route further; \`strip_prefix\` removes a leading part
+    of the path before the action sees it (it must be a prefix of a prefix or exact path).
+- Each route has exactly one action: \`proxy\`, \`static\`, \`redirect\` or \`respond\`.
+- A route's \`max_body_size\` and \`timeouts\` override the global \`[limits]\` /
+  \`[timeouts]\` values for that route; command-line flags override the global values only.
+
+## Placeholders
+
+Redirect targets and header values (\`request_headers\`, \`response_headers\`,
+\`respond.headers\`) may contain ${PLACEHOLDER_LIST}:
+
+| Placeholder | Value |
+| --- | --- |
+| \`{host}\` | Request host, lowercase, without port |
+| \`{path}\` | The full request path, before \`strip_prefix\` |
+| \`{query}\` | The query without \`?\`; empty when absent |
+| \`{uri}\` | Path plus \`?query\` when there is a query |
+| \`{remote_ip}\` | The client address |
+| \`{request_id}\` | The request id (also in the access log) |
+| \`{header.NAME}\` | A request field; empty when absent |
+| \`{cookie.NAME}\` | A cookie of the request; empty when absent |
+| \`{query.NAME}\` | A query parameter, decoded; empty when absent |
+
+Write \`{{\` and \`}}\` for literal braces. An unknown placeholder is an error at load.
+
+## Reference
+
+${sections.join("\n\n")}
+
+## Command-line flags with \`--config\`
+
+These global flags override the file's value (also after a reload, \`SIGHUP\`):
+
+${table(["Flag", "Key"], globalFlags)}
+
+These flags describe the one site of a flag-built config and are refused together with
+\`--config\`; write the key in the file instead:
+
+${table(["Flag", "Key"], siteFlags)}
+`;
+}
+
+if (import.meta.main) {
+  const file = path.join(import.meta.dir, "..", "docs", "configuration.md");
+  const text = generateConfigDocs();
+  if (process.argv.includes("--check")) {
+    const same = fs.existsSync(file) && fs.readFileSync(file, "utf8") === text;
+    if (!same) {
+      process.stderr.write("docs/configuration.md is out of date; run bun scripts/gen-config-docs.ts\n");
+      process.exit(1);
+    }
+  } else {
+    fs.writeFileSync(file, text);
+    process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+  }
+}

@@ -96,7 +96,7 @@ function parsePlaceholder(inner: string): TemplatePart | string {
   }
   const candidates = [...SIMPLE_PLACEHOLDERS, ...ARG_PLACEHOLDERS.map((k) => `${k}.NAME`)];
   const guess = didYouMean(dot > 0 ? inner.slice(0, dot) + ".NAME" : inner, candidates);
-  return `unknown placeholder {${inner}}${guess ? `; did you mean {${guess}}?` : ""} Known: ${PLACEHOLDER_LIST} (write {{ for a literal "{")`;
+  return `unknown placeholder {${inner}}${guess ? `; did you mean {${guess}}?` : ""}; use one of ${PLACEHOLDER_LIST} (write {{ for a literal "{")`;
 }
 
 /** The closest candidate within a small edit distance, or null. */

@@ -58,7 +58,7 @@ describe("parse errors", () => {
     ["{header.}", "needs a name after the dot"],
     ["{header.a b}", "is not a header name"],
     ["{cookie.a;b}", "is not a cookie name"],
-    ["{completely_unknown}", "Known: {host}"],
+    ["{completely_unknown}", "unknown placeholder {completely_unknown}; use one of {host}"],
     ["https://x/{path", 'unclosed "{"'],
     ["a}b", 'stray "}"'],
   ];

@@ -1,23 +1,28 @@
 /**
- * Entry point: flags → config → access log → listener → signal handling.
+ * Entry point: flags (and a config file) → Config → Runtime → listeners → signal handling.
  *   SIGTERM / SIGINT: stop accepting, finish in-flight requests (bounded), flush the log, exit 0.
- *   SIGUSR1 (and SIGHUP, until a config file exists to reload): reopen the access log.
- * With --workers N > 1 this process only supervises N listener processes (src/net/workers.ts).
- * Configuration mistakes print one line on stderr and exit 2 — never a stack trace.
+ *   SIGHUP: re-read the config file and swap in a new runtime; an invalid file changes nothing.
+ *           Without a config file there is nothing to re-read: the access log is reopened.
+ *   SIGUSR1: reopen the access log (rotation).
+ * With workers > 1 this process only supervises the listener processes (src/net/workers.ts).
+ * Configuration mistakes print one line each on stderr and exit 2, never a stack trace.
  */
 import pkg from "../package.json" with { type: "json" };
-import { ConfigError, parseFlags, USAGE } from "./config/flags.ts";
+import type { Config, ListenAddress } from "./config/config.ts";
+import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
+import { formatProblem } from "./config/load.ts";
 import { openAccessLog } from "./log/access-log.ts";
-import type { Config } from "./config/config.ts";
-import { Server } from "./net/server.ts";
+import type { AccessLogger } from "./log/access-record.ts";
+import { ListenError, Server } from "./net/server.ts";
 import { isWorker, Supervisor, WORKER_ENV } from "./net/workers.ts";
+import { listenKey } from "./router/index.ts";
+import { Runtime } from "./runtime.ts";
 
-/** Set by a supervisor started with port 0 for its workers: the port they share. */
-const PORT_ENV = "DREAMSERVER_PORT";
-import { createRouter } from "./router/router.ts";
+/** Set by a supervisor for its workers: the ports it chose for port-0 addresses, as JSON {key: port}. */
+const PORTS_ENV = "DREAMSERVER_PORTS";
 
-function fail(msg: string): never {
-  process.stderr.write(`dreamserver: ${msg}\n`);
+function fail(lines: string | readonly string[]): never {
+  for (const l of typeof lines === "string" ? [lines] : lines) process.stderr.write(`dreamserver: ${l}\n`);
   process.exit(2);
 }
 
@@ -26,63 +31,95 @@ function main(): void {
   try {
     cli = parseFlags(process.argv.slice(2));
   } catch (e) {
-    if (e instanceof ConfigError) fail(e.message);
+    if (e instanceof ConfigError) fail(e.lines);
     fail(`could not read the command line: ${(e as Error)?.message ?? e}`);
   }
-  if (cli.kind === "help") {
-    process.stdout.write(USAGE);
+  switch (cli.kind) {
+    case "help":
+      process.stdout.write(USAGE);
+      return;
+    case "version":
+      process.stdout.write(`dreamserver ${pkg.version} (bun ${Bun.version})\n`);
+      return;
+    case "check":
+      for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
+      process.stdout.write(cli.summary + "\n");
+      return;
+    case "print-config":
+      for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
+      process.stdout.write(cli.text);
+      return;
+  }
+  // Warnings (e.g. a shadowed route) are printed once, by the process that reads the config first.
+  if (!isWorker()) for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
+  if (cli.config.workers > 1 && !isWorker()) {
+    supervise(cli);
     return;
   }
-  if (cli.kind === "version") {
-    process.stdout.write(`dreamserver ${pkg.version} (bun ${Bun.version})\n`);
-    return;
+  serve(cli);
+}
+
+/** The user-facing reason a listen failed. */
+function listenError(e: unknown): string {
+  const err = e instanceof ListenError ? (e.reason as { code?: string; message?: string }) : (e as { code?: string; message?: string });
+  const where = e instanceof ListenError ? showAddress(e.address) : "the address";
+  const msg = err?.message ?? String(e);
+  if (err?.code === "EADDRINUSE" || /in use/i.test(msg)) return `cannot listen on ${where}: the address is already in use; stop the other server or choose another port`;
+  if (err?.code === "EACCES" || /permission/i.test(msg)) return `cannot listen on ${where}: permission denied; ports below 1024 need privileges, choose e.g. 8080`;
+  if (err?.code === "EADDRNOTAVAIL") return `cannot listen on ${where}: that address is not on this machine; check the host part of the listen address`;
+  return `cannot listen on ${where}: ${msg}`;
+}
+
+function showAddress(a: ListenAddress): string {
+  return `${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}`;
+}
+
+function urlHost(a: ListenAddress): string {
+  return a.hostname === "0.0.0.0" || a.hostname === "::" ? "localhost" : a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+}
+
+/** What a listener serves, for the start-up line: the one action of a flag-built config, or a count. */
+function describe(config: Config): string {
+  const routes = config.sites.flatMap((s) => s.routes);
+  if (config.source === null && routes.length === 1) {
+    const a = routes[0]!.action;
+    if (a.kind === "proxy") return `proxying to ${a.proxy.url.href}`;
+    if (a.kind === "static") return `serving ${a.static.root}`;
   }
+  const n = config.sites.length;
+  return `${n} site${n === 1 ? "" : "s"}, ${routes.length} route${routes.length === 1 ? "" : "s"} from ${config.source ?? "the command line"}`;
+}
+
+function announce(config: Config, addresses: readonly ListenAddress[], extra = ""): void {
+  for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on http://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
+}
+
+function supervise(cli: RunResult): void {
   const config = cli.config;
-  if (config.workers > 1 && !isWorker()) {
-    supervise(config);
-    return;
-  }
-  serve(config);
-}
-
-/** The user-facing reason a listen failed, or null for an unexpected error. */
-function listenError(e: unknown, config: Config): string {
-  const err = e as { code?: string; message?: string };
-  const where = `${config.hostname}:${config.port}`;
-  if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) return `cannot listen on ${where}: the address is already in use; stop the other server or choose another --listen port`;
-  if (err.code === "EACCES" || /permission/i.test(err.message ?? "")) return `cannot listen on ${where}: permission denied; ports below 1024 need privileges, choose e.g. --listen 8080`;
-  if (err.code === "EADDRNOTAVAIL") return `cannot listen on ${where}: that address is not on this machine; check the host part of --listen`;
-  if (e instanceof ConfigError) return e.message;
-  return `cannot start: ${err.message ?? e}`;
-}
-
-function announce(config: Config, port: number, extra = ""): void {
-  const shownHost = config.hostname === "0.0.0.0" ? "localhost" : config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
-  const what = config.proxy ? `proxying to ${config.proxy.url.href}` : `serving ${config.root}`;
-  process.stderr.write(`DreamServer ${pkg.version} listening on http://${shownHost}:${port} — ${what}${extra}\n`);
-}
-
-function supervise(config: Config): void {
-  // Fail fast, with the usual one-line reason, if the port cannot be bound at all. With port 0
+  // Fail fast, with the usual one-line reason, if an address cannot be bound at all. For port 0
   // the probe also picks the port every worker then shares (SO_REUSEPORT).
-  let port = config.port;
-  try {
-    // Without reusePort on purpose: it then also fails when another DreamServer's worker group
-    // holds the port with SO_REUSEPORT, instead of silently joining that group.
-    const probe = Bun.listen({ hostname: config.hostname, port: config.port, socket: { data() {} } });
-    port = probe.port;
-    probe.stop(true);
-  } catch (e) {
-    fail(listenError(e, config));
+  const ports: Record<string, number> = {};
+  const bound: ListenAddress[] = [];
+  for (const a of new Runtime(config).addresses) {
+    try {
+      // Without reusePort on purpose: it then also fails when another DreamServer's worker group
+      // holds the port with SO_REUSEPORT, instead of silently joining that group.
+      const probe = Bun.listen({ hostname: a.hostname, port: a.port, socket: { data() {} } });
+      if (a.port === 0) ports[listenKey(a)] = probe.port;
+      bound.push({ hostname: a.hostname, port: probe.port });
+      probe.stop(true);
+    } catch (e) {
+      fail(listenError(new ListenError(a, e)));
+    }
   }
-  if (port !== config.port) process.env[PORT_ENV] = String(port);
+  process.env[PORTS_ENV] = JSON.stringify(ports);
   let ready = 0;
   const sup = new Supervisor({
     workers: config.workers,
     shutdownMs: config.timeouts.shutdownMs,
     log: (msg) => process.stderr.write(`dreamserver: ${msg}\n`),
     onReady: () => {
-      if (++ready === config.workers) announce(config, port, ` (${config.workers} workers)`);
+      if (++ready === config.workers) announce(config, bound, ` (${config.workers} workers)`);
     },
   });
   let stopping = false;
@@ -99,34 +136,84 @@ function supervise(config: Config): void {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => sup.signal("SIGUSR1"));
-  process.on("SIGHUP", () => sup.signal("SIGUSR1"));
+  process.on("SIGHUP", () => {
+    // Validate once here so problems are printed once; only a valid file reaches the workers.
+    const r = reloadConfig(cli);
+    if (r === null) {
+      sup.signal("SIGUSR1");
+      return;
+    }
+    if (!r.ok) {
+      for (const l of problemLines(r)) process.stderr.write(`dreamserver: ${l}\n`);
+      process.stderr.write(`dreamserver: reload refused; still serving the previous configuration\n`);
+      return;
+    }
+    for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
+    if (r.config.workers !== config.workers) process.stderr.write(`dreamserver: the number of workers changes only on restart (still ${config.workers})\n`);
+    sup.signal("SIGHUP");
+  });
   sup.start();
 }
 
-function serve(config: Config): void {
+function serve(cli: RunResult): void {
   const worker = isWorker();
-  // A worker of a supervisor started with port 0 listens on the port the supervisor picked.
-  if (worker && process.env[PORT_ENV]) config = { ...config, port: Number(process.env[PORT_ENV]) };
+  let config = cli.config;
   // Only the first worker reports an access-log fallback; the others would repeat it.
-  const quietWarnings = worker && process.env[WORKER_ENV] !== "0";
-  const logger = openAccessLog(config.accessLog, config.logFormat, (msg) => {
-    if (!quietWarnings) process.stderr.write(`dreamserver: warning: ${msg}\n`);
-  });
+  const quiet = worker && process.env[WORKER_ENV] !== "0";
+  const openLog = (c: Config): AccessLogger =>
+    openAccessLog(c.accessLog, c.logFormat, (msg) => {
+      if (!quiet) process.stderr.write(`dreamserver: warning: ${msg}\n`);
+    });
+  let logger = openLog(config);
+  const ports = new Map<string, number>(Object.entries(JSON.parse(process.env[PORTS_ENV] ?? "{}") as Record<string, number>));
 
   let server: Server;
   try {
-    server = new Server({ config, handler: createRouter(config), logger, reusePort: worker });
+    server = new Server({ runtime: new Runtime(config), logger, reusePort: worker, ports });
     server.start();
   } catch (e) {
     logger.close();
-    fail(listenError(e, config));
+    fail(listenError(e));
   }
+
+  const reload = () => {
+    const r = reloadConfig(cli);
+    if (r === null) {
+      // No config file: nothing to re-read. HUP reopens the log like USR1 instead of killing us.
+      logger.reopen();
+      return;
+    }
+    if (!r.ok) {
+      // The supervisor has printed these already.
+      if (!worker) for (const l of problemLines(r)) process.stderr.write(`dreamserver: ${l}\n`);
+      if (!worker) process.stderr.write(`dreamserver: reload refused; still serving the previous configuration\n`);
+      return;
+    }
+    if (!worker) for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
+    const next = new Runtime(r.config);
+    try {
+      server.reload(next);
+    } catch (e) {
+      next.retire();
+      process.stderr.write(`dreamserver: ${listenError(e)}; reload refused, still serving the previous configuration\n`);
+      return;
+    }
+    if (r.config.accessLog !== config.accessLog || r.config.logFormat !== config.logFormat) {
+      const old = logger;
+      logger = openLog(r.config);
+      server.logger = logger;
+      old.close();
+    }
+    config = r.config;
+    const who = worker ? `worker ${process.env[WORKER_ENV]}` : "dreamserver";
+    process.stderr.write(`${who}: configuration reloaded from ${r.file}: ${describe(r.config)}\n`);
+  };
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      // A second signal: the operator wants out now. Still keep the log.
-      // [e2e fix] Cut the connections first so exchanges still in flight get their log line.
+      // A second signal: the operator wants out now. Cut the connections first so exchanges
+      // still in flight get their log line, then keep the log.
       server.cutAll("SHUTDOWN_FORCED");
       logger.close();
       process.exit(0);
@@ -151,16 +238,14 @@ function serve(config: Config): void {
   if (worker) process.on("SIGINT", () => {});
   else process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => logger.reopen());
-  // No config file to reload yet: HUP reopens the log like USR1 instead of killing the server.
-  process.on("SIGHUP", () => logger.reopen());
+  process.on("SIGHUP", reload);
   process.on("uncaughtException", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
   process.on("unhandledRejection", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
 
-  // [e2e fix] Announce only after the signal handlers are installed: a supervisor (or test) that
-  // sends SIGTERM as soon as it reads this line used to kill the process with the default
-  // action (exit 143) instead of a graceful exit 0.
+  // Announce only after the signal handlers are installed: a supervisor (or test) that sends
+  // SIGTERM as soon as it reads this line must get a graceful exit 0, not the default action.
   if (worker) process.send?.("ready");
-  else announce(config, server.port);
+  else announce(config, server.boundAddresses());
 }
 
 main();

@@ -19,6 +19,7 @@
  * Forgery: the method, path, host, id and user agent come from the client. Every string value is
  * escaped so that the only " | " and "\n" in a line are the ones we wrote (see escapeValue).
  */
+import { errorInfo } from "../errors.ts";
 import type { AccessRecord } from "./access-record.ts";
 
 /**
@@ -81,18 +82,21 @@ export function isoTime(epochMs: number): string {
 }
 
 /**
- * Error codes that describe an ordinary outcome rather than a rejected or failed exchange: the
- * static handler tags every missing file FILE_NOT_FOUND (useful in the log), but a 404 for a
- * missing file is routine traffic (favicon.ico, crawlers) and stays INFO as documented above.
- * Codes that hint at probing (PATH_TRAVERSAL, PATH_DOTFILE, PATH_SYMLINK_ESCAPE) stay WARN.
+ * The level of a coded line comes from the error registry: a missing file (FILE_NOT_FOUND) or
+ * an unrouted path (NO_ROUTE) is routine traffic and stays INFO; a refused or misbehaving
+ * client is WARN (probing codes such as PATH_TRAVERSAL among them); our side or an upstream
+ * failing is ERROR.
  */
-const ROUTINE_CODES: ReadonlySet<string> = new Set(["FILE_NOT_FOUND"]);
+const LEVELS = { info: "INFO", warn: "WARN", error: "ERROR" } as const;
 
-/** INFO / WARN / ERROR, see the module comment. */
+/** INFO / WARN / ERROR: the error registry's level for the code (src/errors.ts), else by status. */
 export function levelOf(r: AccessRecord): "INFO" | "WARN" | "ERROR" {
-  if (r.status >= 500) return "ERROR";
-  if (r.error !== undefined && r.error !== "" && !ROUTINE_CODES.has(r.error)) return "WARN";
-  return "INFO";
+  if (r.error !== undefined && r.error !== "") {
+    const info = errorInfo(r.error);
+    if (info !== undefined) return LEVELS[info.level];
+    return r.status >= 500 ? "ERROR" : "WARN";
+  }
+  return r.status >= 500 ? "ERROR" : "INFO";
 }
 
 /** One access-log line in the text format, newline-terminated. */

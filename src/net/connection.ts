@@ -16,15 +16,18 @@ import type { Config } from "../config/config.ts";
 import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
-import { MessageParser, type ParseError } from "../http1/message-parser.ts";
+import { MessageParser, ParseError } from "../http1/message-parser.ts";
 import { dateServerIdPrefix, frameChunk, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
 import type { AccessLogger } from "../log/access-record.ts";
+import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
+import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
 
 export interface ConnectionContext {
   readonly config: Config;
-  readonly handler: Handler;
+  /** Route the exchange and run its handler chain (Runtime.dispatch on this listener's address). */
+  dispatch(ex: ExchangeImpl): void;
   readonly logger: AccessLogger;
   readonly localPort: number;
   /** Set by the server while draining for shutdown: finish in-flight work, then close. */
@@ -116,7 +119,7 @@ export class Connection {
     } else if (this.phase === Phase.Body && !this.current?.finished) {
       // Progress extends the body idle timer, but not the fixed budget for discarding the
       // unread body of an exchange that is already answered.
-      this.deadline = performance.now() + this.config.timeouts.bodyIdleMs;
+      this.deadline = performance.now() + this.current!.bodyIdleMs;
     }
     this.parser.push(chunk);
     this.pump();
@@ -242,7 +245,7 @@ export class Connection {
         if (ex && ex.bodyPaused) {
           // We stopped reading (the handler's side is slow, e.g. an upstream that reads our
           // upload slowly): not the client's fault. The handler's own timers govern.
-          this.deadline = now + this.config.timeouts.bodyIdleMs;
+          this.deadline = now + ex.bodyIdleMs;
           return;
         }
         if (ex) {
@@ -382,6 +385,11 @@ export class Connection {
           const cur = this.current!;
           const len = ev.data.byteLength;
           cur.bodyBytes += len;
+          if (cur.bodyBytes > cur.bodyLimit) {
+            // The route's own body limit, lower than the global one the parser enforces.
+            this.onParseError(new ParseError(413, "LIMIT_BODY_SIZE", "request body exceeds the route's limit"));
+            return;
+          }
           if (cur.sink) {
             this.batch.push(ev.data);
             this.batchBytes += len;
@@ -430,7 +438,7 @@ export class Connection {
       this.enterHandlerPhase();
     } else {
       this.phase = Phase.Body;
-      this.deadline = performance.now() + cfg.timeouts.bodyIdleMs;
+      this.deadline = performance.now() + ex.bodyIdleMs;
     }
     ex.keepAlive = head.keepAlive && !this.ctx.shuttingDown && this.requests < cfg.maxRequestsPerConnection && !this.peerEnded;
     if (head.method === "CONNECT") {
@@ -442,7 +450,7 @@ export class Connection {
       return;
     }
     try {
-      this.ctx.handler(ex);
+      this.ctx.dispatch(ex);
     } catch (err) {
       ex.log.errorCode ??= "HANDLER_EXCEPTION";
       console.error(`[ERROR] handler threw for ${head.method} ${head.target}: ${(err as Error)?.message ?? err}`);
@@ -544,6 +552,11 @@ export class Connection {
     }
   }
 
+  /** The route set its own body idle timeout: re-arm the running one. */
+  bodyTimeoutChanged(ex: ExchangeImpl): void {
+    if (this.current === ex && this.phase === Phase.Body) this.deadline = performance.now() + ex.bodyIdleMs;
+  }
+
   /** Read and drop the unread body of an answered exchange, within limits.discardBodyMax and timeouts.discardMs. */
   startDiscard(ex: ExchangeImpl): void {
     if (this.current !== ex) return;
@@ -556,7 +569,7 @@ export class Connection {
     if (this.current !== ex || !ex.bodyPaused) return;
     ex.bodyPaused = false;
     // The client cannot be blamed for the time we were not reading: its idle clock restarts.
-    if (this.phase === Phase.Body) this.deadline = performance.now() + this.config.timeouts.bodyIdleMs;
+    if (this.phase === Phase.Body) this.deadline = performance.now() + ex.bodyIdleMs;
     this.pump();
   }
 
@@ -625,7 +638,13 @@ const enum Framing {
   Close,
 }
 
-export class ExchangeImpl implements Exchange {
+export class ExchangeImpl implements DispatchableExchange {
+  readonly scheme = "http" as const;
+  readonly secure = false;
+  /** The route's body limit (the global one is enforced by the parser). */
+  bodyLimit = Number.POSITIVE_INFINITY;
+  /** Longest pause inside the request body: the route's, once routed. */
+  bodyIdleMs: number;
   readonly startedAt = performance.now();
   readonly startedWall = Date.now();
   readonly log: ExchangeLogFields = {};
@@ -664,9 +683,25 @@ export class ExchangeImpl implements Exchange {
     this.config = conn.ctx.config;
     this.bytesBefore = conn.out.totalBytes;
     this.isHead = head.method === "HEAD";
+    this.bodyIdleMs = this.config.timeouts.bodyIdleMs;
   }
 
   // ---- request body -------------------------------------------------------------------
+
+  applyRouteLimits(limits: RouteLimits): boolean {
+    const h = this.head;
+    if (h.bodyKind === "length" && h.contentLength > limits.maxBodySize) {
+      // Refused before any body byte is read, like the global limit (RFC 9110 §15.5.14).
+      this.sendError(413, "LIMIT_BODY_SIZE");
+      return false;
+    }
+    this.bodyLimit = limits.maxBodySize;
+    if (limits.bodyIdleMs !== this.bodyIdleMs) {
+      this.bodyIdleMs = limits.bodyIdleMs;
+      this.conn.bodyTimeoutChanged(this);
+    }
+    return true;
+  }
 
   /** The exchange ends from the client's side (gone, broken body, timeout): tell the handler once. */
   abortHandler(): void {
@@ -832,7 +867,7 @@ export class ExchangeImpl implements Exchange {
       return;
     }
     // These statuses mean the request stream itself is suspect or unwanted: do not reuse it.
-    if (CLOSE_AFTER.has(status)) this.keepAlive = false;
+    if (code !== undefined ? closesConnection(code) : CLOSE_AFTER.has(status)) this.keepAlive = false;
     const pairs: [string, string][] = [["Content-Type", "text/html; charset=utf-8"]];
     if (headers) for (const h of headers) pairs.push([h[0], h[1]]);
     this.respond(status, pairs, errorPage(status));
@@ -906,4 +941,5 @@ export class ExchangeImpl implements Exchange {
 }
 
 const EMPTY = new Uint8Array(0);
+/** For an error page without a code; coded errors say for themselves (src/errors.ts). */
 const CLOSE_AFTER = new Set([400, 408, 413, 414, 417, 431, 501, 505]);

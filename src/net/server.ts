@@ -4,11 +4,12 @@
  * finish, close idle keep-alive connections, cut the rest at the deadline).
  */
 import type { Socket, TCPSocketListener } from "bun";
-import type { Config } from "../config/config.ts";
-import type { Handler } from "../handler.ts";
+import type { Config, ListenAddress } from "../config/config.ts";
+import { listenKey } from "../router/index.ts";
+import type { Runtime } from "../runtime.ts";
 import type { AccessLogger } from "../log/access-record.ts";
 import { errorPage } from "../pages/error-page.ts";
-import { Connection, type ConnectionContext } from "./connection.ts";
+import { Connection, type ConnectionContext, type ExchangeImpl } from "./connection.ts";
 import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
 
@@ -30,35 +31,75 @@ const OVER_CAPACITY: Buffer = (() => {
 })();
 
 export interface ServerOptions {
-  config: Config;
-  handler: Handler;
+  runtime: Runtime;
   logger: AccessLogger;
-  /** Share the port with sibling worker processes (SO_REUSEPORT). */
+  /** Share ports with sibling worker processes (SO_REUSEPORT). */
   reusePort?: boolean;
+  /** Ports already chosen for port-0 addresses (workers share the supervisor's choice), by listen key. */
+  ports?: ReadonlyMap<string, number>;
 }
 
-export class Server implements ConnectionContext {
-  readonly config: Config;
-  readonly handler: Handler;
-  readonly logger: AccessLogger;
+/**
+ * One listening address: its Bun listener and the context its connections see. The context
+ * reads the server's current runtime at every request, so a reload reaches keep-alive
+ * connections at their next request without touching the socket.
+ */
+class Listener implements ConnectionContext {
+  socket: TCPSocketListener<Connection> | null = null;
+
+  constructor(
+    readonly server: Server,
+    readonly key: string,
+    readonly address: ListenAddress,
+  ) {}
+
+  get config(): Config {
+    return this.server.runtime.config;
+  }
+  get logger(): AccessLogger {
+    return this.server.logger;
+  }
+  get shuttingDown(): boolean {
+    return this.server.shuttingDown;
+  }
+  get localPort(): number {
+    return this.socket?.port ?? this.address.port;
+  }
+  dispatch(ex: ExchangeImpl): void {
+    this.server.runtime.dispatch(ex, this.key);
+  }
+  release(conn: Connection): void {
+    this.server.release(conn);
+  }
+}
+
+export class Server {
+  runtime: Runtime;
+  /** Swapped by a reload that changes the access log's path or format. */
+  logger: AccessLogger;
   shuttingDown = false;
-  private listener: TCPSocketListener<Connection> | null = null;
+  private readonly listeners = new Map<string, Listener>();
   private readonly connections = new Set<Connection>();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private drainedWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: ServerOptions) {
-    this.config = opts.config;
-    this.handler = opts.handler;
+    this.runtime = opts.runtime;
     this.logger = opts.logger;
   }
 
-  get localPort(): number {
-    return this.listener?.port ?? this.config.port;
+  get config(): Config {
+    return this.runtime.config;
   }
 
+  /** The bound port of the first address (tests, announcements). */
   get port(): number {
-    return this.localPort;
+    return this.boundAddresses()[0]?.port ?? 0;
+  }
+
+  /** Every address as bound (port 0 resolved), in config order. */
+  boundAddresses(): ListenAddress[] {
+    return [...this.listeners.values()].map((l) => ({ hostname: l.address.hostname, port: l.localPort }));
   }
 
   get connectionCount(): number {
@@ -70,15 +111,29 @@ export class Server implements ConnectionContext {
   private lastCapWarning = 0;
   private lastBudgetWarning = 0;
 
-  /** Throws the Bun error (e.g. EADDRINUSE) when the port cannot be bound. */
+  /** Throws the Bun error (e.g. EADDRINUSE, with the address) when an address cannot be bound. */
   start(): void {
-    const self = this;
     const softLimit = raiseFdLimit();
     this.maxConnections = connectionCapFor(softLimit);
     outputMemory.limit = this.config.limits.maxOutputMemory;
+    try {
+      for (const a of this.runtime.addresses) this.listen(a);
+    } catch (e) {
+      for (const l of this.listeners.values()) l.socket?.stop(true);
+      this.listeners.clear();
+      throw e;
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  private listen(address: ListenAddress): Listener {
+    const key = listenKey(address);
+    const l = new Listener(this, key, address);
+    const self = this;
+    const port = address.port === 0 ? (this.opts.ports?.get(key) ?? 0) : address.port;
     const options = {
-      hostname: this.config.hostname,
-      port: this.config.port,
+      hostname: address.hostname,
+      port,
       // A client that half-closes after sending its request must still get the answer (docs/runtime-notes.md).
       allowHalfOpen: true,
       reusePort: this.opts.reusePort ?? false,
@@ -89,7 +144,7 @@ export class Server implements ConnectionContext {
             self.refuse(socket);
             return;
           }
-          const conn = new Connection(socket, self);
+          const conn = new Connection(socket, l);
           socket.data = conn;
           self.connections.add(conn);
           if (self.shuttingDown) conn.close();
@@ -118,9 +173,43 @@ export class Server implements ConnectionContext {
         },
       },
     };
-    // reusePort works although the type definitions omit it (docs/runtime-notes.md).
-    this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    try {
+      // reusePort works although the type definitions omit it (docs/runtime-notes.md).
+      l.socket = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
+    } catch (e) {
+      throw new ListenError(address, e);
+    }
+    this.listeners.set(key, l);
+    return l;
+  }
+
+  /**
+   * Swap in a new runtime (SIGHUP). New addresses are bound first: if one fails, nothing changes
+   * and the error is thrown. Then one reference is swapped; addresses no longer named stop
+   * accepting (their connections finish); unchanged addresses keep their sockets, so no
+   * connection attempt is refused during a reload. The old runtime is retired.
+   */
+  reload(next: Runtime): void {
+    const old = this.runtime;
+    const wanted = new Map(next.addresses.map((a) => [listenKey(a), a] as const));
+    const added: Listener[] = [];
+    try {
+      for (const [key, a] of wanted) if (!this.listeners.has(key)) added.push(this.listen(a));
+    } catch (e) {
+      for (const l of added) {
+        l.socket?.stop(true);
+        this.listeners.delete(l.key);
+      }
+      throw e;
+    }
+    this.runtime = next;
+    outputMemory.limit = next.config.limits.maxOutputMemory;
+    for (const [key, l] of this.listeners) {
+      if (wanted.has(key)) continue;
+      l.socket?.stop(false);
+      this.listeners.delete(key);
+    }
+    old.retire();
   }
 
   release(conn: Connection): void {
@@ -180,7 +269,7 @@ export class Server implements ConnectionContext {
    */
   async shutdown(deadlineMs: number = this.config.timeouts.shutdownMs): Promise<void> {
     this.shuttingDown = true;
-    this.listener?.stop(false);
+    for (const l of this.listeners.values()) l.socket?.stop(false);
     for (const c of this.connections) {
       // [e2e fix] closeWhenFlushed, not close: a connection whose last response is complete but
       // still queued (the tail of a large file) must deliver it; close() discarded those bytes.
@@ -198,8 +287,8 @@ export class Server implements ConnectionContext {
     this.cutAll("SHUTDOWN_TIMEOUT");
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    this.listener?.stop(true);
-    this.listener = null;
+    for (const l of this.listeners.values()) l.socket?.stop(true);
+    this.listeners.clear();
   }
 
   /**
@@ -218,7 +307,20 @@ export class Server implements ConnectionContext {
   stop(): void {
     this.shuttingDown = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.listener?.stop(true);
-    this.listener = null;
+    for (const l of this.listeners.values()) l.socket?.stop(true);
+    this.listeners.clear();
+  }
+}
+
+/** A listen address could not be bound; carries the address for the one-line message. */
+export class ListenError extends Error {
+  constructor(
+    readonly address: ListenAddress,
+    readonly reason: unknown,
+  ) {
+    super(`cannot listen on ${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}: ${(reason as Error)?.message ?? reason}`);
+  }
+  get code(): string | undefined {
+    return (this.reason as { code?: string })?.code;
   }
 }

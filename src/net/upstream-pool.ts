@@ -215,10 +215,22 @@ export class UpstreamPool {
     });
   }
 
+  /** Set once a reload replaced the route this pool belongs to: nothing goes back into it. */
+  private retired = false;
+
+  /**
+   * The runtime that owns this pool was replaced (reload): close the idle connections now, and
+   * every busy one when its exchange ends. In-flight requests finish undisturbed.
+   */
+  retire(): void {
+    this.retired = true;
+    for (const c of this.idle.splice(0)) c.destroy();
+  }
+
   /** Return a connection whose last response was read completely and cleanly. */
   release(conn: UpstreamConnection): void {
     conn.listener = null;
-    if (conn.closed || conn.ended || !conn.parser.idle || conn.out.pending > 0 || this.idle.length >= this.maxIdle) {
+    if (this.retired || conn.closed || conn.ended || !conn.parser.idle || conn.out.pending > 0 || this.idle.length >= this.maxIdle) {
       conn.destroy();
       return;
     }

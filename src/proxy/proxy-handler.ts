@@ -8,7 +8,7 @@
  * until ex.onDrain; a slow upstream makes its write queue fill → the request body sink returns
  * false and the engine stops reading the client until we call ex.resumeBody().
  */
-import type { Config, ProxyConfig } from "../config/config.ts";
+import type { Limits, ProxyConfig, Timeouts } from "../config/config.ts";
 import type { BodySink, Exchange, Handler, HeaderPairs, TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import type { ResponseHead } from "../http1/message-head.ts";
@@ -28,8 +28,14 @@ const NO_TRAILERS: [string, string][] = [];
 /** Idempotent methods (RFC 9110 §9.2.2): only these may be re-sent after a dead pooled connection. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
+/** What a proxy route runs with: the engine limits and the route's own timeouts. */
+export interface ProxyEnv {
+  readonly limits: Limits;
+  readonly timeouts: Timeouts;
+}
+
 export interface ProxyContext {
-  readonly config: Config;
+  readonly config: ProxyEnv;
   readonly proxy: ProxyConfig;
   readonly pool: UpstreamPool;
   readonly target: UpstreamTarget;
@@ -37,7 +43,7 @@ export interface ProxyContext {
   readonly timers: DeadlineSweep<ProxiedExchange>;
 }
 
-export function createProxyContext(config: Config, proxy: ProxyConfig): ProxyContext {
+export function createProxyContext(config: ProxyEnv, proxy: ProxyConfig): ProxyContext {
   const url = proxy.url;
   const tls = url.protocol === "https:";
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
@@ -52,7 +58,7 @@ export function createProxyContext(config: Config, proxy: ProxyConfig): ProxyCon
   return { config, proxy, pool, target: upstreamTargetOf(url), trusted: new TrustedProxies(proxy.trustedProxies), timers: new DeadlineSweep() };
 }
 
-export function createProxyHandler(config: Config, proxy: ProxyConfig, ctx: ProxyContext = createProxyContext(config, proxy)): Handler {
+export function createProxyHandler(config: ProxyEnv, proxy: ProxyConfig, ctx: ProxyContext = createProxyContext(config, proxy)): Handler {
   return (ex) => new ProxiedExchange(ex, ctx).start();
 }
 
@@ -117,7 +123,7 @@ class ProxiedExchange implements BodySink {
       this.prepared = prepareUpstreamRequest({
         head,
         clientIp: ex.clientIp,
-        clientProto: "http",
+        clientProto: ex.scheme,
         requestId: ex.id,
         upstream: this.ctx.target,
         rewriteHost: this.ctx.proxy.rewriteHost,
@@ -475,7 +481,7 @@ class ProxiedExchange implements BodySink {
   // ---- ending --------------------------------------------------------------------------
 
   private rewriteLocation = (v: string): string =>
-    makeLocationRewriter(this.ctx.proxy.url, { proto: "http", host: this.ex.head.host })(v);
+    makeLocationRewriter(this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host })(v);
 
   private fail(status: number, code: string): void {
     if (this.finished) return;

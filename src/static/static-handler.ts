@@ -34,7 +34,7 @@
  *    it a new cache).
  */
 import fs from "node:fs";
-import type { Config } from "../config/config.ts";
+import type { StaticConfig } from "../config/config.ts";
 import type { Exchange, Handler, HeaderPairs, ResponseHeaders } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import { evaluatePreconditions, rangeAllowed } from "./conditional.ts";
@@ -67,7 +67,15 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 const STAT_OPTS = { throwIfNoEntry: false } as const;
 
 type Target =
-  | { readonly ok: true; readonly rel: string; readonly trailingSlash: boolean; readonly fsPath: string; readonly cpath: Uint8Array }
+  | {
+      readonly ok: true;
+      readonly rel: string;
+      readonly trailingSlash: boolean;
+      readonly fsPath: string;
+      readonly cpath: Uint8Array;
+      /** For "/dir/" with several index names: the ones after the first, tried in order when it is missing. */
+      readonly alternates: readonly string[] | null;
+    }
   | { readonly ok: false; readonly status: number; readonly code: ResolveCode };
 
 /** Map a file-system error to a response status and a stable code for the access log. */
@@ -132,7 +140,7 @@ function readWhole(fd: number, size: number): Uint8Array {
   return off === size ? buf : buf.subarray(0, off);
 }
 
-export function createStaticHandler(config: Config): Handler {
+export function createStaticHandler(config: StaticConfig): Handler {
   const root = config.root.length > 1 && config.root.endsWith("/") ? config.root.slice(0, -1) : config.root;
   const rootPrefix = root === "/" ? "/" : root + "/";
   const maxFileSize = config.fileCacheMaxFileSize;
@@ -149,8 +157,13 @@ export function createStaticHandler(config: Config): Handler {
       const dir = r.rel === "" ? root : root === "/" ? "/" + r.rel : root + "/" + r.rel;
       // "/dir/" names the directory's index: stat the index directly (one syscall); a missing
       // directory, a missing index and "/file/" (ENOTDIR) all come out as 404.
-      const fsPath = r.trailingSlash ? (dir === "/" ? "/index.html" : dir + "/index.html") : dir;
-      t = { ok: true, rel: r.rel, trailingSlash: r.trailingSlash, fsPath, cpath: Buffer.from(fsPath + "\0") };
+      const base = dir === "/" ? "/" : dir + "/";
+      const index = config.index;
+      // With no index names a directory request has nothing to serve: the empty name stats the
+      // directory itself, which answers 404.
+      const fsPath = r.trailingSlash ? (index.length > 0 ? base + index[0] : dir) : dir;
+      const alternates = r.trailingSlash && index.length > 1 ? index.slice(1).map((n) => base + n) : null;
+      t = { ok: true, rel: r.rel, trailingSlash: r.trailingSlash, fsPath, cpath: Buffer.from(fsPath + "\0"), alternates };
     }
     if (rawPath.length <= RESOLVE_CACHE_MAX_KEY) {
       if (targets.size >= RESOLVE_CACHE_MAX) targets.delete(targets.keys().next().value!);
@@ -184,7 +197,7 @@ export function createStaticHandler(config: Config): Handler {
       return;
     }
 
-    const t = resolveTarget(ex.head.path);
+    let t = resolveTarget(ex.head.path);
     if (!t.ok) {
       ex.sendError(t.status, t.code);
       return;
@@ -201,6 +214,16 @@ export function createStaticHandler(config: Config): Handler {
     let st: fs.Stats | undefined;
     try {
       st = fs.statSync(t.fsPath, STAT_OPTS);
+      if (st === undefined && t.alternates !== null) {
+        // Further index names, in order (e.g. index.html, then index.htm).
+        for (const alt of t.alternates) {
+          st = fs.statSync(alt, STAT_OPTS);
+          if (st !== undefined) {
+            t = { ...t, fsPath: alt, cpath: Buffer.from(alt + "\0"), alternates: null };
+            break;
+          }
+        }
+      }
     } catch (err) {
       const e = fsErrorStatus(err);
       ex.sendError(e.status, e.code);

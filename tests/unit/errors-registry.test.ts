@@ -14,7 +14,7 @@ const SRC = path.join(REPO, "src");
 
 /** Code-shaped literals that are not error codes, with the reason. */
 const NOT_CODES: ReadonlyMap<string, string> = new Map([
-  ["DREAMSERVER_PORT", "environment variable name (main.ts)"],
+  ["DREAMSERVER_PORTS", "environment variable name (main.ts)"],
   ["DREAMSERVER_WORKER", "environment variable name (net/workers.ts)"],
 ]);
 /** Prefixes of code families that never reach a client or the access log. */

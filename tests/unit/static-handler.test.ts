@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Config, defaultConfig } from "../../src/config/config.ts";
+import { type Config, defaultConfig, defaultStaticConfig, type StaticConfig } from "../../src/config/config.ts";
 import type {
   BodySink,
   Exchange,
@@ -41,6 +41,8 @@ class FakeExchange implements Exchange {
   readonly clientIp = "127.0.0.1";
   readonly localPort = 8080;
   readonly startedAt = 0;
+  readonly scheme = "http" as const;
+  readonly secure = false;
   readonly log: ExchangeLogFields = {};
   responseStarted = false;
   onDrain: (() => void) | null = null;
@@ -61,8 +63,11 @@ class FakeExchange implements Exchange {
   /** What the engine reports as room in its queue (the streamer sizes reads by it). */
   writeRoom = 256 * 1024;
 
+  /** The engine's config (limits, server name); the handler's own settings are a StaticConfig. */
+  readonly config: Config = defaultConfig();
+
   constructor(
-    readonly config: Config,
+    _static: StaticConfig | Config,
     method: string,
     target: string,
     reqHeaders: [string, string][] = [],
@@ -162,7 +167,7 @@ class FakeExchange implements Exchange {
 let tmp: string;
 let root: string;
 let outside: string;
-let config: Config;
+let config: StaticConfig;
 let handler: Handler;
 
 function write(rel: string, content: string | Uint8Array): string {
@@ -177,7 +182,7 @@ function run(
   target: string,
   reqHeaders: [string, string][] = [],
   h: Handler = handler,
-  cfg: Config = config,
+  cfg: StaticConfig = config,
 ): FakeExchange {
   const ex = new FakeExchange(cfg, method, target, reqHeaders);
   h(ex);
@@ -240,7 +245,7 @@ beforeAll(() => {
   fs.symlinkSync("loop-a", path.join(root, "loop-b"));
   fs.symlinkSync("missing-target", path.join(root, "dangling"));
 
-  config = defaultConfig({ root, fileCacheMaxFileSize: 64 * 1024, fileCacheMaxBytes: 1024 * 1024 });
+  config = defaultStaticConfig({ root, fileCacheMaxFileSize: 64 * 1024, fileCacheMaxBytes: 1024 * 1024 });
   handler = createStaticHandler(config);
 });
 
@@ -319,7 +324,7 @@ describe("path safety through the handler", () => {
   });
 
   test("dotfiles are served when serveDotfiles is on", () => {
-    const cfg = defaultConfig({ root, serveDotfiles: true });
+    const cfg = defaultStaticConfig({ root, serveDotfiles: true });
     const h = createStaticHandler(cfg);
     const ex = run("GET", "/.env", [], h, cfg);
     expect(ex.status).toBe(200);
@@ -726,7 +731,7 @@ describe("freshness", () => {
   });
 
   test("with the cache disabled files are still served", () => {
-    const cfg = defaultConfig({ root, fileCacheMaxBytes: 0 });
+    const cfg = defaultStaticConfig({ root, fileCacheMaxBytes: 0 });
     const h = createStaticHandler(cfg);
     expect(run("GET", "/hello.txt", [], h, cfg).text).toBe("hello world\n");
     expect(run("GET", "/hello.txt", [], h, cfg).text).toBe("hello world\n");
@@ -902,10 +907,10 @@ describe("--cache-validity", () => {
     const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "ds-validity-")));
     const p = path.join(dir, "v.txt");
     fs.writeFileSync(p, "version-1");
-    const strict = createStaticHandler(defaultConfig({ root: dir }));
-    const windowed = createStaticHandler(defaultConfig({ root: dir, fileCacheValidityMs: 300 }));
+    const strict = createStaticHandler(defaultStaticConfig({ root: dir }));
+    const windowed = createStaticHandler(defaultStaticConfig({ root: dir, fileCacheValidityMs: 300 }));
     const body = (h: Handler) => {
-      const ex = new FakeExchange(defaultConfig({ root: dir }), "GET", "/v.txt");
+      const ex = new FakeExchange(defaultConfig(), "GET", "/v.txt");
       h(ex);
       return ex.text;
     };

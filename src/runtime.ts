@@ -1,0 +1,122 @@
+/**
+ * The immutable runtime built from one validated Config: for each listen address its site
+ * table, for each route its composed handler chain (middleware around static, proxy, redirect
+ * or respond), and the upstream pools those chains use.
+ *
+ * A reload (SIGHUP) builds a new Runtime and the server swaps one reference. An exchange keeps
+ * the chain it was dispatched to, so requests in flight, streamed responses and WebSocket
+ * tunnels finish on the runtime they started with; a keep-alive connection takes the new one
+ * at its next request. The old runtime's pools are retired: idle connections close at once,
+ * busy ones when their exchange ends.
+ */
+import type { Config, ListenAddress, RouteConfig, SiteConfig } from "./config/config.ts";
+import type { Exchange, Handler } from "./handler.ts";
+import { requestHeaders, responseHeaders } from "./middleware/headers/index.ts";
+import { compose, type Middleware } from "./middleware/decorator.ts";
+import { stripPrefix } from "./middleware/strip-prefix/index.ts";
+import { createRedirectHandler } from "./handlers/redirect.ts";
+import { createRespondHandler } from "./handlers/respond.ts";
+import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
+import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
+import { createStaticHandler } from "./static/static-handler.ts";
+
+/** Per-request route settings the engine applies before the chain runs (body limit, body timeout). */
+export interface RouteLimits {
+  readonly maxBodySize: number;
+  readonly bodyIdleMs: number;
+}
+
+/** What the engine needs from the exchange it dispatches (implemented by the HTTP/1 exchange). */
+export interface DispatchableExchange extends Exchange {
+  /** Apply the route's limits; false if the request already breaks them (the answer is sent). */
+  applyRouteLimits(limits: RouteLimits): boolean;
+}
+
+interface CompiledSite {
+  readonly site: SiteConfig;
+  readonly match: RouteMatcher;
+}
+
+export class Runtime {
+  /** The distinct addresses to listen on, in first-mention order. */
+  readonly addresses: readonly ListenAddress[];
+  private readonly tables: Map<string, SiteTable>;
+  private readonly sites = new Map<SiteConfig, CompiledSite>();
+  private readonly chains = new Map<RouteConfig, Handler>();
+  private readonly proxies: ProxyContext[] = [];
+
+  constructor(readonly config: Config) {
+    const seen = new Map<string, ListenAddress>();
+    for (const site of config.sites) {
+      for (const a of site.listen) if (!seen.has(listenKey(a))) seen.set(listenKey(a), a);
+      this.sites.set(site, { site, match: compileRoutes(site) });
+      for (const route of site.routes) this.chains.set(route, this.buildChain(route));
+    }
+    this.addresses = [...seen.values()];
+    this.tables = buildSiteTables(config.sites);
+  }
+
+  private buildChain(route: RouteConfig): Handler {
+    const a = route.action;
+    let terminal: Handler;
+    switch (a.kind) {
+      case "static":
+        terminal = createStaticHandler(a.static);
+        break;
+      case "proxy": {
+        const ctx = createProxyContext({ limits: this.config.limits, timeouts: route.timeouts }, a.proxy);
+        this.proxies.push(ctx);
+        terminal = createProxyHandler(ctx.config, a.proxy, ctx);
+        break;
+      }
+      case "redirect":
+        terminal = createRedirectHandler(a.to, a.status);
+        break;
+      case "respond":
+        terminal = createRespondHandler(a.status, a.body, a.headers);
+        break;
+    }
+    // Outermost first: response rules see the final head, request rules see the original path
+    // ({path} is the path before strip_prefix), and the action sees the stripped path.
+    const mw: Middleware[] = [];
+    if (route.responseHeaders) mw.push(responseHeaders(route.responseHeaders));
+    if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
+    if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
+    return mw.length === 0 ? terminal : compose(mw, terminal);
+  }
+
+  /**
+   * Route one exchange that arrived on the listener for `key`: site by Host, route by path,
+   * method and headers, then the route's chain. Answers 421 (no site for this Host), 400 (a
+   * path that cannot be normalised) or 404 (no route) itself.
+   */
+  dispatch(ex: DispatchableExchange, key: string): void {
+    const table = this.tables.get(key);
+    const site = table?.lookup(ex.head.host) ?? null;
+    if (site === null) {
+      // Never fall through to some other site's files (RFC 9110 §15.5.20).
+      ex.sendError(421, "NO_SITE");
+      return;
+    }
+    const compiled = this.sites.get(site)!;
+    // "OPTIONS *" asks about the server as a whole (RFC 9110 §9.3.7): routed like "/", so the
+    // catch-all route (a proxy forwards it, static answers with Allow) handles it.
+    const path = ex.head.form === "asterisk" ? "/" : normalizePath(ex.head.path);
+    if (path === null) {
+      ex.sendError(400, "BAD_PATH");
+      return;
+    }
+    const route = compiled.match(path, ex.head.method, ex.head.headers);
+    if (route === null) {
+      ex.sendError(404, "NO_ROUTE");
+      return;
+    }
+    if (!ex.applyRouteLimits({ maxBodySize: route.maxBodySize, bodyIdleMs: route.timeouts.bodyIdleMs })) return;
+    this.chains.get(route)!(ex);
+  }
+
+  /** This runtime was replaced: close idle upstream connections now, busy ones when done. */
+  retire(): void {
+    for (const p of this.proxies) p.pool.retire();
+  }
+}

@@ -16,7 +16,7 @@ import type { AccessLogger } from "./log/access-record.ts";
 import { ListenError, Server } from "./net/server.ts";
 import { isWorker, Supervisor, WORKER_ENV } from "./net/workers.ts";
 import { listenKey } from "./router/index.ts";
-import { Runtime } from "./runtime.ts";
+import { listenAddresses, Runtime } from "./runtime.ts";
 
 /** Set by a supervisor for its workers: the ports it chose for port-0 addresses, as JSON {key: port}. */
 const PORTS_ENV = "DREAMSERVER_PORTS";
@@ -100,7 +100,7 @@ function supervise(cli: RunResult): void {
   // the probe also picks the port every worker then shares (SO_REUSEPORT).
   const ports: Record<string, number> = {};
   const bound: ListenAddress[] = [];
-  for (const a of new Runtime(config).addresses) {
+  for (const a of listenAddresses(config)) {
     try {
       // Without reusePort on purpose: it then also fails when another DreamServer's worker group
       // holds the port with SO_REUSEPORT, instead of silently joining that group.

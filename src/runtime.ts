@@ -37,6 +37,13 @@ interface CompiledSite {
   readonly match: RouteMatcher;
 }
 
+/** The distinct addresses a config listens on, in first-mention order. */
+export function listenAddresses(config: Config): ListenAddress[] {
+  const seen = new Map<string, ListenAddress>();
+  for (const site of config.sites) for (const a of site.listen) if (!seen.has(listenKey(a))) seen.set(listenKey(a), a);
+  return [...seen.values()];
+}
+
 export class Runtime {
   /** The distinct addresses to listen on, in first-mention order. */
   readonly addresses: readonly ListenAddress[];
@@ -46,13 +53,11 @@ export class Runtime {
   private readonly proxies: ProxyContext[] = [];
 
   constructor(readonly config: Config) {
-    const seen = new Map<string, ListenAddress>();
     for (const site of config.sites) {
-      for (const a of site.listen) if (!seen.has(listenKey(a))) seen.set(listenKey(a), a);
       this.sites.set(site, { site, match: compileRoutes(site) });
       for (const route of site.routes) this.chains.set(route, this.buildChain(route));
     }
-    this.addresses = [...seen.values()];
+    this.addresses = listenAddresses(config);
     this.tables = buildSiteTables(config.sites);
   }
 

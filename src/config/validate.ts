@@ -726,7 +726,7 @@ function validateUrl(v: Validator, raw: unknown, p: string): URL | null {
     return null;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    v.err(p, `${JSON.stringify(raw)}: only http:// and https:// backends are supported`);
+    v.err(p, `${JSON.stringify(raw)}: only http:// and https:// backends are supported; write http://host:port or https://host[:port][/base]`);
     return null;
   }
   if (url.username || url.password) {

@@ -33,6 +33,13 @@ export interface RequestHead {
   readonly upgrade: string | null;
   /** Bytes of the head (request line through the empty line), for accounting. */
   readonly headBytes: number;
+  /**
+   * Fields the route's request_headers rules `set` (lowercase names; a set replaces every copy
+   * the client sent). The operator vouches for them, so the proxy forwards them even where it
+   * drops the client's own copies (X-Real-IP and the other forwarding fields from an untrusted
+   * peer). Absent: none.
+   */
+  readonly configured?: ReadonlySet<string>;
 }
 
 export interface ResponseHead {

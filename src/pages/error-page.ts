@@ -49,6 +49,10 @@ const PAGES: Readonly<Record<number, PageText>> = {
     title: "Request Timeout",
     explain: "The server waited too long for the request to arrive; check your connection and try again.",
   },
+  421: {
+    title: "Misdirected Request",
+    explain: "This server has no site for the host name in the request; check the address, or the DNS record that points it here.",
+  },
   412: {
     title: "Precondition Failed",
     explain: "The resource changed since your copy was fetched, so the conditional request was not applied; reload it and try again.",

@@ -27,7 +27,9 @@
  *
  * Everything else is forwarded unchanged: the method, the target byte for byte (only the upstream
  * base path is prefixed), and all other fields in their original order, case and repetition.
- * (A future "user header rules" step belongs between 2 and 3.)
+ * The route's request_headers rules run before this function (src/middleware/headers): fields
+ * they `set` arrive listed in head.configured and pass steps 1 and 2 (the operator vouches for
+ * them, e.g. `X-Real-IP = "{remote_ip}"`); step 3 still sets our own fields last.
  */
 import { parseUpgradeList, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
@@ -223,11 +225,15 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   let forwarded: string[] = NO_VALUES;
   let via: string[] = NO_VALUES;
   const dropUnderscores = input.underscoresInHeaders !== true;
+  // Fields the route's request_headers rules wrote: the operator vouches for them (step 3 of the
+  // file comment), so they pass where the client's own copies would be dropped.
+  const configured = head.configured;
   for (let i = 0; i < src.size; i++) {
     const lower = src.lowerNames[i]!;
     const name = src.names[i]!;
     const value = src.values[i]!;
-    if (dropUnderscores && underscoreName(lower)) continue;
+    const vouched = configured !== undefined && configured.has(lower);
+    if (dropUnderscores && underscoreName(lower) && !vouched) continue;
     if (lower === "host") {
       // Host is end-to-end and mandatory in HTTP/1.1 (RFC 9112 §3.2): kept in place even if a
       // Connection token names it, value set below.
@@ -247,16 +253,16 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     }
     // Forwarding fields are decided before nominations (file comment): trusted → kept.
     if (lower === "forwarded") {
-      if (trusted) (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(value);
+      if (trusted || vouched) (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(value);
       continue;
     }
     if (CLIENT_IP_FIELDS.has(lower)) {
-      if (!trusted) continue;
+      if (!trusted && !vouched) continue;
       out.push([name, safeFieldValue(value)]);
       continue;
     }
     if (lower.startsWith("x-forwarded-")) {
-      if (!trusted) continue; // RFC 7239 §8.1: never believe these from an unknown peer
+      if (!trusted && !vouched) continue; // RFC 7239 §8.1: never believe these from an unknown peer
       if (lower === "x-forwarded-for") {
         (xff = xff === NO_VALUES ? [] : xff).push(value);
         continue;
@@ -277,7 +283,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
       out.push([name, safeFieldValue(value)]);
       continue;
     }
-    if (named.has(lower)) continue;
+    if (named.has(lower) && !vouched) continue;
     if (!isToken(name)) continue; // parser guarantees tokens; never emit a broken line
     out.push([name, safeFieldValue(value)]);
   }

@@ -77,7 +77,8 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
   const logDir = serverLogDir();
   const logPath = path.join(logDir, "access.log");
   const full = [...args];
-  if (!full.includes("--listen")) full.push("--listen", "127.0.0.1:0");
+  // A config file names its own addresses (and --listen with --config is refused).
+  if (!full.includes("--listen") && !full.includes("--config")) full.push("--listen", "127.0.0.1:0");
   // One process unless a test asks for workers: the default (one per CPU) would make proc.pid a
   // supervisor, and per-process checks (RSS, signals) would look at the wrong process.
   if (!full.includes("--workers")) full.push("--workers", "1");

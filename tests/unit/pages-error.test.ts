@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { ERRORS } from "../../src/errors.ts";
 import { ERROR_PAGE_CONTENT_TYPE, ERROR_PAGE_STATUSES, errorPage } from "../../src/pages/error-page.ts";
 
-const REQUIRED = [400, 403, 404, 405, 408, 412, 413, 414, 416, 417, 431, 500, 501, 502, 503, 504, 505];
+/** Every status the server answers with a page: each code of the error registry, plus 412/416 (static preconditions) and 503 (the prewritten over-capacity answer). */
+const REQUIRED = [
+  ...new Set([412, 416, 503, ...[...ERRORS.values()].flatMap((e) => (e.status !== null && e.status >= 400 ? [e.status] : []))]),
+];
 const decode = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true }).decode(b);
 
 function checkPage(status: number, shown: number): string {

@@ -200,6 +200,29 @@ describe("X-Forwarded-* and Forwarded", () => {
     expect(get(prep({ headers: [["Host", "a"]] }).headers, "x-real-ip")).toEqual([]);
   });
 
+  test("a field the route's request_headers rules `set` passes from an untrusted peer (head.configured)", () => {
+    const head = reqHead({ headers: [["Host", "a"], ["X-Real-IP", "203.0.113.7"], ["X_Tenant", "t1"], ["X-Forwarded-Prefix", "/app"], ["Connection", "X-Real-IP"]] });
+    const configured = new Set(["x-real-ip", "x_tenant", "x-forwarded-prefix"]);
+    const r = prepareUpstreamRequest({
+      head: { ...head, configured },
+      clientIp: "203.0.113.7",
+      clientProto: "http",
+      requestId: "req-123",
+      upstream: { host: "127.0.0.1:8000", basePath: "" },
+      rewriteHost: false,
+      trusted: TrustedProxies.none,
+      tunnel: false,
+      viaName: "dreamserver",
+    });
+    expect(get(r.headers, "x-real-ip")).toEqual(["203.0.113.7"]);
+    expect(get(r.headers, "x_tenant")).toEqual(["t1"]);
+    expect(get(r.headers, "x-forwarded-prefix")).toEqual(["/app"]);
+    // Without the mark the same fields are the client's and are dropped.
+    const plain = prep({ headers: [["Host", "a"], ["X-Real-IP", "6.6.6.6"], ["X_Tenant", "t1"]] });
+    expect(get(plain.headers, "x-real-ip")).toEqual([]);
+    expect(get(plain.headers, "x_tenant")).toEqual([]);
+  });
+
   test("trusted peer without incoming fields: same as untrusted", () => {
     const r = prep({ headers: [["Host", "a:81"]] }, { trusted: new TrustedProxies(["203.0.113.7"]), clientProto: "https" });
     expect(get(r.headers, "x-forwarded-for")).toEqual(["203.0.113.7"]);

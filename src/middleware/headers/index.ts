@@ -41,6 +41,11 @@ interface CompiledRules {
   readonly add: readonly Rule[];
   /** Every lowercase name the rules touch, for a quick "nothing to do" check. */
   readonly touched: ReadonlySet<string>;
+  /**
+   * Names the rules `set`: every field of that name is then the operator's, so the proxy may
+   * trust it (RequestHead.configured). Not `add`: the client's own copies stay beside it.
+   */
+  readonly configured: ReadonlySet<string>;
 }
 
 const REQUEST_PROTECTED: ReadonlySet<string> = new Set(["content-length", "transfer-encoding", "connection"]);
@@ -62,8 +67,9 @@ function compile(rules: HeaderRules, isProtected: ReadonlySet<string>, request: 
   if (request) {
     for (let i = add.length - 1; i >= 0; i--) if (add[i]!.lower === "host") set.push(...add.splice(i, 1));
   }
-  const touched = new Set<string>([...remove, ...set.map((r) => r.lower), ...add.map((r) => r.lower)]);
-  return { remove, set, add, touched };
+  const configured = new Set<string>(set.map((r) => r.lower));
+  const touched = new Set<string>([...remove, ...configured, ...add.map((r) => r.lower)]);
+  return { remove, set, add, touched, configured };
 }
 
 type Entry = [name: string, value: string, lower: string];
@@ -108,7 +114,7 @@ export function requestHeaders(rules: HeaderRules): Middleware {
         headers.add(name, value, lower);
         if (lower === "host") host = value;
       }
-      next(new HeadDecorator(ex, deriveHead(head, { headers, host })));
+      next(new HeadDecorator(ex, deriveHead(head, { headers, host, configured: r.configured })));
     };
   };
 }

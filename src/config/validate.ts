@@ -98,12 +98,12 @@ export function parseListenAddress(v: string): ListenAddress | string {
     const i = v.lastIndexOf(":");
     host = v.slice(0, i);
     portStr = v.slice(i + 1);
-    if (host === "" || host.includes(":")) return `${JSON.stringify(v)}: write IPv6 addresses in brackets, e.g. "[::1]:8080"`;
+    if (host === "" || host.includes(":")) return `${JSON.stringify(v)}: an IPv6 address needs brackets; write e.g. "[::1]:8080"`;
     host = host.toLowerCase();
     if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(host)) return `${JSON.stringify(v)}: "${host}" is not an IP address or host name; e.g. "127.0.0.1:8080" or "8080" for every address`;
   }
   if (!/^\d{1,5}$/.test(portStr) || Number(portStr) > 65535) {
-    return `${JSON.stringify(v)}: the port must be a number from 0 to 65535, e.g. "8080" or "127.0.0.1:8080"`;
+    return `${JSON.stringify(v)}: the port must be a number from 0 to 65535; write e.g. "8080" or "127.0.0.1:8080"`;
   }
   return { hostname: host, port: Number(portStr) };
 }
@@ -119,7 +119,7 @@ export function normaliseHostPattern(v: string): string | { error: string } {
   if (portM) return { error: `${JSON.stringify(v)}: hosts match the name without the port; write ${JSON.stringify(portM[1])} (the port belongs in listen)` };
   let name = h;
   if (h.startsWith("*.")) name = h.slice(2);
-  if (name.includes("*")) return { error: `${JSON.stringify(v)}: only a leading "*." wildcard is supported, e.g. "*.example.com"` };
+  if (name.includes("*")) return { error: `${JSON.stringify(v)}: only a leading "*." wildcard is supported; write e.g. "*.example.com"` };
   const labels = name.split(".");
   if (name.length > 253 || labels.some((l) => !/^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l))) {
     return { error: `${JSON.stringify(v)} is not a valid host name (letters, digits, "-" and "." only; labels of 1 to 63 characters)` };
@@ -174,7 +174,7 @@ class Validator {
     for (const [k, v] of Object.entries(raw)) {
       const cp = childPath(p, k);
       if (!TOKEN.test(k)) {
-        this.err(cp, `${JSON.stringify(k)} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+        this.err(cp, `${JSON.stringify(k)} is not a header name; use letters, digits and !#$%&'*+-.^_\`|~ only`);
         continue;
       }
       out.push([k, v, cp]);
@@ -194,7 +194,7 @@ class Validator {
   bool(raw: unknown, leaf: Leaf, p: string): boolean {
     if (raw === undefined) return leaf.default as boolean;
     if (typeof raw !== "boolean") {
-      this.err(p, `must be true or false, got ${describe(raw)}`);
+      this.err(p, `must be true or false, got ${describe(raw)}; write true or false without quotes`);
       return leaf.default as boolean;
     }
     return raw;
@@ -221,7 +221,7 @@ class Validator {
     if (raw === undefined) return leaf.default as T;
     if (typeof raw !== "string" || !leaf.values!.includes(raw)) {
       const guess = typeof raw === "string" ? didYouMean(raw, leaf.values as string[]) : null;
-      this.err(p, `must be ${leaf.values!.map((v) => JSON.stringify(v)).join(" or ")}, got ${describe(raw)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ""}`);
+      this.err(p, `must be ${leaf.values!.map((v) => JSON.stringify(v)).join(" or ")}, got ${describe(raw)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : `; write one of those`}`);
       return leaf.default as T;
     }
     return raw as T;
@@ -266,7 +266,7 @@ class Validator {
       return null;
     }
     if (what === "header" && (!FIELD_VALUE.test(raw) || raw !== raw.trim())) {
-      this.err(p, `${JSON.stringify(raw)} is not a valid header value (no control characters such as newlines, no leading or trailing spaces)`);
+      this.err(p, `${JSON.stringify(raw)} is not a valid header value; remove control characters such as newlines and leading or trailing spaces`);
       return null;
     }
     if (what === "url" && /[\s\x00-\x1f\x7f]/.test(raw)) {
@@ -342,7 +342,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
   const w = server.workers;
   if (w !== undefined && w !== "auto") {
     if (typeof w === "number" && Number.isInteger(w) && w >= 1 && w <= 999) workers = w;
-    else v.err("server.workers", `must be a number from 1 to 999 or "auto", got ${describe(w)}`);
+    else v.err("server.workers", `must be a number from 1 to 999 or "auto", got ${describe(w)}; use "auto" or a number such as 4`);
   }
   let serverName = v.str(server.server_name, sf.server_name!, "server.server_name") ?? sf.server_name!.default as string;
   if (serverName === "" || !FIELD_VALUE.test(serverName) || serverName !== serverName.trim()) {
@@ -437,7 +437,7 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
   (listenList ?? []).forEach((a, j) => {
     const lp = `${p}.listen[${j}]`;
     if (typeof a === "number" && Number.isInteger(a)) a = String(a);
-    if (typeof a !== "string") return v.err(lp, `must be an address string like "0.0.0.0:8080", got ${describe(a)}`);
+    if (typeof a !== "string") return v.err(lp, `must be an address string, got ${describe(a)}; write e.g. "0.0.0.0:8080"`);
     const r = parseListenAddress(a);
     if (typeof r === "string") return v.err(lp, r);
     const key = `${r.hostname}:${r.port}`;
@@ -448,7 +448,7 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
   const hosts: string[] = [];
   (v.list(s.hosts, SITE_NODE.fields.hosts as ListNode, `${p}.hosts`) ?? []).forEach((h, j) => {
     const hp = `${p}.hosts[${j}]`;
-    if (typeof h !== "string") return v.err(hp, `must be a host name string like "example.com", got ${describe(h)}`);
+    if (typeof h !== "string") return v.err(hp, `must be a host name string, got ${describe(h)}; write e.g. "example.com"`);
     const r = normaliseHostPattern(h);
     if (typeof r !== "string") return v.err(hp, r.error);
     if (!hosts.includes(r)) hosts.push(r);
@@ -530,7 +530,7 @@ function validatePath(v: Validator, raw: unknown, p: string): PathMatch | null {
   if (raw.startsWith("~")) {
     const source = raw.slice(1);
     if (source === "") {
-      v.err(p, `"~" needs a regular expression after it, e.g. "~^/img/.*\\.png$"`);
+      v.err(p, `"~" needs a regular expression after it; write e.g. "~^/img/.*\\.png$"`);
       return null;
     }
     try {
@@ -574,7 +574,7 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
     if (ml.length === 0) v.err(`${p}.methods`, `is empty, so the route never matches; list methods, e.g. ["GET", "HEAD"], or remove the key to match any`);
     methods = [];
     ml.forEach((m, j) => {
-      if (typeof m !== "string" || !TOKEN.test(m)) return v.err(`${p}.methods[${j}]`, `${describe(m)} is not a method name (a token such as "GET")`);
+      if (typeof m !== "string" || !TOKEN.test(m)) return v.err(`${p}.methods[${j}]`, `${describe(m)} is not a method name; write a token such as "GET"`);
       const up = m.toUpperCase();
       if (!methods!.includes(up)) methods!.push(up);
     });
@@ -589,7 +589,7 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
         continue;
       }
       if (!FIELD_VALUE.test(val) || val !== val.trim()) {
-        v.err(cp, `${JSON.stringify(val)} can never match a request field (no control characters, no leading or trailing spaces)`);
+        v.err(cp, `${JSON.stringify(val)} can never match a request field; remove control characters and leading or trailing spaces`);
         continue;
       }
       headers.push([name.toLowerCase(), val]);
@@ -602,7 +602,7 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
     const sp = `${p}.strip_prefix`;
     const s = v.str(r.strip_prefix, ROUTE_FIELDS.strip_prefix as Leaf, sp);
     if (s !== undefined) {
-      if (!s.startsWith("/")) v.err(sp, `${JSON.stringify(s)} must start with "/", e.g. "/api"`);
+      if (!s.startsWith("/")) v.err(sp, `${JSON.stringify(s)} does not start with "/"; write e.g. "/api"`);
       else if (match && match.kind !== "regex" && !prefixMatches(s, match.kind === "prefix" ? match.prefix : match.path)) {
         const mp = match.kind === "prefix" ? match.prefix : match.path;
         v.err(sp, `${JSON.stringify(s)} is not a prefix of the route's path ${JSON.stringify(mp)} (on a "/" boundary), so it would not always be stripped; use e.g. ${JSON.stringify(mp.replace(/\/$/, "") || "/")}`);
@@ -653,7 +653,7 @@ function headerRules(v: Validator, raw: unknown, node: TableNode, p: string): He
   const add = pairs("add");
   const remove: string[] = [];
   (v.list(t.remove, node.fields.remove as ListNode, `${p}.remove`) ?? []).forEach((n, j) => {
-    if (typeof n !== "string" || !TOKEN.test(n)) return v.err(`${p}.remove[${j}]`, `${describe(n)} is not a header name`);
+    if (typeof n !== "string" || !TOKEN.test(n)) return v.err(`${p}.remove[${j}]`, `${describe(n)} is not a header name; write a field name such as "X-Powered-By"`);
     const l = n.toLowerCase();
     if (!remove.includes(l)) remove.push(l);
   });
@@ -673,7 +673,7 @@ function validateProxy(v: Validator, raw: unknown, p: string): RouteAction | nul
   const trusted: string[] = [];
   (v.list(t.trusted_proxies, PROXY_NODE.fields.trusted_proxies as ListNode, `${p}.trusted_proxies`) ?? []).forEach((c, j) => {
     const cp = `${p}.trusted_proxies[${j}]`;
-    if (typeof c !== "string") return v.err(cp, `must be an IP or CIDR string like "10.0.0.0/8", got ${describe(c)}`);
+    if (typeof c !== "string") return v.err(cp, `must be an IP or CIDR string, got ${describe(c)}; write e.g. "10.0.0.0/8"`);
     const r = parseCidr(c.trim());
     if (r instanceof CidrError) return v.err(cp, `${JSON.stringify(c)} is not an IP or CIDR: ${r.message.replace(/^invalid --trusted-proxy value "[^"]*": /, "")}`);
     trusted.push(c.trim());
@@ -715,7 +715,7 @@ function validateProxy(v: Validator, raw: unknown, p: string): RouteAction | nul
 
 function validateUrl(v: Validator, raw: unknown, p: string): URL | null {
   if (typeof raw !== "string") {
-    v.err(p, `must be a URL string like "http://127.0.0.1:3000", got ${describe(raw)}`);
+    v.err(p, `must be a URL string, got ${describe(raw)}; write e.g. "http://127.0.0.1:3000"`);
     return null;
   }
   let url: URL;

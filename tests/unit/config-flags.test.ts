@@ -150,7 +150,7 @@ describe("with --config", () => {
   });
 
   test("a bad override names its flag", () => {
-    expect(error(["--config", file, "--workers", "0"])).toBe('--workers: must be a number from 1 to 999 or "auto", got the number 0');
+    expect(error(["--config", file, "--workers", "0"])).toBe('--workers: must be a number from 1 to 999 or "auto", got the number 0; use "auto" or a number such as 4');
   });
 
   test.each(Object.keys(SITE_FLAGS))("%s is refused", (flag) => {
@@ -165,7 +165,7 @@ describe("with --config", () => {
     fs.writeFileSync(path.join(dir, "bad.toml"), TOML.replace("workers = 2", "workers = 0").replace('root = "public"', 'root = "nope"'));
     const msg = error(["--config", "bad.toml"]);
     expect(msg.split("\n")).toEqual([
-      `${path.join(dir, "bad.toml")}:2: server.workers: must be a number from 1 to 999 or "auto", got the number 0`,
+      `${path.join(dir, "bad.toml")}:2: server.workers: must be a number from 1 to 999 or "auto", got the number 0; use "auto" or a number such as 4`,
       `${path.join(dir, "bad.toml")}:11: site[0].route[0].static.root: "nope" does not exist (resolved to ${path.join(dir, "nope")}); create the folder or point root at the folder to serve`,
     ]);
   });

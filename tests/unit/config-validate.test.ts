@@ -122,7 +122,7 @@ const CASES: [string, (c: Raw) => void, string, string][] = [
   // strip_prefix
   ["strip_prefix not a prefix", (c) => ((route(c).path = "/api/"), (route(c).strip_prefix = "/v1")), "site[0].route[0].strip_prefix", 'is not a prefix of the route\'s path "/api/"'],
   ["strip_prefix not on a segment boundary", (c) => ((route(c).path = "/api/"), (route(c).strip_prefix = "/ap")), "site[0].route[0].strip_prefix", "is not a prefix"],
-  ["strip_prefix without a slash", (c) => (route(c).strip_prefix = "api"), "site[0].route[0].strip_prefix", 'must start with "/"'],
+  ["strip_prefix without a slash", (c) => (route(c).strip_prefix = "api"), "site[0].route[0].strip_prefix", 'does not start with "/"'],
   // actions
   ["no action", (c) => delete route(c).static, "site[0].route[0]", "the route has no action; add one of proxy"],
   ["two actions", (c) => (route(c).redirect = { to: "https://x/" }), "site[0].route[0].redirect", "exactly one action, this one has static and redirect"],
@@ -199,6 +199,8 @@ describe("each mistake is reported at its field with a how-to-fix message", () =
     const at = problems.filter((p) => p.path === path);
     expect(at.length, `no problem at ${path}; got ${JSON.stringify(problems)}`).toBeGreaterThan(0);
     expect(at.map((p) => p.message).join("\n")).toContain(fragment);
+    // The contract of every message: "what is wrong; how to fix it".
+    for (const p of problems) expect(p.message, `${p.path}: ${p.message}`).toMatch(/\S; \S/);
   });
 });
 

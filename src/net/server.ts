@@ -46,6 +46,8 @@ export interface ServerOptions {
  */
 class Listener implements ConnectionContext {
   socket: TCPSocketListener<Connection> | null = null;
+  /** A reload removed this address: its connections finish their exchange, then close. */
+  retired = false;
 
   constructor(
     readonly server: Server,
@@ -60,7 +62,7 @@ class Listener implements ConnectionContext {
     return this.server.logger;
   }
   get shuttingDown(): boolean {
-    return this.server.shuttingDown;
+    return this.server.shuttingDown || this.retired;
   }
   get localPort(): number {
     return this.socket?.port ?? this.address.port;
@@ -147,7 +149,7 @@ export class Server {
           const conn = new Connection(socket, l);
           socket.data = conn;
           self.connections.add(conn);
-          if (self.shuttingDown) conn.close();
+          if (l.shuttingDown) conn.close();
         },
         data(socket: Socket<Connection>, chunk: Buffer) {
           socket.data?.onData(chunk);
@@ -206,8 +208,13 @@ export class Server {
     outputMemory.limit = next.config.limits.maxOutputMemory;
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
+      // [e2e fix] Like a graceful stop of this address: the new runtime has no sites for it, so a
+      // keep-alive connection left open would answer its next request 421. Idle connections
+      // close now; busy ones after their current response (which carries Connection: close).
+      l.retired = true;
       l.socket?.stop(false);
       this.listeners.delete(key);
+      for (const c of this.connections) if (c.ctx === l && !c.current) c.closeWhenFlushed();
     }
     old.retire();
   }

@@ -9,7 +9,7 @@
  * at its next request. The old runtime's pools are retired: idle connections close at once,
  * busy ones when their exchange ends.
  */
-import type { Config, ListenAddress, RouteConfig, SiteConfig } from "./config/config.ts";
+import { handlerBackstop, type Config, type Limits, type ListenAddress, type RouteConfig, type SiteConfig } from "./config/config.ts";
 import type { Exchange, Handler } from "./handler.ts";
 import { requestHeaders, responseHeaders } from "./middleware/headers/index.ts";
 import { compose, type Middleware } from "./middleware/decorator.ts";
@@ -20,10 +20,14 @@ import { createProxyContext, createProxyHandler, type ProxyContext } from "./pro
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
 
-/** Per-request route settings the engine applies before the chain runs (body limit, body timeout). */
+/** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
   readonly maxBodySize: number;
   readonly bodyIdleMs: number;
+  /** The client send timeout (the route's `timeouts.send`). */
+  readonly sendIdleMs: number;
+  /** The handler backstop, from the route's own upstream timeouts. */
+  readonly handlerIdleMs: number;
 }
 
 /** What the engine needs from the exchange it dispatches (implemented by the HTTP/1 exchange). */
@@ -51,12 +55,22 @@ export class Runtime {
   private readonly sites = new Map<SiteConfig, CompiledSite>();
   private readonly chains = new Map<RouteConfig, Handler>();
   private readonly proxies: ProxyContext[] = [];
+  private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
+  /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
+  readonly parserLimits: Limits;
 
   constructor(readonly config: Config) {
     for (const site of config.sites) {
       this.sites.set(site, { site, match: compileRoutes(site) });
-      for (const route of site.routes) this.chains.set(route, this.buildChain(route));
+      for (const route of site.routes) {
+        this.chains.set(route, this.buildChain(route));
+        const t = route.timeouts;
+        this.routeLimits.set(route, { maxBodySize: route.maxBodySize, bodyIdleMs: t.bodyIdleMs, sendIdleMs: t.sendIdleMs, handlerIdleMs: handlerBackstop(t) });
+      }
     }
+    let maxBody = config.limits.maxBodySize;
+    for (const site of config.sites) for (const r of site.routes) if (r.maxBodySize > maxBody) maxBody = r.maxBodySize;
+    this.parserLimits = maxBody === config.limits.maxBodySize ? config.limits : { ...config.limits, maxBodySize: maxBody };
     this.addresses = listenAddresses(config);
     this.tables = buildSiteTables(config.sites);
   }
@@ -116,7 +130,7 @@ export class Runtime {
       ex.sendError(404, "NO_ROUTE");
       return;
     }
-    if (!ex.applyRouteLimits({ maxBodySize: route.maxBodySize, bodyIdleMs: route.timeouts.bodyIdleMs })) return;
+    if (!ex.applyRouteLimits(this.routeLimits.get(route)!)) return;
     this.chains.get(route)!(ex);
   }
 

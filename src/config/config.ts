@@ -254,6 +254,14 @@ export const DEFAULTS = {
   underscoresInHeaders: false,
 } as const;
 
+/**
+ * The handler backstop for a set of timeouts (Timeouts.handlerIdleMs), raised so that it never
+ * fires before the proxy's own upstream timeouts, which name the real cause.
+ */
+export function handlerBackstop(t: Timeouts): number {
+  return Math.max(t.handlerIdleMs, t.upstreamConnectMs + t.upstreamHeaderMs + 5_000, t.upstreamBodyIdleMs + 5_000);
+}
+
 /** Static settings with defaults everywhere, for tests and embedding. Root must be given. */
 export function defaultStaticConfig(overrides: Partial<StaticConfig> & { root: string }): StaticConfig {
   return {

@@ -637,13 +637,37 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
   return { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
 }
 
+/**
+ * Fields a header rule may not touch, and why (the middleware skips them too, defensively):
+ * the engine owns the framing, the hop-by-hop Connection, and the fields it writes on every
+ * response.
+ */
+const ENGINE_FIELDS: Readonly<Record<string, string>> = {
+  "content-length": "the server frames every message itself",
+  "transfer-encoding": "the server frames every message itself",
+  connection: "it is hop-by-hop and managed per connection",
+};
+const RESPONSE_ENGINE_FIELDS: Readonly<Record<string, string>> = {
+  ...ENGINE_FIELDS,
+  date: "the server writes Date on every response",
+  server: "the server writes it from [server] server_name; set that instead",
+  "x-request-id": "the server echoes the request id on every response",
+};
+
 function headerRules(v: Validator, raw: unknown, node: TableNode, p: string): HeaderRules | null {
   if (raw === undefined) return null;
   const t = v.table(raw, node, p);
   if (!t) return null;
+  const response = p.endsWith("response_headers");
+  const owned = response ? RESPONSE_ENGINE_FIELDS : ENGINE_FIELDS;
   const pairs = (key: "set" | "add"): [string, Template][] => {
     const out: [string, Template][] = [];
     for (const [name, val, cp] of v.map(t[key], node.fields[key] as MapNode, `${p}.${key}`)) {
+      const why = owned[name.toLowerCase()];
+      if (why !== undefined) {
+        v.err(cp, `${name} cannot be changed by a header rule (${why}); remove this rule`);
+        continue;
+      }
       const tpl = v.template(val, cp, "header");
       if (tpl) out.push([name, tpl]);
     }
@@ -655,6 +679,8 @@ function headerRules(v: Validator, raw: unknown, node: TableNode, p: string): He
   (v.list(t.remove, node.fields.remove as ListNode, `${p}.remove`) ?? []).forEach((n, j) => {
     if (typeof n !== "string" || !TOKEN.test(n)) return v.err(`${p}.remove[${j}]`, `${describe(n)} is not a header name; write a field name such as "X-Powered-By"`);
     const l = n.toLowerCase();
+    const why = owned[l] ?? (!response && l === "host" ? "every HTTP/1.1 request needs one" : undefined);
+    if (why !== undefined) return v.err(`${p}.remove[${j}]`, `${n} cannot be removed by a header rule (${why}); remove this entry`);
     if (!remove.includes(l)) remove.push(l);
   });
   return { set, add, remove };

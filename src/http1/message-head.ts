@@ -40,6 +40,12 @@ export interface RequestHead {
    * peer). Absent: none.
    */
   readonly configured?: ReadonlySet<string>;
+  /**
+   * The path prefix strip_prefix removed (e.g. "/docs"): what the client sees in front of
+   * `path`. Handlers that build client-facing URLs (a directory redirect, a rewritten upstream
+   * Location) put it back. Absent: "".
+   */
+  readonly mount?: string;
 }
 
 export interface ResponseHead {

@@ -12,7 +12,7 @@
  */
 import type { Socket } from "bun";
 import { nanoid } from "nanoid";
-import type { Config } from "../config/config.ts";
+import { handlerBackstop, type Config, type Limits } from "../config/config.ts";
 import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
@@ -26,6 +26,8 @@ import { WriteQueue } from "./write-queue.ts";
 
 export interface ConnectionContext {
   readonly config: Config;
+  /** What the request parser enforces: the global limits, with the body limit raised to the largest a route allows. */
+  readonly parserLimits: Limits;
   /** Route the exchange and run its handler chain (Runtime.dispatch on this listener's address). */
   dispatch(ex: ExchangeImpl): void;
   readonly logger: AccessLogger;
@@ -91,7 +93,7 @@ export class Connection {
     readonly socket: Socket<Connection>,
     readonly ctx: ConnectionContext,
   ) {
-    this.parser = new MessageParser("request", ctx.config.limits);
+    this.parser = new MessageParser("request", ctx.parserLimits);
     this.out = new WriteQueue(socket);
     this.out.onDrained = () => this.onOutputDrained();
     const ip = socket.remoteAddress ?? "";
@@ -211,7 +213,7 @@ export class Connection {
   /** Called by the sweep with the current time. */
   checkTimeout(now: number): void {
     if (this.closed) return;
-    const sendIdle = this.config.timeouts.sendIdleMs;
+    const sendIdle = this.current !== null ? this.current.sendIdleMs : this.config.timeouts.sendIdleMs;
     if (this.out.pending > 0 && now - this.out.lastProgress > sendIdle) {
       // The client stopped reading our bytes: give up (nginx send_timeout).
       if (this.current) this.current.log.errorCode ??= "CLIENT_SEND_TIMEOUT";
@@ -261,7 +263,7 @@ export class Connection {
       case Phase.Handler: {
         // Backstop: the handler has let no byte reach the client for too long. Bytes that
         // moved (out.lastProgress) re-arm it, so a long streamed response is never cut.
-        const idle = this.handlerIdleMs;
+        const idle = this.current !== null ? this.current.handlerIdleMs : this.config.timeouts.handlerIdleMs;
         const since = Math.max(this.handlerSince, this.out.lastProgress);
         if (now - since < idle) {
           this.deadline = since + idle;
@@ -295,17 +297,12 @@ export class Connection {
   /** performance.now() when the current exchange started waiting on its handler. */
   private handlerSince = 0;
 
-  /** The handler backstop, never below the proxy's own upstream timeouts (they should fire first). */
-  private get handlerIdleMs(): number {
-    const t = this.config.timeouts;
-    return Math.max(t.handlerIdleMs, t.upstreamConnectMs + t.upstreamHeaderMs + 5_000, t.upstreamBodyIdleMs + 5_000);
-  }
 
   /** The request is complete (or its body is being read by the handler): only the handler can move now. */
   private enterHandlerPhase(): void {
     this.phase = Phase.Handler;
     this.handlerSince = performance.now();
-    this.deadline = this.handlerSince + this.handlerIdleMs;
+    this.deadline = this.handlerSince + (this.current !== null ? this.current.handlerIdleMs : this.config.timeouts.handlerIdleMs);
   }
 
   // ---- the request loop ---------------------------------------------------------------
@@ -645,6 +642,10 @@ export class ExchangeImpl implements DispatchableExchange {
   bodyLimit = Number.POSITIVE_INFINITY;
   /** Longest pause inside the request body: the route's, once routed. */
   bodyIdleMs: number;
+  /** Longest time the client may take none of our queued bytes: the route's, once routed. */
+  sendIdleMs: number;
+  /** Backstop while the handler works (see Connection.checkTimeout): the route's, once routed. */
+  handlerIdleMs: number;
   readonly startedAt = performance.now();
   readonly startedWall = Date.now();
   readonly log: ExchangeLogFields = {};
@@ -683,7 +684,10 @@ export class ExchangeImpl implements DispatchableExchange {
     this.config = conn.ctx.config;
     this.bytesBefore = conn.out.totalBytes;
     this.isHead = head.method === "HEAD";
-    this.bodyIdleMs = this.config.timeouts.bodyIdleMs;
+    const t = this.config.timeouts;
+    this.bodyIdleMs = t.bodyIdleMs;
+    this.sendIdleMs = t.sendIdleMs;
+    this.handlerIdleMs = handlerBackstop(t);
   }
 
   // ---- request body -------------------------------------------------------------------
@@ -696,6 +700,8 @@ export class ExchangeImpl implements DispatchableExchange {
       return false;
     }
     this.bodyLimit = limits.maxBodySize;
+    this.sendIdleMs = limits.sendIdleMs;
+    this.handlerIdleMs = limits.handlerIdleMs;
     if (limits.bodyIdleMs !== this.bodyIdleMs) {
       this.bodyIdleMs = limits.bodyIdleMs;
       this.conn.bodyTimeoutChanged(this);

@@ -4,7 +4,7 @@
  * finish, close idle keep-alive connections, cut the rest at the deadline).
  */
 import type { Socket, TCPSocketListener } from "bun";
-import type { Config, ListenAddress } from "../config/config.ts";
+import type { Config, Limits, ListenAddress } from "../config/config.ts";
 import { listenKey } from "../router/index.ts";
 import type { Runtime } from "../runtime.ts";
 import type { AccessLogger } from "../log/access-record.ts";
@@ -57,6 +57,9 @@ class Listener implements ConnectionContext {
 
   get config(): Config {
     return this.server.runtime.config;
+  }
+  get parserLimits(): Limits {
+    return this.server.runtime.parserLimits;
   }
   get logger(): AccessLogger {
     return this.server.logger;

@@ -22,6 +22,8 @@ export interface ClientOrigin {
   readonly proto: "http" | "https";
   /** The client's Host header (authority). "" when the client sent none (HTTP/1.0). */
   readonly host: string;
+  /** The route's strip_prefix as the client sees it ("/api"), put in front of mapped paths. */
+  readonly mount?: string;
 }
 
 function defaultPort(scheme: string): string {
@@ -67,7 +69,7 @@ export function makeLocationRewriter(upstream: URL, clientOrigin: ClientOrigin):
   const upScheme = upstream.protocol.slice(0, -1).toLowerCase();
   const upAuth = normaliseAuthority(upstream.host, upScheme);
   const base = upstreamBasePath(upstream);
-  const clientPrefix = clientOrigin.host === "" ? "" : `${clientOrigin.proto}://${clientOrigin.host}`;
+  const clientPrefix = (clientOrigin.host === "" ? "" : `${clientOrigin.proto}://${clientOrigin.host}`) + (clientOrigin.mount ?? "");
 
   return (location: string): string => {
     if (!upAuth) return location;
@@ -107,6 +109,8 @@ export function makeLocationRewriter(upstream: URL, clientOrigin: ClientOrigin):
       return location; // outside the base path: leave it (nginx does too)
     }
     // No client Host (HTTP/1.0): a relative reference is still correct (RFC 9110 §10.2.2).
+    // Behind strip_prefix the upstream's "/" is the client's mount ("/api/"), as nginx's
+    // proxy_redirect default maps a location's prefix.
     return clientPrefix + mapped;
   };
 }

@@ -481,7 +481,7 @@ class ProxiedExchange implements BodySink {
   // ---- ending --------------------------------------------------------------------------
 
   private rewriteLocation = (v: string): string =>
-    makeLocationRewriter(this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host })(v);
+    makeLocationRewriter(this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host, mount: this.ex.head.mount })(v);
 
   private fail(status: number, code: string): void {
     if (this.finished) return;

@@ -318,7 +318,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
       return;
     }
     // RFC 9110 §10.2.2: Location may be a relative reference; an absolute path is enough.
-    const location = "/" + encodeRelPath(rel) + "/" + safeQuery(ex.head.query);
+    // Behind strip_prefix the client's path starts with the removed prefix: put it back.
+    const location = (ex.head.mount ?? "") + "/" + encodeRelPath(rel) + "/" + safeQuery(ex.head.query);
     // §15.4.2: the body SHOULD contain a short hypertext note with a link to the new URI.
     const body = `<!DOCTYPE html>\n<title>301 Moved Permanently</title>\n<a href="${htmlEscape(location)}">Moved here</a>\n`;
     ex.respond(

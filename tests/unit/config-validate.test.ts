@@ -181,6 +181,10 @@ const CASES: [string, (c: Raw) => void, string, string][] = [
   ["site without route key", (c) => delete c.site[0].route, "site[0].route", "at least one route"],
   // log
   ["log format", (c) => (c.log.format = "xml"), "log.format", 'must be "text" or "json"'],
+  ["request rule on a framing field", (c) => (route(c).request_headers = { set: { "Content-Length": "5" } }), "site[0].route[0].request_headers.set.Content-Length", "cannot be changed by a header rule"],
+  ["request rule removing Host", (c) => (route(c).request_headers = { remove: ["Host"] }), "site[0].route[0].request_headers.remove[0]", "cannot be removed"],
+  ["response rule on Server", (c) => (route(c).response_headers = { set: { Server: "x" } }), "site[0].route[0].response_headers.set.Server", "server_name"],
+  ["response rule removing Date", (c) => (route(c).response_headers = { remove: ["Date"] }), "site[0].route[0].response_headers.remove[0]", "writes Date on every response"],
   // respond
   ["respond status too low", (c) => (c.site[0].route = [{ path: "/", respond: { status: 101 } }]), "site[0].route[0].respond.status", "use a number from 200 to 599"],
   ["respond status too high", (c) => (c.site[0].route = [{ path: "/", respond: { status: 600 } }]), "site[0].route[0].respond.status", "from 200 to 599"],

@@ -4,7 +4,7 @@ import type { Template } from "../../src/config/config.ts";
 import type { Exchange } from "../../src/handler.ts";
 import { stripPathPrefix, stripPrefix } from "../../src/middleware/strip-prefix/index.ts";
 import { templateContext } from "../../src/middleware/template-context.ts";
-import { FakeExchange } from "./fake-exchange.ts";
+import { FakeExchange, makeHead } from "./fake-exchange.ts";
 
 function through(prefix: string, target: string): { inner: Exchange; outer: FakeExchange } {
   let inner: Exchange | null = null;
@@ -56,6 +56,18 @@ describe("stripPrefix", () => {
       expect(inner.head.host).toBe(outer.head.host);
     });
   }
+
+  test("the removed prefix is remembered as head.mount (client-facing URLs put it back), nested strips add up", () => {
+    expect(through("/api", "/api/x").inner.head.mount).toBe("/api");
+    expect(through("/api/", "/api/x").inner.head.mount).toBe("/api");
+    expect(through("/api", "/api").inner.head.mount).toBe("/api");
+    const outer = stripPrefix("/v1");
+    const inner = stripPrefix("/api");
+    let seen: Exchange | null = null;
+    outer(inner((ex) => (seen = ex)))(new FakeExchange(makeHead({ target: "/v1/api/x" })));
+    expect(seen!.head.path).toBe("/x");
+    expect(seen!.head.mount).toBe("/v1/api");
+  });
 
   test("a path the prefix does not cover is passed without a decorator", () => {
     const { inner, outer } = through("/api", "/other");

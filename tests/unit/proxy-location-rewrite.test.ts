@@ -50,6 +50,18 @@ describe("makeLocationRewriter (nginx proxy_redirect default)", () => {
   }
 });
 
+describe("behind strip_prefix (mount)", () => {
+  test.each([
+    ["http://u:8000", "http://u:8000/login", "http://a/api/login"],
+    ["http://u:8000", "http://u:8000/", "http://a/api/"],
+    ["http://u:8000/base", "http://u:8000/base/x?y", "http://a/api/x?y"],
+    ["http://u:8000", "/relative", "/relative"], // relative references stay as they are
+    ["http://u:8000", "http://other/x", "http://other/x"],
+  ])("%s | %s → %s", (up, loc, want) => {
+    expect(makeLocationRewriter(new URL(up), { proto: "http", host: "a", mount: "/api" })(loc)).toBe(want);
+  });
+});
+
 describe("upstreamBasePath", () => {
   test.each([
     ["http://u", ""],

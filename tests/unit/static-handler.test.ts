@@ -36,7 +36,7 @@ function toPairs(h: ResponseHeaders): [string, string][] {
 }
 
 class FakeExchange implements Exchange {
-  readonly head: RequestHead;
+  head: RequestHead;
   readonly id = "test-id";
   readonly clientIp = "127.0.0.1";
   readonly localPort = 8080;
@@ -428,6 +428,14 @@ describe("directories", () => {
     expect(ex.status).toBe(301);
     expect(ex.header("Location")).toBe(location);
     expect(ex.text).toContain(`href="${location.replace(/&/g, "&amp;")}"`);
+  });
+
+  test("behind strip_prefix the redirect keeps the client's prefix (head.mount)", () => {
+    const ex = new FakeExchange(config, "GET", "/sub?q=1");
+    ex.head = { ...ex.head, mount: "/docs" };
+    handler(ex);
+    expect(ex.status).toBe(301);
+    expect(ex.header("Location")).toBe("/docs/sub/?q=1");
   });
 
   test("the query is re-encoded defensively", () => {

@@ -29,6 +29,7 @@ export function stripPrefix(prefix: string): Middleware {
   // Compare like the router: the prefix is written normalised in a config ("/api"), but
   // normalising it too costs nothing and keeps "/%61pi" in a config working.
   const p = normalizePath(prefix) ?? prefix;
+  const mountOf = p.endsWith("/") ? p.slice(0, -1) : p;
   return (next) => (ex) => {
     const head = ex.head;
     const norm = normalizePath(head.path);
@@ -37,6 +38,8 @@ export function stripPrefix(prefix: string): Middleware {
       next(ex);
       return;
     }
-    next(new HeadDecorator(ex, deriveHead(head, { path: rest, target: rest + head.query, form: head.form === "absolute" ? "origin" : head.form })));
+    // What client-facing URLs must put back in front of the stripped path.
+    const mount = (head.mount ?? "") + mountOf;
+    next(new HeadDecorator(ex, deriveHead(head, { path: rest, target: rest + head.query, form: head.form === "absolute" ? "origin" : head.form, mount })));
   };
 }

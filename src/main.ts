@@ -8,6 +8,9 @@
  * Configuration mistakes print one line each on stderr and exit 2, never a stack trace.
  */
 import pkg from "../package.json" with { type: "json" };
+import { buildCommit, VERSION } from "./build-info.ts";
+import { healthCheck } from "./health-client.ts";
+import { createAdminHandler } from "./observe/admin.ts";
 import type { Config, ListenAddress } from "./config/config.ts";
 import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
 import { formatProblem } from "./config/load.ts";
@@ -39,7 +42,13 @@ function main(): void {
       process.stdout.write(USAGE);
       return;
     case "version":
-      process.stdout.write(`dreamserver ${pkg.version} (bun ${Bun.version})\n`);
+      process.stdout.write(`dreamserver ${VERSION} (commit ${buildCommit()}, bun ${Bun.version})\n`);
+      return;
+    case "health":
+      healthCheck(cli.url).then((r) => {
+        process.stdout.write(`${r.ok ? "healthy" : "unhealthy"}: ${r.message}\n`);
+        process.exit(r.ok ? 0 : 1);
+      });
       return;
     case "check":
       for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
@@ -175,6 +184,14 @@ function serve(cli: RunResult): void {
     logger.close();
     fail(listenError(e));
   }
+  if (config.admin !== null) {
+    try {
+      server.startAdmin(config.admin, createAdminHandler(server));
+    } catch (e) {
+      // Not fatal: the sites are what the server is for (e.g. a second instance on one machine).
+      if (!quiet) process.stderr.write(`dreamserver: warning: ${listenError(e)}; running without the admin listener (/healthz, /readyz)\n`);
+    }
+  }
 
   const reload = () => {
     const r = reloadConfig(cli);
@@ -219,8 +236,13 @@ function serve(cli: RunResult): void {
       process.exit(0);
     }
     stopping = true;
-    if (!worker) process.stderr.write(`dreamserver: ${signal} received, finishing in-flight requests…\n`);
-    server.shutdown().then(
+    // Readiness turns 503 at once; the listeners keep accepting for shutdown_delay so that a
+    // load balancer (a Kubernetes Service) stops sending new connections before the drain.
+    server.ready = false;
+    const delay = config.shutdownDelayMs;
+    if (!worker) process.stderr.write(`dreamserver: ${signal} received, ${delay > 0 ? `not ready; draining in ${delay} ms, then ` : ""}finishing in-flight requests…\n`);
+    const drain = delay > 0 ? new Promise<void>((r) => setTimeout(r, delay)).then(() => server.shutdown()) : server.shutdown();
+    drain.then(
       () => {
         logger.close();
         process.exit(0);

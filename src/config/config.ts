@@ -205,6 +205,17 @@ export interface Config {
   /** Requests served on one connection before we close it (nginx keepalive_requests). */
   readonly maxRequestsPerConnection: number;
   readonly sites: readonly SiteConfig[];
+  /**
+   * The admin listener (/healthz, /readyz): loopback by default, null when "off". An address
+   * that cannot be bound (e.g. a second instance on one machine) is a warning, not a failure:
+   * the site listeners are what the server is for.
+   */
+  readonly admin: ListenAddress | null;
+  /**
+   * After SIGTERM, /readyz answers 503 and the listeners keep accepting this long before the
+   * drain starts, so a load balancer (a Kubernetes Service) stops sending new connections first.
+   */
+  readonly shutdownDelayMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -236,6 +247,8 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
 };
 
 export const DEFAULT_ACCESS_LOG = "/var/log/dreamserver/access.log";
+/** The admin listener's default address: loopback only. */
+export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9180";
 
 export const DEFAULTS = {
   hostname: "0.0.0.0",
@@ -286,6 +299,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     timeouts: DEFAULT_TIMEOUTS,
     maxRequestsPerConnection: DEFAULTS.maxRequestsPerConnection,
     sites: [],
+    admin: null,
+    shutdownDelayMs: 0,
     ...overrides,
   };
 }

@@ -31,6 +31,8 @@ Usage:
   dreamserver [--listen [HOST:]PORT] [--root DIR] [--proxy URL] [--access-log PATH|-|off]
               [--log-format text|json] [--max-body-size SIZE] [--help] [--version]
   dreamserver --config FILE [--check] [--print-config] [global options]
+  dreamserver health [URL]  Exit 0 if URL (default http://127.0.0.1:9180/healthz) answers 2xx,
+                            else 1: a health check for containers, which have no curl
 
 Options:
   --config FILE             Load sites and routes from a .toml, .yaml/.yml or .json file
@@ -66,6 +68,7 @@ Timeouts (DURATION like 500ms, 10s, 2m):
   --upstream-connect-timeout D   Connecting to the backend (default 5s) → 504
   --upstream-timeout D      Request sent → first response byte (default 60s) → 504
   --shutdown-timeout D      Grace period for in-flight requests on SIGTERM (default 10s)
+  --admin ADDR|off          Admin listener for GET /healthz and /readyz (default 127.0.0.1:9180)
   --help                    Show this help
   --version                 Print the version
 
@@ -89,6 +92,7 @@ export const GLOBAL_FLAGS: Readonly<Record<string, readonly string[]>> = {
   "--upstream-connect-timeout": ["timeouts", "upstream_connect"],
   "--upstream-timeout": ["timeouts", "upstream_header"],
   "--shutdown-timeout": ["timeouts", "shutdown"],
+  "--admin": ["admin", "listen"],
 };
 
 /** Site-shaped flags: they build the one site of a flag-only config; refused with --config. */
@@ -120,6 +124,7 @@ export type RunResult = {
 export type CliResult =
   | { readonly kind: "help" }
   | { readonly kind: "version" }
+  | { readonly kind: "health"; readonly url: string }
   | RunResult
   /** --check and the configuration is valid: print warnings, then summary, exit 0. */
   | { readonly kind: "check"; readonly config: Config; readonly configPath: string | null; readonly warnings: readonly string[]; readonly summary: string; readonly check: true }
@@ -143,6 +148,10 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd(),
   let print = false;
   const globals: Override[] = [];
   const site = new Map<string, string[]>(); // site flag → values in order
+  if (argv[0] === "health") {
+    if (argv.length > 2) throw new ConfigError(`health takes one URL; write dreamserver health http://127.0.0.1:9180/healthz`);
+    return { kind: "health", url: argv[1] ?? "http://127.0.0.1:9180/healthz" };
+  }
 
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -233,6 +242,7 @@ function valueHint(flag: string): string {
     {
       "--workers": "N|auto",
       "--access-log": "PATH|-|off",
+      "--admin": "ADDR|off",
       "--log-format": "text|json",
       "--listen": "[HOST:]PORT",
       "--root": "DIR",

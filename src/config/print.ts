@@ -71,8 +71,9 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
 export function configToRaw(c: Config): Raw {
   const addr = (h: string, p: number): string => (h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`);
   return {
-    server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection },
+    server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection, shutdown_delay: formatDuration(c.shutdownDelayMs) },
     log: { access: c.accessLog, format: c.logFormat },
+    admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port) },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
     site: c.sites.map((s) => ({

@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_ADMIN_LISTEN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -217,6 +217,14 @@ export const SCHEMA: TableNode = {
         workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU); --workers overrides.' },
         server_name: { kind: "string", default: DEFAULTS.serverName, doc: "Value of the Server response field." },
         max_requests_per_connection: { kind: "int", default: DEFAULTS.maxRequestsPerConnection, min: 1, max: 1_000_000_000, doc: "Requests served on one connection before it is closed." },
+        shutdown_delay: { kind: "duration", default: 0, min: 0, doc: "After SIGTERM: /readyz turns 503 and the listeners keep accepting this long, then the drain (timeouts.shutdown) starts." },
+      },
+    },
+    admin: {
+      kind: "table",
+      doc: "The admin listener: GET /healthz (the process is alive) and GET /readyz (it takes traffic; 503 once stopping).",
+      fields: {
+        listen: { kind: "string", default: DEFAULT_ADMIN_LISTEN, doc: 'Address of the admin listener, or "off"; loopback by default. If it cannot be bound (e.g. a second instance on this machine) the server warns and runs without it.' },
       },
     },
     log: {

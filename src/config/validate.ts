@@ -19,6 +19,7 @@ import type {
   Template,
   Timeouts,
 } from "./config.ts";
+import { DEFAULT_ADMIN_LISTEN } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
 import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
 import { normalizePath } from "../router/path.ts";
@@ -305,6 +306,7 @@ const ROUTE_NODE = SITE_NODE.fields.route as TableNode;
 const ROUTE_FIELDS = ROUTE_NODE.fields;
 const SERVER_NODE = SCHEMA.fields.server as TableNode;
 const LOG_NODE = SCHEMA.fields.log as TableNode;
+const ADMIN_NODE = SCHEMA.fields.admin as TableNode;
 const LIMITS_NODE = SCHEMA.fields.limits as TableNode;
 const TIMEOUTS_NODE = SCHEMA.fields.timeouts as TableNode;
 const PROXY_NODE = ROUTE_FIELDS.proxy as TableNode;
@@ -350,6 +352,17 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     serverName = sf.server_name!.default as string;
   }
   const maxRequestsPerConnection = v.int(server.max_requests_per_connection, sf.max_requests_per_connection!, "server.max_requests_per_connection");
+  const shutdownDelayMs = v.duration(server.shutdown_delay, sf.shutdown_delay!, "server.shutdown_delay");
+
+  // [admin]
+  const adminRaw = v.table(t.admin, ADMIN_NODE, "admin") ?? {};
+  const adminListen = v.str(adminRaw.listen, (ADMIN_NODE.fields as Record<string, Leaf>).listen!, "admin.listen") ?? DEFAULT_ADMIN_LISTEN;
+  let admin: Config["admin"] = null;
+  if (adminListen !== "off") {
+    const a = parseListenAddress(adminListen);
+    if (typeof a === "string") v.err("admin.listen", `${a.replace(/;.*$/, "")}; write an address such as "127.0.0.1:9180", or "off"`);
+    else admin = a;
+  }
 
   // [log]
   const log = v.table(t.log, LOG_NODE, "log") ?? {};
@@ -412,6 +425,8 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     timeouts,
     maxRequestsPerConnection,
     sites,
+    admin,
+    shutdownDelayMs,
   };
   return { ok: true, config, warnings: v.warnings };
 }

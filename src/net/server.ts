@@ -6,6 +6,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import type { Config, Limits, ListenAddress } from "../config/config.ts";
 import { listenKey } from "../router/index.ts";
+import type { Handler } from "../handler.ts";
 import type { Runtime } from "../runtime.ts";
 import type { AccessLogger } from "../log/access-record.ts";
 import { errorPage } from "../pages/error-page.ts";
@@ -53,6 +54,8 @@ class Listener implements ConnectionContext {
     readonly server: Server,
     readonly key: string,
     readonly address: ListenAddress,
+    /** The admin listener's own handler, instead of the runtime's sites. */
+    private readonly handler: Handler | null = null,
   ) {}
 
   get config(): Config {
@@ -71,7 +74,8 @@ class Listener implements ConnectionContext {
     return this.socket?.port ?? this.address.port;
   }
   dispatch(ex: ExchangeImpl): void {
-    this.server.runtime.dispatch(ex, this.key);
+    if (this.handler !== null) this.handler(ex);
+    else this.server.runtime.dispatch(ex, this.key);
   }
   release(conn: Connection): void {
     this.server.release(conn);
@@ -84,6 +88,10 @@ export class Server {
   logger: AccessLogger;
   shuttingDown = false;
   private readonly listeners = new Map<string, Listener>();
+  /** The admin listener (/healthz, /readyz); a reload leaves it alone. */
+  private admin: Listener | null = null;
+  /** False from the moment a stop begins: /readyz answers 503 so load balancers move away first. */
+  ready = true;
   private readonly connections = new Set<Connection>();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private drainedWaiters: (() => void)[] = [];
@@ -131,9 +139,21 @@ export class Server {
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
   }
 
-  private listen(address: ListenAddress): Listener {
+  /**
+   * Start the admin listener with its handler. Not fatal when the address is taken (a second
+   * instance on this machine): the caller reports it and serves without it.
+   */
+  startAdmin(address: ListenAddress, handler: Handler): void {
+    this.admin = this.listen(address, handler);
+  }
+
+  get adminAddress(): ListenAddress | null {
+    return this.admin ? { hostname: this.admin.address.hostname, port: this.admin.localPort } : null;
+  }
+
+  private listen(address: ListenAddress, handler: Handler | null = null): Listener {
     const key = listenKey(address);
-    const l = new Listener(this, key, address);
+    const l = new Listener(this, key, address, handler);
     const self = this;
     const port = address.port === 0 ? (this.opts.ports?.get(key) ?? 0) : address.port;
     const options = {
@@ -184,7 +204,7 @@ export class Server {
     } catch (e) {
       throw new ListenError(address, e);
     }
-    this.listeners.set(key, l);
+    if (handler === null) this.listeners.set(key, l);
     return l;
   }
 
@@ -279,7 +299,9 @@ export class Server {
    */
   async shutdown(deadlineMs: number = this.config.timeouts.shutdownMs): Promise<void> {
     this.shuttingDown = true;
+    this.ready = false;
     for (const l of this.listeners.values()) l.socket?.stop(false);
+    this.admin?.socket?.stop(false);
     for (const c of this.connections) {
       // [e2e fix] closeWhenFlushed, not close: a connection whose last response is complete but
       // still queued (the tail of a large file) must deliver it; close() discarded those bytes.
@@ -299,6 +321,8 @@ export class Server {
     this.sweepTimer = null;
     for (const l of this.listeners.values()) l.socket?.stop(true);
     this.listeners.clear();
+    this.admin?.socket?.stop(true);
+    this.admin = null;
   }
 
   /**
@@ -319,6 +343,8 @@ export class Server {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const l of this.listeners.values()) l.socket?.stop(true);
     this.listeners.clear();
+    this.admin?.socket?.stop(true);
+    this.admin = null;
   }
 }
 

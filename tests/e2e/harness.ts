@@ -83,6 +83,8 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
   // supervisor, and per-process checks (RSS, signals) would look at the wrong process.
   if (!full.includes("--workers")) full.push("--workers", "1");
   if (!full.includes("--access-log")) full.push("--access-log", logPath);
+  // Many servers run at once in the suite: only tests about it get the admin listener.
+  if (!full.includes("--admin") && !full.includes("--config")) full.push("--admin", "off");
   // prefix: a wrapper that execs the server (e.g. setpriv to drop privileges), so proc.pid stays the server.
   const proc = spawn([...(opts.prefix ?? []), ...command(full)], {
     cwd: opts.cwd ?? REPO,

@@ -14,7 +14,7 @@ BUN=${BUN:-node_modules/.bin/bun}
 [ "$(id -u)" = 0 ] || { echo "check-empty-root: needs root (unshare, chroot, mount)" >&2; exit 2; }
 
 ROOT=$(mktemp -d /tmp/ds-empty-root.XXXXXX)
-BACKEND_PID=""
+. "$(dirname "$0")/smoke-lib.sh"
 cleanup() {
   [ -n "${SERVER_PID:-}" ] && kill -KILL "$SERVER_PID" 2>/dev/null || true
   [ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null || true
@@ -22,11 +22,6 @@ cleanup() {
   rm -rf "$ROOT"
 }
 trap cleanup EXIT
-
-free_port() { "$BUN" -e 'const l = Bun.listen({hostname: "127.0.0.1", port: 0, socket: {data() {}}}); console.log(l.port); l.stop(true)'; }
-PORT=$(free_port)
-ADMIN=$(free_port)
-BPORT=$(free_port)
 
 # --- the root ---------------------------------------------------------------------------------
 chmod 755 "$ROOT"
@@ -42,26 +37,11 @@ echo 'dreamserver:x:65532:' > "$ROOT/etc/group"
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/"; fi
 mknod -m 666 "$ROOT/dev/null" c 1 3
 echo "hello from an empty root" > "$ROOT/srv/www/index.html"
-cat > "$ROOT/etc/dreamserver/dreamserver.toml" <<EOF
-[log]
-access = "-"
-[admin]
-listen = "127.0.0.1:$ADMIN"
-[[site]]
-listen = ["127.0.0.1:$PORT"]
-  [[site.route]]
-  path = "/api/"
-  strip_prefix = "/api"
-  proxy = { to = ["http://127.0.0.1:$BPORT"] }
-  [[site.route]]
-  path = "/"
-  static = { root = "/srv/www" }
-EOF
+smoke_config > "$ROOT/etc/dreamserver/dreamserver.toml"
 echo "empty root: $(find "$ROOT" -type f | wc -l) files, $(du -sh "$ROOT" | cut -f1)"
 
 # --- a backend on the host ----------------------------------------------------------------------
-"$BUN" -e "Bun.listen({hostname: '127.0.0.1', port: $BPORT, socket: {data(s) { s.write('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nfrom backend'); s.end(); }}})" &
-BACKEND_PID=$!
+start_backend
 
 # --- start it: new mount and pid namespaces, /proc mounted, chroot, non-root ---------------------
 LOG=$(mktemp /tmp/ds-empty-root-log.XXXXXX)
@@ -75,12 +55,6 @@ grep -q "listening on" "$LOG" || { echo "FAIL: the server did not start in the e
 # unshare --fork does not pass signals on: signal the server itself (its pid as the host sees it).
 SERVER_PID=$(pgrep -f "^/dreamserver --config /etc/dreamserver/dreamserver.toml" | head -1)
 
-fail=0
-check() { # name, expected body, url
-  local got
-  got=$(curl -s --max-time 5 "$3" || true)
-  if [ "$got" = "$2" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$got'"; fail=1; fi
-}
 check "static file" "hello from an empty root" "http://127.0.0.1:$PORT/"
 check "proxied request" "from backend" "http://127.0.0.1:$PORT/api/x"
 check "health endpoint" "ok" "http://127.0.0.1:$ADMIN/healthz"

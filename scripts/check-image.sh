@@ -12,34 +12,15 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/scripts/podman-containers.conf}
 NAME=ds-check-$$
 DIR=$(mktemp -d /tmp/ds-check-image.XXXXXX)
 chmod 755 "$DIR"
-BACKEND_PID=""
+. "$(dirname "$0")/smoke-lib.sh"
 cleanup() {
   podman rm -f "$NAME" >/dev/null 2>&1 || true
   [ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null || true
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-free_port() { "$BUN" -e 'const l = Bun.listen({hostname: "127.0.0.1", port: 0, socket: {data() {}}}); console.log(l.port); l.stop(true)'; }
-PORT=$(free_port); ADMIN=$(free_port); BPORT=$(free_port)
-cat > "$DIR/dreamserver.toml" <<CONF
-[server]
-workers = 1
-[log]
-access = "-"
-[admin]
-listen = "127.0.0.1:$ADMIN"
-[[site]]
-listen = ["127.0.0.1:$PORT"]
-  [[site.route]]
-  path = "/api/"
-  strip_prefix = "/api"
-  proxy = { to = ["http://127.0.0.1:$BPORT"] }
-  [[site.route]]
-  path = "/"
-  static = { root = "/srv/www" }
-CONF
-"$BUN" -e "Bun.listen({hostname: '127.0.0.1', port: $BPORT, socket: {data(s) { s.write('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nfrom backend'); s.end(); }}})" &
-BACKEND_PID=$!
+smoke_config > "$DIR/dreamserver.toml"
+start_backend
 
 podman run -d --name "$NAME" --read-only --network host --cgroup-manager cgroupfs --runtime runc \
   -v "$DIR/dreamserver.toml:/etc/dreamserver/dreamserver.toml:ro" \
@@ -48,12 +29,6 @@ for _ in $(seq 1 100); do
   curl -s --max-time 1 "http://127.0.0.1:$ADMIN/healthz" >/dev/null && break
   sleep 0.1
 done
-fail=0
-check() {
-  local got
-  got=$(curl -s --max-time 5 "$3" || true)
-  if [ "$got" = "$2" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$got'"; fail=1; fi
-}
 check "static file" "$(cat staticfiles/index.html)" "http://127.0.0.1:$PORT/"
 check "proxied request" "from backend" "http://127.0.0.1:$PORT/api/x"
 if podman healthcheck run "$NAME" 2>/dev/null; then echo "ok: HEALTHCHECK (dreamserver health)"; else echo "FAIL: HEALTHCHECK"; fail=1; fi

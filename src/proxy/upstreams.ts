@@ -1,0 +1,308 @@
+/**
+ * Upstream groups at run time: the servers of a group with their state (in flight, passive and
+ * active health, latency, connection pool), the pick for one attempt (select.ts decides), the
+ * active checks, and a registry of groups that outlives a Runtime so that a reload keeps the
+ * state and pooled connections of every server that is still configured (docs/reverse-proxy.md
+ * "Upstream groups").
+ */
+import type { Limits, UpstreamGroupConfig, UpstreamServerConfig } from "../config/config.ts";
+import { UpstreamPool } from "../net/upstream-pool.ts";
+import { runHealthCheck, type CheckResult } from "./health-check.ts";
+import { PassiveHealth } from "./passive-health.ts";
+import { upstreamTargetOf, type UpstreamTarget } from "./prepare-request.ts";
+import { hash32, selectServer, type Candidate } from "./select.ts";
+
+/** How a group's servers connect (from the proxy route that uses the group). */
+export interface PoolOptions {
+  readonly limits: Limits;
+  readonly poolSize: number;
+  readonly idleMs: number;
+  readonly connectMs: number;
+  readonly tlsVerify: boolean;
+  readonly tlsCa: string | null;
+}
+
+/** One server's state, as the metrics endpoint will publish it (the one internal interface). */
+export interface UpstreamServerState {
+  readonly group: string;
+  readonly server: string;
+  readonly backup: boolean;
+  readonly weight: number;
+  readonly inflight: number;
+  readonly requests: number;
+  readonly failures: number;
+  /** Eligible by health (active and passive); max_conns aside. */
+  readonly healthy: boolean;
+  /** Wall-clock ms of the last active check, or null (no checks). */
+  readonly lastCheck: number | null;
+  readonly lastCheckOk: boolean | null;
+  readonly lastCheckReason: string | null;
+  /** Smoothed time to first response byte, ms (EWMA, α = 0.2), or null before the first response. */
+  readonly latencyMs: number | null;
+}
+
+export class UpstreamServer implements Candidate {
+  readonly key: string;
+  readonly label: string;
+  readonly id: number;
+  /** Cookie value naming this server (policy = "cookie"): a hash, not the address. */
+  readonly cookieValue: string;
+  readonly pool: UpstreamPool;
+  readonly target: UpstreamTarget;
+  readonly passive: PassiveHealth;
+  weight: number;
+  backup: boolean;
+  maxConns: number;
+  current = 0;
+  inflight = 0;
+  requests = 0;
+  failures = 0;
+  latencyMs: number | null = null;
+  /** Active health verdict (servers start healthy). */
+  activeUp = true;
+  private okRun = 0;
+  private failRun = 0;
+  lastCheck: number | null = null;
+  lastCheckOk: boolean | null = null;
+  lastCheckReason: string | null = null;
+  checking = false;
+  private checkTimer: ReturnType<typeof setInterval> | null = null;
+  retired = false;
+
+  constructor(
+    public cfg: UpstreamServerConfig,
+    group: UpstreamGroupConfig,
+    o: PoolOptions,
+  ) {
+    const url = cfg.url;
+    this.key = url.origin;
+    const tls = url.protocol === "https:";
+    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    const port = url.port ? Number(url.port) : tls ? 443 : 80;
+    this.pool = new UpstreamPool({ hostname, port, tls, tlsVerify: o.tlsVerify, serverName: hostname, ca: o.tlsCa }, o.limits, o.poolSize, o.idleMs, o.connectMs);
+    this.label = this.pool.label;
+    this.id = hash32(this.key);
+    this.cookieValue = this.id.toString(16).padStart(8, "0");
+    this.target = upstreamTargetOf(url);
+    this.passive = new PassiveHealth(group.passive);
+    this.weight = cfg.weight;
+    this.backup = cfg.backup;
+    this.maxConns = cfg.maxConns;
+  }
+
+  /** Healthy by both kinds of health (a half-open server counts as healthy while its trial is free). */
+  healthyAt(now: number): boolean {
+    return this.activeUp && this.passive.available(now);
+  }
+
+  eligibleAt(now: number): boolean {
+    return !this.retired && this.healthyAt(now) && (this.maxConns === 0 || this.inflight < this.maxConns);
+  }
+
+  /** An attempt starts on this server; true = it is the passive half-open trial. */
+  begin(now: number): boolean {
+    this.inflight++;
+    this.requests++;
+    return this.passive.begin(now);
+  }
+
+  /** The attempt's connection is done with (inflight accounting only). */
+  done(): void {
+    this.inflight--;
+  }
+
+  failed(now: number, trial: boolean): void {
+    this.failures++;
+    this.passive.failure(now, trial);
+  }
+
+  succeeded(trial: boolean, ttfbMs: number): void {
+    this.passive.success(trial);
+    this.latencyMs = this.latencyMs === null ? ttfbMs : this.latencyMs * 0.8 + ttfbMs * 0.2;
+  }
+
+  /** An active check's result: `fails` in a row take it out, `passes` in a row bring it back. */
+  checked(r: CheckResult, passes: number, fails: number): void {
+    this.lastCheck = Date.now();
+    this.lastCheckOk = r.ok;
+    this.lastCheckReason = r.reason;
+    if (r.ok) {
+      this.failRun = 0;
+      this.okRun++;
+      if (this.okRun >= passes && (!this.activeUp || this.passive.down)) {
+        this.activeUp = true;
+        this.passive.reset(); // the checks vouch for it: back at once
+      }
+    } else {
+      this.okRun = 0;
+      this.failRun++;
+      if (this.failRun >= fails) this.activeUp = false;
+    }
+  }
+
+  startChecks(group: UpstreamGroupConfig): void {
+    this.stopChecks();
+    const h = group.health;
+    if (!h) {
+      this.activeUp = true;
+      return;
+    }
+    const run = (): void => {
+      // Never pile up: a check still running (timeout < interval makes this rare) skips a tick.
+      if (this.checking || this.retired) return;
+      this.checking = true;
+      runHealthCheck(this.pool, h, this.target.host).then((r) => {
+        this.checking = false;
+        if (!this.retired) this.checked(r, h.passes, h.fails);
+      });
+    };
+    this.checkTimer = setInterval(run, h.intervalMs);
+    this.checkTimer.unref();
+    queueMicrotask(run);
+  }
+
+  stopChecks(): void {
+    if (this.checkTimer !== null) clearInterval(this.checkTimer);
+    this.checkTimer = null;
+  }
+
+  /** Removed from its group (reload): no new requests; idle connections close, busy ones when done. */
+  retire(): void {
+    this.retired = true;
+    this.stopChecks();
+    this.pool.retire();
+  }
+
+  state(group: string, now: number): UpstreamServerState {
+    return {
+      group,
+      server: this.label,
+      backup: this.backup,
+      weight: this.weight,
+      inflight: this.inflight,
+      requests: this.requests,
+      failures: this.failures,
+      healthy: this.healthyAt(now),
+      lastCheck: this.lastCheck,
+      lastCheckOk: this.lastCheckOk,
+      lastCheckReason: this.lastCheckReason,
+      latencyMs: this.latencyMs,
+    };
+  }
+}
+
+export class UpstreamGroup {
+  servers: UpstreamServer[] = [];
+  private retired = false;
+
+  constructor(
+    public cfg: UpstreamGroupConfig,
+    readonly name: string,
+    private readonly o: PoolOptions,
+  ) {
+    this.configure(cfg);
+  }
+
+  /** (Re)apply a config: servers still listed keep their state and pool; removed ones drain. */
+  configure(cfg: UpstreamGroupConfig): void {
+    this.cfg = cfg;
+    const old = new Map(this.servers.map((s) => [s.key, s]));
+    const next: UpstreamServer[] = [];
+    for (const sc of cfg.servers) {
+      let s = old.get(sc.url.origin);
+      if (s) {
+        old.delete(s.key);
+        s.cfg = sc;
+        s.weight = sc.weight;
+        s.backup = sc.backup;
+        s.maxConns = sc.maxConns;
+        s.passive.cfg = cfg.passive;
+      } else s = new UpstreamServer(sc, cfg, this.o);
+      next.push(s);
+    }
+    for (const s of old.values()) s.retire();
+    for (const s of next) s.current = 0;
+    this.servers = next;
+    if (!this.retired) for (const s of next) s.startChecks(cfg);
+  }
+
+  /**
+   * The server for the next attempt of a request, or null when none is eligible. `exclude`:
+   * servers this request already tried. `key`: the hash key (ip_hash, hash; cookie fallback).
+   * `cookie`: the value of the group's cookie (policy = "cookie").
+   */
+  pick(key: string, exclude: readonly UpstreamServer[] | null, cookie: string | null, now = performance.now()): UpstreamServer | null {
+    const s = this.servers;
+    if (cookie !== null) {
+      for (const x of s) if (x.cookieValue === cookie && x.eligibleAt(now) && !exclude?.includes(x)) return x;
+    }
+    const i = selectServer(this.cfg.policy, s, (i) => s[i]!.eligibleAt(now) && !(exclude !== null && exclude.includes(s[i]!)), key);
+    return i < 0 ? null : s[i]!;
+  }
+
+  /** Seconds until a server may be eligible again (Retry-After of a NO_HEALTHY_UPSTREAM 503), at least 1. */
+  retryAfterSeconds(now = performance.now()): number {
+    let soonest = Infinity;
+    for (const s of this.servers) if (s.activeUp && s.passive.downUntil > now) soonest = Math.min(soonest, s.passive.downUntil - now);
+    if (soonest === Infinity) return this.cfg.health ? Math.max(1, Math.ceil(this.cfg.health.intervalMs / 1000)) : 1;
+    return Math.max(1, Math.ceil(soonest / 1000));
+  }
+
+  states(now = performance.now()): UpstreamServerState[] {
+    return this.servers.map((s) => s.state(this.name, now));
+  }
+
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    for (const s of this.servers) s.retire();
+  }
+}
+
+/**
+ * Groups by key, kept across reloads (one registry per process; each Runtime syncs it). The key
+ * holds the group's name (or the route position of an anonymous group) and the connection
+ * settings of the route that uses it, so routes that connect differently never share a pool.
+ */
+export class UpstreamRegistry {
+  private groups = new Map<string, UpstreamGroup>();
+
+  static keyOf(name: string, o: PoolOptions): string {
+    return `${name}|${o.poolSize}|${o.tlsVerify}|${o.tlsCa === null ? "" : hash32(o.tlsCa)}`;
+  }
+
+  /**
+   * Make the registry hold exactly these groups: existing ones are reconfigured (servers keep
+   * their state), new ones created, the rest retired (their servers drain).
+   */
+  sync(wanted: ReadonlyArray<{ readonly name: string; readonly cfg: UpstreamGroupConfig; readonly pool: PoolOptions }>): Map<string, UpstreamGroup> {
+    const next = new Map<string, UpstreamGroup>();
+    for (const w of wanted) {
+      const key = UpstreamRegistry.keyOf(w.name, w.pool);
+      if (next.has(key)) continue;
+      const g = this.groups.get(key);
+      if (g) {
+        if (g.cfg !== w.cfg) g.configure(w.cfg);
+        next.set(key, g);
+      } else next.set(key, new UpstreamGroup(w.cfg, w.name, w.pool));
+    }
+    for (const [k, g] of this.groups) if (next.get(k) !== g) g.retire();
+    this.groups = next;
+    return next;
+  }
+
+  /** Every server of every group (the metrics issue publishes this). */
+  states(): UpstreamServerState[] {
+    const now = performance.now();
+    return [...this.groups.values()].flatMap((g) => g.states(now));
+  }
+
+  all(): UpstreamGroup[] {
+    return [...this.groups.values()];
+  }
+
+  retireAll(): void {
+    for (const g of this.groups.values()) g.retire();
+    this.groups.clear();
+  }
+}

@@ -216,12 +216,17 @@ export class UpstreamGroup {
         s.weight = sc.weight;
         s.backup = sc.backup;
         s.maxConns = sc.maxConns;
-        s.passive.cfg = cfg.passive;
       } else s = new UpstreamServer(sc, cfg, this.o);
       next.push(s);
     }
     for (const s of old.values()) s.retire();
-    for (const s of next) s.current = 0;
+    // One server: passive health off, like nginx (there is nothing to fail over to, and marking
+    // it down would turn one failed connect into fail_timeout of 503s).
+    const passive = cfg.servers.length === 1 ? { ...cfg.passive, maxFails: 0 } : cfg.passive;
+    for (const s of next) {
+      s.current = 0;
+      s.passive.cfg = passive;
+    }
     this.servers = next;
     if (!this.retired) for (const s of next) s.startChecks(cfg);
   }

@@ -130,7 +130,7 @@ describe("mistakes: FILE:LINE: path: what is wrong; how to fix it", () => {
     ["bad unhealthy_status", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\npassive = { unhealthy_status = [5000] }\n`, "upstream.app.passive.unhealthy_status[0]", "is not a status code"],
     ["bad cookie name", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\npolicy = "cookie"\ncookie = "a b"\n`, "upstream.app.cookie", "is not a cookie name"],
     ["bad group name", SITE(`{ to = "http://a:1" }`) + `[upstream."a b"]\nto = ["http://a:1"]\n`, 'upstream["a b"]', "is not a group name"],
-    ["unknown group key", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\nretry = 2\n`, "upstream.app.retry", 'did you mean "retries"?'],
+    ["unknown group key", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\nretry = 2\n`, "upstream.app.retry", "known keys here: to, policy"],
   ])("%s", (_name, text, at, fragment) => {
     const r = load(text);
     expect(r.ok).toBe(false);

@@ -119,11 +119,15 @@ afterEach(async () => {
   backends = [];
 });
 
+let configFile = "";
+const configText = (groupToml: string, routeExtra = "", port = 0): string =>
+  `${groupToml}\n[[site]]\nlisten = ["127.0.0.1:${port}"]\n  [[site.route]]\n  path = "/"\n  proxy = { upstream = "app" }\n${routeExtra}\n`;
+
 async function start(groupToml: string, routeExtra = ""): Promise<RunningServer> {
   const dir = tmpDir("ds-upstream-");
-  const file = path.join(dir, "c.toml");
-  fs.writeFileSync(file, `${groupToml}\n[[site]]\nlisten = ["127.0.0.1:0"]\n  [[site.route]]\n  path = "/"\n  proxy = { upstream = "app" }\n${routeExtra}\n`);
-  server = await startServer(["--config", file, "--log-format", "json"]);
+  configFile = path.join(dir, "c.toml");
+  fs.writeFileSync(configFile, configText(groupToml, routeExtra));
+  server = await startServer(["--config", configFile, "--log-format", "json"]);
   return server;
 }
 
@@ -367,5 +371,42 @@ describe("kill and restart under load (retries = 2)", () => {
     expect(retried.length).toBeGreaterThan(0);
     expect(retried.length).toBeLessThanOrEqual(12);
     for (const l of retried) expect(String(l.upstream).startsWith(b.label)).toBe(true);
+  });
+});
+
+describe("reload", () => {
+  test("servers still configured keep their state and pooled connections; a removed server drains", async () => {
+    backends = [new Backend("a").start(), new Backend("b").start(), new Backend("c").start()];
+    const [a, b, c] = backends as [Backend, Backend, Backend];
+    const dead = closedPort();
+    const group = (list: string[]) => `[upstream.app]\nto = [${list.map((u) => JSON.stringify(u)).join(", ")}]\nretries = 2\npassive = { max_fails = 1, fail_timeout = "30s" }`;
+    const s = await start(group([a.url, b.url, `http://127.0.0.1:${dead}`]));
+    // Warm up: a and b get pooled connections; the dead server is taken out passively.
+    for (let i = 0; i < 12; i++) expect((await get(s.port)).status).toBe(200);
+    const aConns = a.conns.size;
+    const bConns = b.conns.size;
+    expect(aConns).toBeGreaterThan(0);
+    // Reload: b is removed, c added; a and the dead server stay.
+    fs.writeFileSync(configFile, configText(group([a.url, `http://127.0.0.1:${dead}`, c.url])));
+    const before = s.stderr().split("configuration reloaded").length;
+    s.proc.kill("SIGHUP");
+    await until(() => s.stderr().split("configuration reloaded").length > before, 5000, "the reload");
+    const beforeHits = a.hits.length;
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const r = await get(s.port);
+      expect(r.status).toBe(200);
+      seen.add(r.backend!);
+    }
+    expect([...seen].sort()).toEqual(["a", "c"]);
+    expect(a.hits.length).toBeGreaterThan(beforeHits);
+    // a's pooled connections were reused, not reopened; b's were closed (drained).
+    expect(a.conns.size).toBe(aConns);
+    await until(() => b.conns.size === 0, 3000, "b's connections to close");
+    expect(bConns).toBeGreaterThan(0);
+    // The dead server kept its passive state: no request after the reload tried it.
+    await Bun.sleep(100);
+    const after = logLines(s).slice(12);
+    expect(after.every((l) => !String(l.upstream).includes(`:${dead}`))).toBe(true);
   });
 });

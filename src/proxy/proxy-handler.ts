@@ -227,9 +227,11 @@ class ProxiedExchange implements BodySink {
       if (!retriesLeft || !inTime) return this.giveUp();
     }
     let s = group.pick(this.hashKey(), this.tried, this.cookieIn, now);
-    // One server only: a re-send on a fresh connection (what a single backend always had), but
-    // not after a connect timeout (that would double the wait for a dead host).
-    if (s === null && this.tried.length > 0 && group.servers.length === 1 && this.connectTimeouts === 0) s = group.pick(this.hashKey(), null, null, now);
+    // One server only: after a refused connect, one re-send on a fresh connection (what a single
+    // backend always had); not after a timeout (connect or first byte), which would double the wait.
+    if (s === null && this.tried.length > 0 && group.servers.length === 1 && this.connectFailures === this.tried.length && this.connectTimeouts === 0) {
+      s = group.pick(this.hashKey(), null, null, now);
+    }
     if (s === null) {
       if (this.tried.length === 0) {
         this.finished = true;

@@ -718,7 +718,9 @@ class ProxiedExchange implements BodySink {
     }
     else if (this.timerPhase === "send") this.fail(504, "UPSTREAM_SEND_TIMEOUT");
     else this.fail(504, "UPSTREAM_BODY_TIMEOUT");
-    return true;
+    // [fix] A retry that went out on a pooled connection armed a new deadline synchronously:
+    // "fired" must then be false, or the sweep would drop the new attempt's deadline.
+    return this.deadline === 0;
   }
 
   private clearTimer(): void {

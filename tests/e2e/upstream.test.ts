@@ -285,6 +285,26 @@ describe("failures", () => {
   });
 });
 
+describe("timeouts on retries", () => {
+  test("a retry that goes out on a pooled connection keeps its own first-byte deadline", async () => {
+    backends = [new Backend("a").start(), new Backend("b").start()];
+    const [a, b] = backends as [Backend, Backend];
+    const s = await start(`[upstream.app]\nto = ${toList(backends)}\nretries = 1\npassive = { max_fails = 0 }`, `  timeouts = { upstream = "300ms" }`);
+    // Both servers get a pooled connection…
+    for (let i = 0; i < 4; i++) expect((await get(s.port)).status).toBe(200);
+    // …then both stop answering: attempt 1 times out, attempt 2 (pooled, on the other) must too.
+    a.opts.silent = true;
+    b.opts.silent = true;
+    const r = await get(s.port);
+    expect(r.status).toBe(504);
+    expect(r.ms).toBeLessThan(1500);
+    await Bun.sleep(100);
+    const last = logLines(s).at(-1)!;
+    expect(last).toMatchObject({ status: 504, error: "UPSTREAM_TIMEOUT" });
+    expect(String(last.upstream).split(", ").length).toBe(2);
+  });
+});
+
 /** 8 keep-alive clients doing GETs until `total` answers; `at` runs actions at fractions of it. */
 async function load(port: number, total: number, at: [number, () => void][]): Promise<{ ok: number; failed: { status: number; body: string }[] }> {
   let sent = 0;

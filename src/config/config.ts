@@ -163,6 +163,8 @@ export interface UpstreamGroupConfig {
   readonly tryDurationMs: number;
   readonly health: HealthCheckConfig | null;
   readonly passive: PassiveHealthConfig;
+  /** Host names in `to` are resolved again this often; each A/AAAA record is a server. */
+  readonly resolveIntervalMs: number;
 }
 
 /** What a static route serves (the `static = { ... }` table of a route, or --root). */
@@ -323,22 +325,8 @@ export const DEFAULTS = {
   upstreamCookie: "ds_upstream",
   maxFails: 1,
   failTimeoutMs: 10_000,
+  resolveIntervalMs: 30_000,
 } as const;
-
-/** An anonymous group of one server with defaults everywhere (--proxy, tests). */
-export function singleServerGroup(url: URL): UpstreamGroupConfig {
-  return {
-    name: null,
-    servers: [{ url, weight: 1, maxConns: 0, backup: false }],
-    policy: DEFAULTS.upstreamPolicy,
-    hashKey: null,
-    cookie: DEFAULTS.upstreamCookie,
-    retries: DEFAULTS.upstreamRetries,
-    tryDurationMs: 0,
-    health: null,
-    passive: { maxFails: DEFAULTS.maxFails, failTimeoutMs: DEFAULTS.failTimeoutMs, unhealthyStatus: [] },
-  };
-}
 
 /**
  * The handler backstop for a set of timeouts (Timeouts.handlerIdleMs), raised so that it never

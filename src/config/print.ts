@@ -88,6 +88,7 @@ function groupToRaw(g: UpstreamGroupConfig): Raw {
     Object.assign(hr, { passes: h.passes, fails: h.fails });
     out.health = hr;
   }
+  out.resolve_interval = formatDuration(g.resolveIntervalMs);
   out.passive = { max_fails: g.passive.maxFails, fail_timeout: formatDuration(g.passive.failTimeoutMs), unhealthy_status: [...g.passive.unhealthyStatus] };
   return out;
 }

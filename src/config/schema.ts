@@ -230,6 +230,7 @@ export const UPSTREAM_GROUP: TableNode = {
         fails: { kind: "int", default: 2, min: 1, max: 100, doc: "Failed checks in a row that take a server out." },
       },
     },
+    resolve_interval: { kind: "duration", default: DEFAULTS.resolveIntervalMs, min: 1, doc: "Host names in to are resolved at start and again this often; each A/AAAA record becomes a server; a failed lookup keeps the last good set." },
     passive: {
       kind: "table",
       doc: "Passive health from real traffic (nginx max_fails / fail_timeout).",

@@ -786,6 +786,7 @@ function defaultGroupOptions(): Omit<UpstreamGroupConfig, "servers"> {
     tryDurationMs: 0,
     health: null,
     passive: { maxFails: DEFAULTS.maxFails, failTimeoutMs: DEFAULTS.failTimeoutMs, unhealthyStatus: [] },
+    resolveIntervalMs: DEFAULTS.resolveIntervalMs,
   };
 }
 
@@ -837,8 +838,9 @@ function validateGroup(v: Validator, raw: unknown, p: string, name: string): Ups
     if (typeof x !== "number" || !Number.isInteger(x) || x < 100 || x > 599) return v.err(`${p}.passive.unhealthy_status[${j}]`, `${describe(x)} is not a status code; write a number from 100 to 599, e.g. 503`);
     if (!unhealthyStatus.includes(x)) unhealthyStatus.push(x);
   });
+  const resolveIntervalMs = v.duration(t.resolve_interval, f.resolve_interval!, `${p}.resolve_interval`);
   if (v.problems.length !== n0 || !servers) return null;
-  return { name, servers, policy, hashKey, cookie, retries, tryDurationMs, health, passive: { maxFails, failTimeoutMs, unhealthyStatus } };
+  return { name, servers, policy, hashKey, cookie, retries, tryDurationMs, health, passive: { maxFails, failTimeoutMs, unhealthyStatus }, resolveIntervalMs };
 }
 
 function validateHealth(v: Validator, raw: unknown, p: string): HealthCheckConfig | null {

@@ -69,17 +69,22 @@ export class UpstreamServer implements Candidate {
   private checkTimer: ReturnType<typeof setInterval> | null = null;
   retired = false;
 
+  /**
+   * `ip`: one resolved address of a `to` entry that names a host (the connection goes to the
+   * address; Host, SNI and certificate checks keep the name). null: connect to the URL's host.
+   */
   constructor(
     public cfg: UpstreamServerConfig,
     group: UpstreamGroupConfig,
     o: PoolOptions,
+    ip: string | null = null,
   ) {
     const url = cfg.url;
-    this.key = url.origin;
+    this.key = serverKey(url, ip);
     const tls = url.protocol === "https:";
     const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port ? Number(url.port) : tls ? 443 : 80;
-    this.pool = new UpstreamPool({ hostname, port, tls, tlsVerify: o.tlsVerify, serverName: hostname, ca: o.tlsCa }, o.limits, o.poolSize, o.idleMs, o.connectMs);
+    this.pool = new UpstreamPool({ hostname: ip ?? hostname, port, tls, tlsVerify: o.tlsVerify, serverName: hostname, ca: o.tlsCa }, o.limits, o.poolSize, o.idleMs, o.connectMs);
     this.label = this.pool.label;
     this.id = hash32(this.key);
     this.cookieValue = this.id.toString(16).padStart(8, "0");
@@ -191,14 +196,38 @@ export class UpstreamServer implements Candidate {
   }
 }
 
+/** Key of a server: its origin, plus the address when it is one record of a resolved name. */
+function serverKey(url: URL, ip: string | null): string {
+  return ip === null ? url.origin : `${url.origin}@${ip}`;
+}
+
+/** A host name (not an IP literal) in a `to` URL: resolved, and re-resolved every resolve_interval. */
+function isHostName(url: URL): boolean {
+  const h = url.hostname;
+  return !h.startsWith("[") && !/^\d{1,3}(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Addresses of a host name (A and AAAA). Throws when the lookup fails. */
+export type Resolver = (host: string) => Promise<string[]>;
+
+const systemResolver: Resolver = async (host) => {
+  const r = await Bun.dns.lookup(host, {});
+  return r.map((x) => x.address);
+};
+
 export class UpstreamGroup {
   servers: UpstreamServer[] = [];
   private retired = false;
+  /** Last good addresses per host name; a name absent here is connected to by name. */
+  private readonly resolved = new Map<string, string[]>();
+  private resolveTimer: ReturnType<typeof setInterval> | null = null;
+  private resolving = false;
 
   constructor(
     public cfg: UpstreamGroupConfig,
     readonly name: string,
     private readonly o: PoolOptions,
+    private readonly resolver: Resolver = systemResolver,
   ) {
     this.configure(cfg);
   }
@@ -206,29 +235,82 @@ export class UpstreamGroup {
   /** (Re)apply a config: servers still listed keep their state and pool; removed ones drain. */
   configure(cfg: UpstreamGroupConfig): void {
     this.cfg = cfg;
+    this.rebuild();
+    if (this.retired) return;
+    // Every server (kept or new) runs the checks of the new config.
+    for (const s of this.servers) s.startChecks(cfg);
+    if (this.resolveTimer !== null) clearInterval(this.resolveTimer);
+    this.resolveTimer = null;
+    if (cfg.servers.some((s) => isHostName(s.url))) {
+      this.resolveTimer = setInterval(() => void this.resolveNow(), cfg.resolveIntervalMs);
+      this.resolveTimer.unref();
+      void this.resolveNow();
+    }
+  }
+
+  /**
+   * Look up every host name of `to` once; a changed set of addresses rebuilds the servers
+   * (unchanged ones keep their state). A failed or empty lookup keeps the last good set.
+   */
+  async resolveNow(): Promise<void> {
+    if (this.resolving || this.retired) return;
+    this.resolving = true;
+    try {
+      const hosts = [...new Set(this.cfg.servers.filter((s) => isHostName(s.url)).map((s) => s.url.hostname))];
+      let changed = false;
+      for (const h of hosts) {
+        let ips: string[];
+        try {
+          ips = [...new Set(await this.resolver(h))].sort();
+        } catch {
+          continue; // keep the last good set (or the name itself)
+        }
+        if (ips.length === 0) continue;
+        const prev = this.resolved.get(h);
+        if (!prev || prev.join() !== ips.join()) {
+          this.resolved.set(h, ips);
+          changed = true;
+        }
+      }
+      if (changed && !this.retired) for (const s of this.rebuild()) s.startChecks(this.cfg);
+    } finally {
+      this.resolving = false;
+    }
+  }
+
+  /** The server list from the config and the resolved addresses, reusing servers by key. */
+  private rebuild(): UpstreamServer[] {
+    const cfg = this.cfg;
+    const created: UpstreamServer[] = [];
     const old = new Map(this.servers.map((s) => [s.key, s]));
     const next: UpstreamServer[] = [];
     for (const sc of cfg.servers) {
-      let s = old.get(sc.url.origin);
-      if (s) {
-        old.delete(s.key);
-        s.cfg = sc;
-        s.weight = sc.weight;
-        s.backup = sc.backup;
-        s.maxConns = sc.maxConns;
-      } else s = new UpstreamServer(sc, cfg, this.o);
-      next.push(s);
+      const ips = isHostName(sc.url) ? (this.resolved.get(sc.url.hostname) ?? [null]) : [null];
+      for (const ip of ips) {
+        let s = old.get(serverKey(sc.url, ip));
+        if (s) {
+          old.delete(s.key);
+          s.cfg = sc;
+          s.weight = sc.weight;
+          s.backup = sc.backup;
+          s.maxConns = sc.maxConns;
+        } else {
+          s = new UpstreamServer(sc, cfg, this.o, ip);
+          created.push(s);
+        }
+        next.push(s);
+      }
     }
     for (const s of old.values()) s.retire();
     // One server: passive health off, like nginx (there is nothing to fail over to, and marking
     // it down would turn one failed connect into fail_timeout of 503s).
-    const passive = cfg.servers.length === 1 ? { ...cfg.passive, maxFails: 0 } : cfg.passive;
+    const passive = next.length === 1 ? { ...cfg.passive, maxFails: 0 } : cfg.passive;
     for (const s of next) {
       s.current = 0;
       s.passive.cfg = passive;
     }
     this.servers = next;
-    if (!this.retired) for (const s of next) s.startChecks(cfg);
+    return created;
   }
 
   /**
@@ -260,6 +342,8 @@ export class UpstreamGroup {
   retire(): void {
     if (this.retired) return;
     this.retired = true;
+    if (this.resolveTimer !== null) clearInterval(this.resolveTimer);
+    this.resolveTimer = null;
     for (const s of this.servers) s.retire();
   }
 }

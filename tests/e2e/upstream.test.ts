@@ -10,7 +10,10 @@
  *   passive health alone also takes a killed backend out (the access log shows the attempts);
  * - all servers down → 503 NO_HEALTHY_UPSTREAM within 50 ms with Retry-After;
  * - a backend that accepts and never answers is taken out by the first-byte timeout plus passive
- *   health, and the other servers' traffic does not stall.
+ *   health, and the other servers' traffic does not stall; a retry on a pooled connection keeps
+ *   its own first-byte deadline;
+ * - reload keeps the state and pooled connections of servers still configured; a host name in
+ *   `to` is resolved to its address.
  *
  * Backends are Bun.listen servers with a tiny HTTP/1.1 responder; kill() closes the listener and
  * every connection at once (a crash), start() listens again on the same port.
@@ -282,6 +285,22 @@ describe("failures", () => {
     const viaStuck = log.filter((l) => String(l.upstream).includes(backends[1]!.label));
     expect(viaStuck.length).toBeLessThanOrEqual(4);
     for (const l of viaStuck) expect(String(l.upstream).split(", ").length).toBe(2); // retried elsewhere
+  });
+});
+
+describe("host names", () => {
+  test("a host name in to is resolved: the record's address is the server (Host keeps the name)", async () => {
+    backends = [new Backend("a").start()];
+    const a = backends[0]!;
+    const s = await start(`[upstream.app]\nto = ["http://localhost:${a.port}"]\nresolve_interval = "1s"`);
+    let n = 0;
+    for (;;) {
+      expect((await get(s.port)).status).toBe(200);
+      n++;
+      await Bun.sleep(20);
+      if (logLines(s).some((l) => l.upstream === a.label)) break;
+      if (n > 100) throw new Error(`never logged ${a.label}: ${JSON.stringify(logLines(s).map((l) => l.upstream))}`);
+    }
   });
 });
 

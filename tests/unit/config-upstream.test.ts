@@ -70,7 +70,7 @@ describe("valid groups", () => {
       ["http://127.0.0.1:3002/", 1, 0, false],
       ["http://127.0.0.1:3003/", 3, 100, true],
     ]);
-    expect(app).toMatchObject({ policy: "round_robin", retries: 2, tryDurationMs: 5000, passive: { maxFails: 3, failTimeoutMs: 10_000, unhealthyStatus: [502, 503, 504] } });
+    expect(app).toMatchObject({ policy: "round_robin", retries: 2, tryDurationMs: 5000, resolveIntervalMs: 30_000, passive: { maxFails: 3, failTimeoutMs: 10_000, unhealthyStatus: [502, 503, 504] } });
     expect(app.health).toMatchObject({ path: "/healthz", host: null, intervalMs: 2000, timeoutMs: 1000, statusMin: 200, statusMax: 299, passes: 2, fails: 2, body: null });
     const users = proxyOf(c, 0).group;
     expect(users.policy).toBe("hash");
@@ -120,6 +120,7 @@ describe("mistakes: FILE:LINE: path: what is wrong; how to fix it", () => {
     ["mixed base paths", SITE(`{ to = ["http://a:1/x", "http://b:2/y"] }`), "site[0].route[0].proxy.to[1]", "same scheme and base path"],
     ["duplicate server", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1", "http://a:1"]\n`, "upstream.app.to[1]", "list each server once"],
     ["retries out of range", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\nretries = -1\n`, "upstream.app.retries", "out of range"],
+    ["bad resolve_interval", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\nresolve_interval = "0s"\n`, "upstream.app.resolve_interval", "must be more than 0"],
     ["bad try_duration", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\ntry_duration = "soon"\n`, "upstream.app.try_duration", "is not a duration"],
     ["timeout not below interval", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\nhealth = { path = "/h", interval = "1s", timeout = "1s" }\n`, "upstream.app.health.timeout", "must be less than the interval"],
     ["default timeout above a short interval", SITE(`{ upstream = "app" }`) + `[upstream.app]\nto = ["http://a:1"]\nhealth = { path = "/h", interval = "500ms" }\n`, "upstream.app.health.interval", "must be less than the interval"],

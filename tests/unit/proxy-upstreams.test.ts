@@ -70,6 +70,7 @@ function group(over: Partial<UpstreamGroupConfig> = {}, urls = ["http://127.0.0.
     tryDurationMs: 0,
     health: null,
     passive: { maxFails: 1, failTimeoutMs: 10_000, unhealthyStatus: [] },
+    resolveIntervalMs: 30_000,
     ...over,
   };
 }
@@ -171,6 +172,45 @@ describe("UpstreamRegistry (reload)", () => {
     const g = new UpstreamGroup(group({}, ["http://127.0.0.1:3001"]), "one", POOL);
     g.servers[0]!.failed(performance.now(), false);
     expect(g.pick("", null, null)).toBe(g.servers[0]!);
+    g.retire();
+  });
+});
+
+describe("host names in to (resolve_interval)", () => {
+  test("each A/AAAA record becomes a server; a changed set keeps the unchanged servers; a failed lookup keeps the last good set", async () => {
+    let answer: string[] | Error = ["10.0.0.2", "10.0.0.1"];
+    const resolver = async (host: string): Promise<string[]> => {
+      expect(host).toBe("app.test");
+      if (answer instanceof Error) throw answer;
+      return answer;
+    };
+    const cfg = group({ resolveIntervalMs: 3_600_000 }, ["http://app.test:3000", "http://127.0.0.1:3009"]);
+    const g = new UpstreamGroup(cfg, "app", POOL, resolver);
+    await g.resolveNow();
+    expect(g.servers.map((s) => s.label)).toEqual(["10.0.0.1:3000", "10.0.0.2:3000", "127.0.0.1:3009"]);
+    // Host (and SNI) keep the name; the connection goes to the address.
+    expect(g.servers[0]!.target.host).toBe("app.test:3000");
+    expect(g.servers[0]!.pool.addr).toMatchObject({ hostname: "10.0.0.1", serverName: "app.test", port: 3000 });
+    const two = g.servers[1]!;
+    two.requests = 5;
+    const one = g.servers[0]!;
+    answer = ["10.0.0.3", "10.0.0.2"];
+    await g.resolveNow();
+    expect(g.servers.map((s) => s.label)).toEqual(["10.0.0.2:3000", "10.0.0.3:3000", "127.0.0.1:3009"]);
+    expect(g.servers[0]).toBe(two);
+    expect(g.servers[0]!.requests).toBe(5);
+    expect(one.retired).toBe(true);
+    answer = new Error("SERVFAIL");
+    await g.resolveNow();
+    expect(g.servers.map((s) => s.label)).toEqual(["10.0.0.2:3000", "10.0.0.3:3000", "127.0.0.1:3009"]);
+    answer = [];
+    await g.resolveNow();
+    expect(g.servers.length).toBe(3);
+    g.retire();
+  });
+  test("before the first answer (or when it never comes) the name itself is the server", () => {
+    const g = new UpstreamGroup(group({}, ["http://app.test:3000"]), "app", POOL, () => new Promise(() => {}));
+    expect(g.servers.map((s) => s.label)).toEqual(["app.test:3000"]);
     g.retire();
   });
 });

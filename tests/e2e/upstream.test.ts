@@ -151,9 +151,11 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
+/** Complete access-log lines written so far (a line still being written is left out). */
 function logLines(s: RunningServer): Record<string, unknown>[] {
-  return s
-    .readLog()
+  const text = s.readLog();
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -233,8 +235,8 @@ describe("selection through the proxy", () => {
     const [a, b, c] = backends as [Backend, Backend, Backend];
     const s = await start(`[upstream.app]\nto = [{ url = "${a.url}", max_conns = 1 }, { url = "${b.url}", max_conns = 1 }, { url = "${c.url}", max_conns = 2 }]\npolicy = "least_conn"`);
     const slow = Array.from({ length: 4 }, () => get(s.port));
+    // The proxy counts a request in flight before it connects, so 4 backend connections = 4 in flight.
     await until(() => a.conns.size + b.conns.size + c.conns.size >= 4, 3000, "4 requests upstream");
-    await Bun.sleep(50);
     const over = await get(s.port);
     expect(over.status).toBe(503);
     expect(over.ms).toBeLessThan(100);
@@ -242,8 +244,7 @@ describe("selection through the proxy", () => {
     const done = await Promise.all(slow);
     expect(done.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(done.filter((r) => r.backend === "c").length).toBe(2);
-    const log = logLines(s);
-    expect(log.some((l) => l.error === "NO_HEALTHY_UPSTREAM" && l.status === 503)).toBe(true);
+    await until(() => logLines(s).some((l) => l.error === "NO_HEALTHY_UPSTREAM" && l.status === 503), 5000, "the 503 in the access log");
   });
 });
 
@@ -259,7 +260,7 @@ describe("failures", () => {
       expect(r.ms).toBeLessThan(50);
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     }
-    await Bun.sleep(100);
+    await until(() => logLines(s).length >= 6, 5000, "6 access-log lines");
     const log = logLines(s);
     expect(log[0]).toMatchObject({ status: 502, error: "UPSTREAM_CONNECT" });
     // The attempts: all three servers, in the order tried.
@@ -280,7 +281,7 @@ describe("failures", () => {
     // Only requests that happened to be on the stuck server when it was picked waited for the timeout.
     const slow = all.filter((r) => r.ms > 250).length;
     expect(slow).toBeLessThanOrEqual(4);
-    await Bun.sleep(100);
+    await until(() => logLines(s).length >= 60, 5000, "60 access-log lines");
     const log = logLines(s);
     const viaStuck = log.filter((l) => String(l.upstream).includes(backends[1]!.label));
     expect(viaStuck.length).toBeLessThanOrEqual(4);
@@ -317,7 +318,7 @@ describe("timeouts on retries", () => {
     const r = await get(s.port);
     expect(r.status).toBe(504);
     expect(r.ms).toBeLessThan(1500);
-    await Bun.sleep(100);
+    await until(() => logLines(s).length >= 5, 5000, "5 access-log lines");
     const last = logLines(s).at(-1)!;
     expect(last).toMatchObject({ status: 504, error: "UPSTREAM_TIMEOUT" });
     expect(String(last.upstream).split(", ").length).toBe(2);
@@ -403,7 +404,7 @@ describe("kill and restart under load (retries = 2)", () => {
     const r = await load(s.port, 2400, [[0.4, () => b.kill()]]);
     expect(r.failed).toEqual([]);
     expect(r.ok).toBe(2400);
-    await Bun.sleep(200);
+    await until(() => logLines(s).length >= 2400, 5000, "2400 access-log lines");
     const log = logLines(s);
     expect(log.length).toBe(2400);
     // Attempts that went to b after it died: each one retried elsewhere, and only a handful
@@ -446,7 +447,7 @@ describe("reload", () => {
     await until(() => b.conns.size === 0, 3000, "b's connections to close");
     expect(bConns).toBeGreaterThan(0);
     // The dead server kept its passive state: no request after the reload tried it.
-    await Bun.sleep(100);
+    await until(() => logLines(s).length >= 24, 5000, "24 access-log lines");
     const after = logLines(s).slice(12);
     expect(after.every((l) => !String(l.upstream).includes(`:${dead}`))).toBe(true);
   });

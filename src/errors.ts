@@ -119,6 +119,7 @@ const E = {
   UPSTREAM_PROTOCOL: [502, false, "error", "The upstream response could not be parsed."],
   UPSTREAM_CLOSED: [502, false, "error", "The upstream closed before sending a response."],
   UPSTREAM_TRUNCATED: [null, true, "error", "The upstream closed mid-response: the response is cut."],
+  NO_HEALTHY_UPSTREAM: [503, false, "error", "No server of the upstream group is eligible (all down or at max_conns): answered at once, with Retry-After."],
   UPSTREAM_BAD_UPGRADE: [502, false, "error", "The upstream answered an upgrade with an invalid 101 (or one not asked for)."],
   UPSTREAM_BAD_STATUS_LINE: [502, false, "error", "Malformed upstream status line (logged as UPSTREAM_PROTOCOL)."],
   UPSTREAM_BAD_VERSION: [502, false, "error", "Upstream HTTP version other than 1.x (logged as UPSTREAM_PROTOCOL)."],

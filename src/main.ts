@@ -207,10 +207,12 @@ function serve(cli: RunResult): void {
       return;
     }
     if (!worker) for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
-    const next = new Runtime(r.config);
+    const prev = server.runtime;
+    const next = new Runtime(r.config, prev.upstreams);
     try {
       server.reload(next);
     } catch (e) {
+      prev.restoreUpstreams();
       next.retire();
       process.stderr.write(`dreamserver: ${listenError(e)}; reload refused, still serving the previous configuration\n`);
       return;

@@ -9,7 +9,7 @@
  * at its next request. The old runtime's pools are retired: idle connections close at once,
  * busy ones when their exchange ends.
  */
-import { handlerBackstop, type Config, type Limits, type ListenAddress, type RouteConfig, type SiteConfig } from "./config/config.ts";
+import { handlerBackstop, type UpstreamGroupConfig, type Config, type Limits, type ListenAddress, type RouteConfig, type SiteConfig } from "./config/config.ts";
 import type { Exchange, Handler } from "./handler.ts";
 import { requestHeaders, responseHeaders } from "./middleware/headers/index.ts";
 import { compose, type Middleware } from "./middleware/decorator.ts";
@@ -19,6 +19,7 @@ import { createRespondHandler } from "./handlers/respond.ts";
 import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
+import { UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -58,8 +59,18 @@ export class Runtime {
   private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
   /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
   readonly parserLimits: Limits;
+  /** The upstream group each proxy route sends to (held by the registry, which outlives reloads). */
+  private readonly groups = new Map<RouteConfig, UpstreamGroup>();
 
-  constructor(readonly config: Config) {
+  /**
+   * `upstreams`: the process's group registry. A reload passes the previous runtime's, so that
+   * servers still configured keep their health state and pooled connections.
+   */
+  constructor(
+    readonly config: Config,
+    readonly upstreams: UpstreamRegistry = new UpstreamRegistry(),
+  ) {
+    this.syncUpstreams();
     for (const site of config.sites) {
       this.sites.set(site, { site, match: compileRoutes(site) });
       for (const route of site.routes) {
@@ -83,7 +94,7 @@ export class Runtime {
         terminal = createStaticHandler(a.static);
         break;
       case "proxy": {
-        const ctx = createProxyContext({ limits: this.config.limits, timeouts: route.timeouts }, a.proxy);
+        const ctx = createProxyContext({ limits: this.config.limits, timeouts: route.timeouts }, a.proxy, this.groups.get(route)!);
         this.proxies.push(ctx);
         terminal = createProxyHandler(ctx.config, a.proxy, ctx);
         break;
@@ -134,8 +145,46 @@ export class Runtime {
     this.chains.get(route)!(ex);
   }
 
-  /** This runtime was replaced: close idle upstream connections now, busy ones when done. */
+  /** Upstream groups of every proxy route: named ones by name, inline `to` lists by route position. */
+  private wantedGroups(): { name: string; cfg: UpstreamGroupConfig; pool: PoolOptions; route: RouteConfig }[] {
+    const out: { name: string; cfg: UpstreamGroupConfig; pool: PoolOptions; route: RouteConfig }[] = [];
+    for (const site of this.config.sites) {
+      for (const route of site.routes) {
+        if (route.action.kind !== "proxy") continue;
+        const p = route.action.proxy;
+        const pool: PoolOptions = {
+          limits: this.config.limits,
+          poolSize: p.poolSize,
+          idleMs: this.config.timeouts.upstreamPoolIdleMs,
+          connectMs: route.timeouts.upstreamConnectMs,
+          tlsVerify: p.tlsVerify,
+          tlsCa: p.tlsCa,
+        };
+        out.push({ name: p.group.name ?? `@site[${site.index}].route[${route.index}]`, cfg: p.group, pool, route });
+      }
+    }
+    return out;
+  }
+
+  private syncUpstreams(): void {
+    const wanted = this.wantedGroups();
+    const groups = this.upstreams.sync(wanted);
+    this.groups.clear();
+    for (const w of wanted) this.groups.set(w.route, groups.get(UpstreamRegistry.keyOf(w.name, w.pool))!);
+  }
+
+  /** A reload was refused after the next runtime was built: give the registry back this runtime's groups. */
+  restoreUpstreams(): void {
+    this.syncUpstreams();
+  }
+
+  /**
+   * This runtime was replaced: groups the new configuration no longer has were retired by the
+   * registry already (idle connections close now, busy ones when done); those it still has keep
+   * their servers, state and pools.
+   */
   retire(): void {
-    for (const p of this.proxies) p.pool.retire();
+    const live = new Set(this.upstreams.all());
+    for (const g of this.groups.values()) if (!live.has(g)) g.retire();
   }
 }

@@ -99,6 +99,72 @@ export interface ProxyConfig {
    * X_Forwarded_For as X-Forwarded-For (see prepare-request.ts).
    */
   readonly underscoresInHeaders: boolean;
+  /**
+   * The backends: a named [upstream.NAME] group (`upstream = "app"`), or the route's inline
+   * `to = [...]` list as an anonymous group. `url` above is the first server's URL (scheme and
+   * base path are the same for every server of a group).
+   */
+  readonly group: UpstreamGroupConfig;
+}
+
+/** How a group picks the server for a request (src/proxy/select.ts). */
+export type UpstreamPolicy = "round_robin" | "least_conn" | "random_two" | "ip_hash" | "hash" | "cookie" | "first";
+
+/** One entry of a group's `to` list. */
+export interface UpstreamServerConfig {
+  readonly url: URL;
+  /** Relative share of requests (round_robin, least_conn, hashing). */
+  readonly weight: number;
+  /** Most in-flight requests at once; 0 = unlimited. */
+  readonly maxConns: number;
+  /** Gets traffic only when no primary server is eligible. */
+  readonly backup: boolean;
+}
+
+/** Active checks: a GET on `path` every `intervalMs`. */
+export interface HealthCheckConfig {
+  readonly path: string;
+  /** Host field of the check; null = the server's own authority. */
+  readonly host: string | null;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Accepted status codes, inclusive ("2xx" = 200..299, "204" = 204..204). */
+  readonly statusMin: number;
+  readonly statusMax: number;
+  /** As written ("2xx"), for --print-config. */
+  readonly status: string;
+  /** Optional regex the body (first 64 KiB) must match; null = not checked. */
+  readonly body: string | null;
+  readonly passes: number;
+  readonly fails: number;
+}
+
+/** Passive health: failures seen on real traffic (nginx max_fails / fail_timeout). */
+export interface PassiveHealthConfig {
+  /** Failures within failTimeoutMs that mark a server down; 0 = passive health off. */
+  readonly maxFails: number;
+  readonly failTimeoutMs: number;
+  /** Response statuses that count as failures (the response itself is still relayed). */
+  readonly unhealthyStatus: readonly number[];
+}
+
+export interface UpstreamGroupConfig {
+  /** The NAME of [upstream.NAME]; null for a route's inline `to` list. */
+  readonly name: string | null;
+  readonly servers: readonly UpstreamServerConfig[];
+  readonly policy: UpstreamPolicy;
+  /** policy = "hash": what is hashed. */
+  readonly hashKey: Template | null;
+  /** policy = "cookie": the cookie that names the server. */
+  readonly cookie: string;
+  /** Extra attempts on another server after a failure that is safe to retry. */
+  readonly retries: number;
+  /** No new attempt after this long since the first; 0 = no limit (within retries). */
+  readonly tryDurationMs: number;
+  readonly health: HealthCheckConfig | null;
+  readonly passive: PassiveHealthConfig;
+  /** Host names in `to` are resolved again this often; each A/AAAA record is a server. */
+  readonly resolveIntervalMs: number;
 }
 
 /** What a static route serves (the `static = { ... }` table of a route, or --root). */
@@ -216,6 +282,8 @@ export interface Config {
    * drain starts, so a load balancer (a Kubernetes Service) stops sending new connections first.
    */
   readonly shutdownDelayMs: number;
+  /** The [upstream.NAME] groups, in file order (routes hold the same objects). */
+  readonly upstreams: readonly UpstreamGroupConfig[];
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -265,6 +333,12 @@ export const DEFAULTS = {
   serverName: "DreamServer",
   proxyPoolSize: 64,
   underscoresInHeaders: false,
+  upstreamPolicy: "round_robin" as UpstreamPolicy,
+  upstreamRetries: 1,
+  upstreamCookie: "ds_upstream",
+  maxFails: 1,
+  failTimeoutMs: 10_000,
+  resolveIntervalMs: 30_000,
 } as const;
 
 /**
@@ -301,6 +375,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     sites: [],
     admin: null,
     shutdownDelayMs: 0,
+    upstreams: [],
     ...overrides,
   };
 }

@@ -2,7 +2,7 @@
  * --print-config: the effective Config back in the file's shape, every default filled in, as
  * TOML that loads again to the same Config (tests/unit/config-load.test.ts checks the round trip).
  */
-import type { Config, HeaderRules, RouteConfig, Template } from "./config.ts";
+import type { Config, HeaderRules, RouteConfig, Template, UpstreamGroupConfig, UpstreamServerConfig } from "./config.ts";
 import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
 import { matchSource } from "./validate.ts";
 
@@ -33,7 +33,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
     case "proxy": {
       const p = a.proxy;
       const proxy: Raw = {
-        to: [p.url.href],
+        ...(p.group.name !== null ? { upstream: p.group.name } : { to: p.group.servers.map(serverToRaw) }),
         host_header: p.rewriteHost ? "upstream" : "client",
         trusted_proxies: [...p.trustedProxies],
         follow_redirects: p.followRedirects,
@@ -67,6 +67,32 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
   return out;
 }
 
+/** A `to` entry: the URL alone when the other keys have their defaults. */
+function serverToRaw(s: UpstreamServerConfig): RawValue {
+  if (s.weight === 1 && s.maxConns === 0 && !s.backup) return s.url.href;
+  return { url: s.url.href, weight: s.weight, max_conns: s.maxConns, backup: s.backup };
+}
+
+function groupToRaw(g: UpstreamGroupConfig): Raw {
+  const out: Raw = { to: g.servers.map(serverToRaw), policy: g.policy };
+  if (g.hashKey) out.hash_key = g.hashKey.source;
+  out.cookie = g.cookie;
+  out.retries = g.retries;
+  out.try_duration = formatDuration(g.tryDurationMs);
+  const h = g.health;
+  if (h) {
+    const hr: Raw = { path: h.path };
+    if (h.host !== null) hr.host = h.host;
+    Object.assign(hr, { interval: formatDuration(h.intervalMs), timeout: formatDuration(h.timeoutMs), status: h.status });
+    if (h.body !== null) hr.body = h.body;
+    Object.assign(hr, { passes: h.passes, fails: h.fails });
+    out.health = hr;
+  }
+  out.resolve_interval = formatDuration(g.resolveIntervalMs);
+  out.passive = { max_fails: g.passive.maxFails, fail_timeout: formatDuration(g.passive.failTimeoutMs), unhealthy_status: [...g.passive.unhealthyStatus] };
+  return out;
+}
+
 /** The Config in the file's shape (what a file with every default written out would hold). */
 export function configToRaw(c: Config): Raw {
   const addr = (h: string, p: number): string => (h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`);
@@ -81,6 +107,7 @@ export function configToRaw(c: Config): Raw {
       hosts: [...s.hosts],
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),
+    ...(c.upstreams.length ? { upstream: Object.fromEntries(c.upstreams.map((g) => [g.name!, groupToRaw(g)])) } : {}),
   };
 }
 

@@ -146,7 +146,13 @@ export const ROUTE: TableNode = {
       kind: "table",
       doc: "Forward the request to a backend.",
       fields: {
-        to: { kind: "list", required: true, single: true, doc: "The backend URL, http:// or https://, with an optional base path (one URL).", item: { kind: "url", doc: "URL" } },
+        to: {
+          kind: "list",
+          single: true,
+          doc: 'Backend URLs (http:// or https://, optional base path): an anonymous upstream group with the default options. An entry may be a table { url, weight, max_conns, backup }. Give `to` or `upstream`.',
+          item: { kind: "url", doc: "URL" },
+        },
+        upstream: { kind: "string", doc: "Name of an [upstream.NAME] group to send requests to, instead of `to`." },
         host_header: { kind: "enum", values: ["client", "upstream"], default: "client", doc: 'Host sent to the backend: the client\'s ("client") or the backend\'s authority ("upstream").' },
         trusted_proxies: { kind: "list", default: [], doc: "Peers (IP or CIDR) whose X-Forwarded-* / Forwarded fields are kept and appended to.", item: { kind: "cidr", doc: "CIDR" } },
         follow_redirects: { kind: "int", default: 0, min: 0, max: 99, doc: "Follow up to this many same-origin redirects for GET/HEAD; 0 = off." },
@@ -183,6 +189,55 @@ export const ROUTE: TableNode = {
         status: { kind: "int", default: 200, min: 200, max: 599, doc: "Status code, 200 to 599." },
         body: { kind: "string", default: "", doc: "Response body (not allowed with 204 and 304)." },
         headers: { kind: "map", key: "header-name", doc: "Response fields; values may hold placeholders.", value: { kind: "template", doc: "value" } },
+      },
+    },
+  },
+};
+
+/** An [upstream.NAME] group (docs/reverse-proxy.md "Upstream groups"). */
+export const UPSTREAM_GROUP: TableNode = {
+  kind: "table",
+  doc: "A named group of backend servers; routes use it with proxy = { upstream = \"NAME\" }.",
+  fields: {
+    to: {
+      kind: "list",
+      required: true,
+      single: true,
+      doc: "The servers: URLs, or tables { url, weight = 1, max_conns = 0 (unlimited), backup = false }. Same scheme and base path for all.",
+      item: { kind: "url", doc: "URL" },
+    },
+    policy: {
+      kind: "enum",
+      values: ["round_robin", "least_conn", "random_two", "ip_hash", "hash", "cookie", "first"],
+      default: DEFAULTS.upstreamPolicy,
+      doc: "How a server is picked: smooth weighted round robin, fewest in flight, power of two choices, client address, hash_key, sticky cookie, or first in order.",
+    },
+    hash_key: { kind: "template", doc: 'What policy = "hash" hashes, with placeholders, e.g. "{header.X-User}".', defaultText: "(required with hash)" },
+    cookie: { kind: "string", default: DEFAULTS.upstreamCookie, doc: 'Cookie naming the server for policy = "cookie".' },
+    retries: { kind: "int", default: DEFAULTS.upstreamRetries, min: 0, max: 100, doc: "Extra attempts on another server after a failed connect (or, for idempotent bodiless requests, a failure before any response byte)." },
+    try_duration: { kind: "duration", default: 0, min: 0, doc: "No new attempt after this long since the first; 0 = no limit within retries.", defaultText: '"0s" (no limit)' },
+    health: {
+      kind: "table",
+      doc: "Active health checks (off unless this table is given).",
+      fields: {
+        path: { kind: "string", required: true, doc: 'Path of the GET each server gets, e.g. "/healthz".' },
+        host: { kind: "string", doc: "Host field of the check.", defaultText: "the server's authority" },
+        interval: { kind: "duration", default: 2_000, min: 1, doc: "Time between the starts of two checks of a server." },
+        timeout: { kind: "duration", default: 1_000, min: 1, doc: "A check that takes longer fails; must be less than interval." },
+        status: { kind: "string", default: "2xx", doc: 'Accepted status: a class ("2xx") or a code ("204").' },
+        body: { kind: "string", doc: "JavaScript regex the first 64 KiB of the body must match.", defaultText: "not checked" },
+        passes: { kind: "int", default: 2, min: 1, max: 100, doc: "Successful checks in a row that bring a server back (and clear its passive state)." },
+        fails: { kind: "int", default: 2, min: 1, max: 100, doc: "Failed checks in a row that take a server out." },
+      },
+    },
+    resolve_interval: { kind: "duration", default: DEFAULTS.resolveIntervalMs, min: 1, doc: "Host names in to are resolved at start and again this often; each A/AAAA record becomes a server; a failed lookup keeps the last good set." },
+    passive: {
+      kind: "table",
+      doc: "Passive health from real traffic (nginx max_fails / fail_timeout).",
+      fields: {
+        max_fails: { kind: "int", default: DEFAULTS.maxFails, min: 0, max: 1000, doc: "Failures within fail_timeout that mark a server down for fail_timeout; 0 = off." },
+        fail_timeout: { kind: "duration", default: DEFAULTS.failTimeoutMs, min: 1, doc: "The window failures are counted in, and how long a server stays down before one trial request." },
+        unhealthy_status: { kind: "list", default: [], doc: "Response statuses that count as failures (the response is still relayed).", item: { kind: "int", doc: "status", min: 100, max: 599 } },
       },
     },
   },
@@ -248,6 +303,11 @@ export const SCHEMA: TableNode = {
       fields: Object.fromEntries(TIMEOUT_KEYS.map(([k, f, doc]) => [k, { kind: "duration", default: DEFAULT_TIMEOUTS[f], min: 1, doc } satisfies Leaf])),
     },
     site: SITE,
+    upstream: {
+      kind: "table",
+      doc: "Upstream groups by name: [upstream.NAME] (the keys below are those of one group).",
+      fields: { NAME: UPSTREAM_GROUP },
+    },
   },
 };
 

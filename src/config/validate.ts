@@ -18,10 +18,15 @@ import type {
   StaticConfig,
   Template,
   Timeouts,
+  UpstreamGroupConfig,
+  UpstreamServerConfig,
+  HealthCheckConfig,
+  UpstreamPolicy,
 } from "./config.ts";
 import { DEFAULT_ADMIN_LISTEN } from "./config.ts";
+import { DEFAULTS } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
-import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
+import { UPSTREAM_GROUP, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
 import { normalizePath } from "../router/path.ts";
 import { prefixMatches } from "../router/routes.ts";
 import { shadowedBy } from "../router/shadow.ts";
@@ -133,6 +138,8 @@ const ACTIONS = ["proxy", "static", "redirect", "respond"] as const;
 class Validator {
   readonly problems: Problem[] = [];
   readonly warnings: Problem[] = [];
+  /** The [upstream.NAME] groups, validated before the sites that name them. */
+  readonly groups = new Map<string, UpstreamGroupConfig>();
   constructor(readonly o: ValidateOptions) {}
 
   err(path: string, message: string): void {
@@ -385,6 +392,9 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
   const timeouts = {} as Record<keyof Timeouts, number>;
   for (const [k, f] of TIMEOUT_KEYS) timeouts[f] = v.duration(toRaw[k], TIMEOUTS_NODE.fields[k] as Leaf, `timeouts.${k}`);
 
+  // [upstream.NAME] (before the sites: routes refer to them by name)
+  validateUpstreams(v, t.upstream);
+
   // [[site]]
   const sites: SiteConfig[] = [];
   const siteList = t.site;
@@ -427,6 +437,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     sites,
     admin,
     shutdownDelayMs,
+    upstreams: [...v.groups.values()],
   };
   return { ok: true, config, warnings: v.warnings };
 }
@@ -705,11 +716,30 @@ function validateProxy(v: Validator, raw: unknown, p: string): RouteAction | nul
   const t = v.table(raw, PROXY_NODE, p);
   if (!t) return null;
   const f = PROXY_NODE.fields as Record<string, Leaf>;
-  let url: URL | null = null;
-  const to = v.list(t.to, PROXY_NODE.fields.to as ListNode, `${p}.to`);
-  if (t.to === undefined || (to && to.length === 0)) v.err(`${p}.to`, `a proxy needs a backend; add to = ["http://127.0.0.1:3000"]`);
-  else if (to && to.length > 1) v.err(`${p}.to[1]`, `several backends need upstream groups (not yet available); give one URL`);
-  else if (to) url = validateUrl(v, to[0], `${p}.to[0]`);
+  let group: UpstreamGroupConfig | null = null;
+  if (t.to !== undefined && t.upstream !== undefined) v.err(`${p}.upstream`, `a proxy has either to = [...] or upstream = "NAME", not both; remove one`);
+  else if (t.upstream !== undefined) {
+    const name = v.str(t.upstream, PROXY_NODE.fields.upstream as Leaf, `${p}.upstream`);
+    if (name !== undefined) {
+      group = v.groups.get(name) ?? null;
+      if (!group) {
+        const known = [...v.groups.keys()];
+        const guess = didYouMean(name, known);
+        v.err(
+          `${p}.upstream`,
+          `no upstream group ${JSON.stringify(name)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : known.length ? `; defined groups: ${known.join(", ")}` : `; define it with [upstream.${/^[A-Za-z0-9_-]+$/.test(name) ? name : JSON.stringify(name)}] and to = ["http://127.0.0.1:3000"]`}`,
+        );
+      }
+    }
+  } else {
+    const to = v.list(t.to, PROXY_NODE.fields.to as ListNode, `${p}.to`);
+    if (t.to === undefined || (to && to.length === 0)) v.err(`${p}.to`, `a proxy needs a backend; add to = ["http://127.0.0.1:3000"] or upstream = "NAME"`);
+    else if (to) {
+      const servers = validateServers(v, to, `${p}.to`);
+      if (servers) group = { ...defaultGroupOptions(), servers };
+    }
+  }
+  const url: URL | null = group ? group.servers[0]!.url : null;
   const hostHeader = v.enumOf<"client" | "upstream">(t.host_header, f.host_header!, `${p}.host_header`);
   const trusted: string[] = [];
   (v.list(t.trusted_proxies, PROXY_NODE.fields.trusted_proxies as ListNode, `${p}.trusted_proxies`) ?? []).forEach((c, j) => {
@@ -739,7 +769,7 @@ function validateProxy(v: Validator, raw: unknown, p: string): RouteAction | nul
       }
     }
   }
-  if (!url) return null;
+  if (!url || !group) return null;
   const proxy: ProxyConfig = {
     url,
     rewriteHost: hostHeader === "upstream",
@@ -750,8 +780,171 @@ function validateProxy(v: Validator, raw: unknown, p: string): RouteAction | nul
     tlsCa,
     tlsCaFile,
     underscoresInHeaders,
+    group: group!,
   };
   return { kind: "proxy", proxy };
+}
+
+const GROUP_FIELDS = UPSTREAM_GROUP.fields;
+const HEALTH_NODE = GROUP_FIELDS.health as TableNode;
+const PASSIVE_NODE = GROUP_FIELDS.passive as TableNode;
+const SERVER_KEYS = ["url", "weight", "max_conns", "backup"];
+
+/** The options of an anonymous group (a route's inline `to` list): every default. */
+function defaultGroupOptions(): Omit<UpstreamGroupConfig, "servers"> {
+  return {
+    name: null,
+    policy: DEFAULTS.upstreamPolicy,
+    hashKey: null,
+    cookie: DEFAULTS.upstreamCookie,
+    retries: DEFAULTS.upstreamRetries,
+    tryDurationMs: 0,
+    health: null,
+    passive: { maxFails: DEFAULTS.maxFails, failTimeoutMs: DEFAULTS.failTimeoutMs, unhealthyStatus: [] },
+    resolveIntervalMs: DEFAULTS.resolveIntervalMs,
+  };
+}
+
+/** [upstream.NAME] tables. */
+function validateUpstreams(v: Validator, raw: unknown): void {
+  if (raw === undefined) return;
+  if (!isTable(raw)) {
+    v.err("upstream", `must be a table of groups, got ${describe(raw)}; write [upstream.app] with to = ["http://127.0.0.1:3001", "http://127.0.0.1:3002"]`);
+    return;
+  }
+  for (const [name, g] of Object.entries(raw)) {
+    const p = childPath("upstream", name);
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+      v.err(p, `${JSON.stringify(name)} is not a group name; use letters, digits, "-" and "_"`);
+      continue;
+    }
+    const group = validateGroup(v, g, p, name);
+    if (group) v.groups.set(name, group);
+  }
+}
+
+function validateGroup(v: Validator, raw: unknown, p: string, name: string): UpstreamGroupConfig | null {
+  const t = v.table(raw, UPSTREAM_GROUP, p, `upstream.${name}`);
+  if (!t) return null;
+  const n0 = v.problems.length;
+  const f = GROUP_FIELDS as Record<string, Leaf>;
+  let servers: UpstreamServerConfig[] | null = null;
+  const to = v.list(t.to, GROUP_FIELDS.to as ListNode, `${p}.to`);
+  if (t.to === undefined || (to && to.length === 0)) v.err(`${p}.to`, `a group needs servers; add to = ["http://127.0.0.1:3001", "http://127.0.0.1:3002"]`);
+  else if (to) servers = validateServers(v, to, `${p}.to`);
+  const policy = v.enumOf<UpstreamPolicy>(t.policy, f.policy!, `${p}.policy`);
+  let hashKey: Template | null = null;
+  if (t.hash_key !== undefined) {
+    hashKey = v.template(t.hash_key, `${p}.hash_key`, "header");
+    if (hashKey && policy !== "hash") v.err(`${p}.hash_key`, `is only used by policy = "hash" (this group has ${JSON.stringify(policy)}); remove it or set policy = "hash"`);
+  } else if (policy === "hash") v.err(`${p}.hash_key`, `policy = "hash" needs a key; add hash_key = "{header.X-User}" (any placeholder), or use policy = "ip_hash"`);
+  const cookie = v.str(t.cookie, f.cookie!, `${p}.cookie`) ?? DEFAULTS.upstreamCookie;
+  if (!TOKEN.test(cookie)) v.err(`${p}.cookie`, `${JSON.stringify(cookie)} is not a cookie name; use letters, digits and !#$%&'*+-.^_\`|~ only`);
+  const retries = v.int(t.retries, f.retries!, `${p}.retries`);
+  const tryDurationMs = v.duration(t.try_duration, f.try_duration!, `${p}.try_duration`);
+  let health: HealthCheckConfig | null = null;
+  if (t.health !== undefined) health = validateHealth(v, t.health, `${p}.health`);
+  const pt = v.table(t.passive, PASSIVE_NODE, `${p}.passive`) ?? {};
+  const pf = PASSIVE_NODE.fields as Record<string, Leaf>;
+  const maxFails = v.int(pt.max_fails, pf.max_fails!, `${p}.passive.max_fails`);
+  const failTimeoutMs = v.duration(pt.fail_timeout, pf.fail_timeout!, `${p}.passive.fail_timeout`);
+  const unhealthyStatus: number[] = [];
+  (v.list(pt.unhealthy_status, PASSIVE_NODE.fields.unhealthy_status as ListNode, `${p}.passive.unhealthy_status`) ?? []).forEach((x, j) => {
+    if (typeof x !== "number" || !Number.isInteger(x) || x < 100 || x > 599) return v.err(`${p}.passive.unhealthy_status[${j}]`, `${describe(x)} is not a status code; write a number from 100 to 599, e.g. 503`);
+    if (!unhealthyStatus.includes(x)) unhealthyStatus.push(x);
+  });
+  const resolveIntervalMs = v.duration(t.resolve_interval, f.resolve_interval!, `${p}.resolve_interval`);
+  if (v.problems.length !== n0 || !servers) return null;
+  return { name, servers, policy, hashKey, cookie, retries, tryDurationMs, health, passive: { maxFails, failTimeoutMs, unhealthyStatus }, resolveIntervalMs };
+}
+
+function validateHealth(v: Validator, raw: unknown, p: string): HealthCheckConfig | null {
+  const t = v.table(raw, HEALTH_NODE, p);
+  if (!t) return null;
+  const n0 = v.problems.length;
+  const f = HEALTH_NODE.fields as Record<string, Leaf>;
+  let path = "/";
+  if (t.path === undefined) v.err(`${p}.path`, `a health check needs a path; add path = "/healthz"`);
+  else {
+    const s = v.str(t.path, f.path!, `${p}.path`);
+    if (s !== undefined && (!s.startsWith("/") || /[\s\x00-\x1f\x7f#]/.test(s))) v.err(`${p}.path`, `${JSON.stringify(s)} is not a request path; write e.g. "/healthz" (starting with "/", no spaces)`);
+    else if (s !== undefined) path = s;
+  }
+  let host: string | null = null;
+  if (t.host !== undefined) {
+    const s = v.str(t.host, f.host!, `${p}.host`);
+    if (s !== undefined && (s === "" || !/^[A-Za-z0-9.\-_:\[\]]+$/.test(s))) v.err(`${p}.host`, `${JSON.stringify(s)} is not a host; write e.g. "app.internal" or "127.0.0.1:3001"`);
+    else if (s !== undefined) host = s;
+  }
+  const intervalMs = v.duration(t.interval, f.interval!, `${p}.interval`);
+  const timeoutMs = v.duration(t.timeout, f.timeout!, `${p}.timeout`);
+  if (timeoutMs >= intervalMs) v.err(t.timeout !== undefined ? `${p}.timeout` : `${p}.interval`, `the check timeout (${formatDuration(timeoutMs)}) must be less than the interval (${formatDuration(intervalMs)}), or checks would pile up; lower timeout or raise interval`);
+  const status = v.str(t.status, f.status!, `${p}.status`) ?? "2xx";
+  let statusMin = 200;
+  let statusMax = 299;
+  const cls = /^([1-5])xx$/.exec(status);
+  if (cls) {
+    statusMin = Number(cls[1]) * 100;
+    statusMax = statusMin + 99;
+  } else if (/^[1-5][0-9][0-9]$/.test(status)) statusMin = statusMax = Number(status);
+  else v.err(`${p}.status`, `${JSON.stringify(status)} is not a status; write a class such as "2xx" or a code such as "204"`);
+  let body: string | null = null;
+  if (t.body !== undefined) {
+    const s = v.str(t.body, f.body!, `${p}.body`);
+    if (s !== undefined) {
+      try {
+        new RegExp(s);
+        body = s;
+      } catch (e) {
+        v.err(`${p}.body`, `${JSON.stringify(s)} is not a valid JavaScript regular expression (${(e as Error).message}); fix it`);
+      }
+    }
+  }
+  const passes = v.int(t.passes, f.passes!, `${p}.passes`);
+  const fails = v.int(t.fails, f.fails!, `${p}.fails`);
+  if (v.problems.length !== n0) return null;
+  return { path, host, intervalMs, timeoutMs, statusMin, statusMax, status, body, passes, fails };
+}
+
+/** A `to` list: URLs or { url, weight, max_conns, backup } tables; one scheme and base path. */
+function validateServers(v: Validator, list: unknown[], p: string): UpstreamServerConfig[] | null {
+  const n0 = v.problems.length;
+  const out: UpstreamServerConfig[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((item, j) => {
+    const ip = `${p}[${j}]`;
+    let urlRaw: unknown = item;
+    let weight = 1;
+    let maxConns = 0;
+    let backup = false;
+    if (isTable(item)) {
+      for (const k of Object.keys(item)) {
+        if (!SERVER_KEYS.includes(k)) v.err(childPath(ip, k), `unknown key ${JSON.stringify(k)}${didYouMean(k, SERVER_KEYS) ? `; did you mean ${JSON.stringify(didYouMean(k, SERVER_KEYS))}?` : `; known keys here: ${SERVER_KEYS.join(", ")}`}`);
+      }
+      urlRaw = item.url;
+      if (urlRaw === undefined) return v.err(`${ip}.url`, `a server table needs its url; write { url = "http://127.0.0.1:3001", weight = 2 }`);
+      weight = v.int(item.weight, { kind: "int", doc: "", default: 1, min: 1, max: 1000 }, `${ip}.weight`);
+      maxConns = v.int(item.max_conns, { kind: "int", doc: "", default: 0, min: 0, max: 1_000_000 }, `${ip}.max_conns`);
+      backup = v.bool(item.backup, { kind: "bool", doc: "", default: false }, `${ip}.backup`);
+    }
+    const up = urlRaw === undefined ? null : validateUrl(v, urlRaw, isTable(item) ? `${ip}.url` : ip);
+    if (!up) return;
+    const key = up.origin;
+    const prev = seen.get(key);
+    if (prev !== undefined) return v.err(ip, `${key} is already ${p}[${prev}]; list each server once (use weight to give it more traffic)`);
+    seen.set(key, j);
+    const first = out[0];
+    if (first && (first.url.protocol !== up.protocol || first.url.pathname !== up.pathname)) {
+      return v.err(ip, `every server of a group needs the same scheme and base path as the first (${first.url.protocol}//…${first.url.pathname}); this one has ${up.protocol}//…${up.pathname}`);
+    }
+    out.push({ url: up, weight, maxConns, backup });
+  });
+  if (v.problems.length !== n0) return null;
+  if (out.length > 0 && out.every((s) => s.backup)) {
+    v.err(p, `every server is a backup, so none would ever get traffic; make at least one a primary (remove backup = true)`);
+    return null;
+  }
+  return out;
 }
 
 function validateUrl(v: Validator, raw: unknown, p: string): URL | null {

@@ -135,8 +135,8 @@ export class UpstreamPool {
     return null;
   }
 
-  /** Open a fresh connection, failing after the connect timeout. */
-  connect(): Promise<UpstreamConnection> {
+  /** Open a fresh connection, failing after the connect timeout (the pool's, or a route's own). */
+  connect(connectMs: number = this.connectMs): Promise<UpstreamConnection> {
     const pool = this;
     const a = this.addr;
     return new Promise<UpstreamConnection>((resolve, reject) => {
@@ -144,8 +144,8 @@ export class UpstreamPool {
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        reject(new ConnectError("UPSTREAM_CONNECT_TIMEOUT", `connect to ${pool.label} timed out after ${pool.connectMs} ms`));
-      }, this.connectMs);
+        reject(new ConnectError("UPSTREAM_CONNECT_TIMEOUT", `connect to ${pool.label} timed out after ${connectMs} ms`));
+      }, connectMs);
       const onReady = (socket: Socket<UpstreamConnection>) => {
         if (settled) {
           // Arrived after we gave up: close it (no connect timeout in Bun, docs/runtime-notes.md).

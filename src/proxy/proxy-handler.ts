@@ -13,12 +13,16 @@ import type { BodySink, Exchange, Handler, HeaderPairs, TunnelSide } from "../ha
 import type { HeaderList } from "../http1/header-list.ts";
 import type { ResponseHead } from "../http1/message-head.ts";
 import { frameChunk, LAST_CHUNK, lastChunkWithTrailers } from "../http1/serialize.ts";
-import { ConnectError, UpstreamPool, type UpstreamConnection, type UpstreamListener } from "../net/upstream-pool.ts";
+import { ConnectError, type UpstreamConnection, type UpstreamListener } from "../net/upstream-pool.ts";
+import { UpstreamGroup, type UpstreamServer } from "./upstreams.ts";
+import { renderTemplate } from "../config/template.ts";
+import { parseCookies, templateContext } from "../middleware/template-context.ts";
+import { trimOws } from "../http1/field-syntax.ts";
 import { TrustedProxies } from "./cidr.ts";
 import { connectionNamed } from "./hop-by-hop.ts";
 import { forwardableTrailers } from "./trailers.ts";
 import { makeLocationRewriter } from "./location-rewrite.ts";
-import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, upstreamTargetOf, withTarget, wantsWebSocketTunnel, type PreparedRequest, type UpstreamTarget } from "./prepare-request.ts";
+import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, withTarget, wantsWebSocketTunnel, type PreparedRequest } from "./prepare-request.ts";
 import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
 import { shouldFollow } from "./redirect-policy.ts";
 import { DeadlineSweep } from "../net/deadline-sweep.ts";
@@ -37,25 +41,23 @@ export interface ProxyEnv {
 export interface ProxyContext {
   readonly config: ProxyEnv;
   readonly proxy: ProxyConfig;
-  readonly pool: UpstreamPool;
-  readonly target: UpstreamTarget;
+  /** The servers (with their pools and health), shared by every route that names the group. */
+  readonly group: UpstreamGroup;
   readonly trusted: TrustedProxies;
   readonly timers: DeadlineSweep<ProxiedExchange>;
 }
 
-export function createProxyContext(config: ProxyEnv, proxy: ProxyConfig): ProxyContext {
-  const url = proxy.url;
-  const tls = url.protocol === "https:";
-  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port ? Number(url.port) : tls ? 443 : 80;
-  const pool = new UpstreamPool(
-    { hostname, port, tls, tlsVerify: proxy.tlsVerify, serverName: hostname, ca: proxy.tlsCa },
-    config.limits,
-    proxy.poolSize,
-    config.timeouts.upstreamPoolIdleMs,
-    config.timeouts.upstreamConnectMs,
-  );
-  return { config, proxy, pool, target: upstreamTargetOf(url), trusted: new TrustedProxies(proxy.trustedProxies), timers: new DeadlineSweep() };
+/** `group`: from the runtime's registry; without one (tests, embedding) the route gets its own. */
+export function createProxyContext(config: ProxyEnv, proxy: ProxyConfig, group?: UpstreamGroup): ProxyContext {
+  group ??= new UpstreamGroup(proxy.group, "@route", {
+    limits: config.limits,
+    poolSize: proxy.poolSize,
+    idleMs: config.timeouts.upstreamPoolIdleMs,
+    connectMs: config.timeouts.upstreamConnectMs,
+    tlsVerify: proxy.tlsVerify,
+    tlsCa: proxy.tlsCa,
+  });
+  return { config, proxy, group, trusted: new TrustedProxies(proxy.trustedProxies), timers: new DeadlineSweep() };
 }
 
 export function createProxyHandler(config: ProxyEnv, proxy: ProxyConfig, ctx: ProxyContext = createProxyContext(config, proxy)): Handler {
@@ -89,7 +91,25 @@ class ProxiedExchange implements BodySink {
   private prepared!: PreparedRequest;
   private conn: UpstreamConnection | null = null;
   private reused = false;
-  private retried = false;
+  /** A pooled connection turned out dead: the one free re-send on a fresh connection was used. */
+  private staleRetried = false;
+  /** The server of the current attempt (its in-flight count includes us), or null. */
+  private server: UpstreamServer | null = null;
+  /** The server that got the latest attempt (for Location rewriting). */
+  private lastServer: UpstreamServer | null = null;
+  /** This attempt is the server's passive half-open trial. */
+  private trial = false;
+  /** The passive-health verdict of this attempt was reported. */
+  private verdict = false;
+  private readonly tried: UpstreamServer[] = [];
+  private firstAttemptAt = 0;
+  /** Why attempts failed: every one a failed connect (→ 502 UPSTREAM_CONNECT), all timeouts (→ 504). */
+  private connectFailures = 0;
+  private connectTimeouts = 0;
+  private lastFailure: { status: number; code: string } | null = null;
+  /** policy = "cookie": the request's cookie value, and the Set-Cookie to add when we re-pick. */
+  private cookieIn: string | null = null;
+  private setCookie: string | null = null;
   private requestSent = false;
   private bodyStarted = false;
   private bodyWaitingForDrain = false;
@@ -120,19 +140,7 @@ class ProxiedExchange implements BodySink {
       return;
     }
     try {
-      this.prepared = prepareUpstreamRequest({
-        head,
-        clientIp: ex.clientIp,
-        clientProto: ex.scheme,
-        requestId: ex.id,
-        upstream: this.ctx.target,
-        rewriteHost: this.ctx.proxy.rewriteHost,
-        trusted: this.ctx.trusted,
-        tunnel: wantsWebSocketTunnel(head),
-        viaName: "dreamserver",
-        underscoresInHeaders: this.ctx.proxy.underscoresInHeaders,
-        localPort: ex.localPort,
-      });
+      this.prepare(this.ctx.group.servers[0]!);
     } catch (e) {
       if (e instanceof ProxyPrepareError) {
         ex.sendError(e.status, e.code);
@@ -140,40 +148,193 @@ class ProxiedExchange implements BodySink {
       }
       throw e;
     }
-    ex.log.upstream = this.ctx.pool.label;
+    const g = this.ctx.group.cfg;
+    if (g.policy === "cookie") this.cookieIn = parseCookies(head.headers.getAll("cookie")).get(g.cookie) ?? null;
     ex.onAbort = () => this.cancel();
+    this.firstAttemptAt = performance.now();
+    this.nextAttempt();
+  }
+
+  /** Whether the prepared head names the server (Host rewritten to its authority). */
+  private get hostIsPerServer(): boolean {
+    return this.ctx.proxy.rewriteHost || this.ex.head.host === "";
+  }
+
+  private preparedFor: UpstreamServer | null = null;
+
+  private prepare(server: UpstreamServer): void {
+    const ex = this.ex;
+    const head = ex.head;
+    {
+      this.preparedFor = server;
+      this.prepared = prepareUpstreamRequest({
+        head,
+        clientIp: ex.clientIp,
+        clientProto: ex.scheme,
+        requestId: ex.id,
+        upstream: server.target,
+        rewriteHost: this.ctx.proxy.rewriteHost,
+        trusted: this.ctx.trusted,
+        tunnel: wantsWebSocketTunnel(head),
+        viaName: "dreamserver",
+        underscoresInHeaders: this.ctx.proxy.underscoresInHeaders,
+        localPort: ex.localPort,
+      });
+    }
+  }
+
+  // ---- choosing a server ----------------------------------------------------------------
+
+  /** The key ip_hash / hash hash on. */
+  private hashKey(): string {
+    const g = this.ctx.group.cfg;
+    if (g.policy === "ip_hash") return this.clientAddress();
+    if (g.policy === "hash" && g.hashKey) return renderTemplate(g.hashKey, templateContext(this.ex));
+    return "";
+  }
+
+  /**
+   * The client address for ip_hash: the peer, or, when the peer is a trusted proxy, the
+   * right-most X-Forwarded-For entry that is not itself a trusted proxy (what that chain reports).
+   */
+  private clientAddress(): string {
+    let ip = this.ex.clientIp;
+    const trusted = this.ctx.trusted;
+    if (!trusted.has(ip)) return ip;
+    const parts = this.ex.head.headers.getAll("x-forwarded-for").join(",").split(",");
+    for (let i = parts.length - 1; i >= 0; i--) {
+      const a = trimOws(parts[i]!);
+      if (a === "") continue;
+      ip = a;
+      if (!trusted.has(a)) break;
+    }
+    return ip;
+  }
+
+  /**
+   * Start the next attempt on an eligible server, or answer: 503 NO_HEALTHY_UPSTREAM at once when
+   * no server is eligible for the first attempt, the last failure's answer when retries or
+   * try_duration are used up.
+   */
+  private nextAttempt(): void {
+    if (this.finished) return;
+    const group = this.ctx.group;
+    const g = group.cfg;
+    const now = performance.now();
+    if (this.tried.length > 0) {
+      const retriesLeft = this.tried.length <= g.retries;
+      const inTime = g.tryDurationMs === 0 || now - this.firstAttemptAt < g.tryDurationMs;
+      if (!retriesLeft || !inTime) return this.giveUp();
+    }
+    let s = group.pick(this.hashKey(), this.tried, this.cookieIn, now);
+    // One server only: after a refused connect, one re-send on a fresh connection (what a single
+    // backend always had); not after a timeout (connect or first byte), which would double the wait.
+    if (s === null && this.tried.length > 0 && group.servers.length === 1 && this.connectFailures === this.tried.length && this.connectTimeouts === 0) {
+      s = group.pick(this.hashKey(), null, null, now);
+    }
+    if (s === null) {
+      if (this.tried.length === 0) {
+        this.finished = true;
+        this.ex.log.errorCode ??= "NO_HEALTHY_UPSTREAM";
+        this.ex.sendError(503, "NO_HEALTHY_UPSTREAM", [["Retry-After", String(group.retryAfterSeconds(now))]]);
+        return;
+      }
+      return this.giveUp();
+    }
+    this.server = s;
+    this.lastServer = s;
+    this.trial = s.begin(now);
+    this.verdict = false;
+    this.tried.push(s);
+    this.ex.log.upstream = this.ex.log.upstream === undefined ? s.label : `${this.ex.log.upstream}, ${s.label}`;
+    if (g.policy === "cookie") this.setCookie = this.cookieIn === s.cookieValue ? null : `${g.cookie}=${s.cookieValue}; Path=/; HttpOnly; SameSite=Lax`;
+    if (this.preparedFor !== s && this.hostIsPerServer && this.hops === 0) {
+      try {
+        this.prepare(s);
+      } catch (e) {
+        if (e instanceof ProxyPrepareError) return this.fail(e.status, e.code);
+        throw e;
+      }
+    }
     this.acquire(true);
+  }
+
+  /** Retries are used up (or no other server is eligible): the answer of the failures seen. */
+  private giveUp(): void {
+    const n = this.tried.length;
+    if (n > 0 && this.connectFailures === n) {
+      if (this.connectTimeouts === n) this.fail(504, "UPSTREAM_TIMEOUT");
+      else this.fail(502, "UPSTREAM_CONNECT");
+      return;
+    }
+    const f = this.lastFailure ?? { status: 502, code: "UPSTREAM_CONNECT" };
+    this.fail(f.status, f.code);
+  }
+
+  /** Passive health: the verdict on the current attempt (once). */
+  private report(ok: boolean): void {
+    const s = this.server;
+    if (!s || this.verdict) return;
+    this.verdict = true;
+    if (ok) s.succeeded(this.trial, this.ex.log.upstreamTtfbMs ?? 0);
+    else s.failed(performance.now(), this.trial);
+  }
+
+  /** The current attempt no longer occupies its server. */
+  private releaseServer(): void {
+    const s = this.server;
+    if (!s) return;
+    if (!this.verdict) s.passive.abandon(this.trial);
+    this.server = null;
+    s.done();
+  }
+
+  /** A failure before any response byte: retry elsewhere when that is safe, else answer. */
+  private attemptFailed(status: number, code: string, retrySafe: boolean): void {
+    this.report(false);
+    this.lastFailure = { status, code };
+    const dead = this.conn;
+    this.detach();
+    dead?.destroy();
+    this.releaseServer();
+    if (retrySafe && !this.ex.responseStarted) this.nextAttempt();
+    else this.fail(status, code);
+  }
+
+  /** Idempotent and bodiless, so sending it again after bytes went out is safe (RFC 9110 §9.2.2). */
+  private get resendable(): boolean {
+    const p = this.prepared;
+    return !this.gotResponseBytes && p.bodyKind === "none" && IDEMPOTENT.has(p.method) && this.followTarget === null;
   }
 
   // ---- connecting -----------------------------------------------------------------------
 
   private acquire(allowPooled: boolean): void {
-    const idle = allowPooled ? this.ctx.pool.takeIdle() : null;
+    const server = this.server!;
+    const pool = server.pool;
+    const idle = allowPooled ? pool.takeIdle() : null;
     if (idle) {
       this.ex.log.upstreamConnectMs ??= 0;
       this.send(idle, true);
       return;
     }
     this.connectStart = performance.now();
-    this.ctx.pool.connect().then(
+    pool.connect(this.ctx.config.timeouts.upstreamConnectMs).then(
       (conn) => {
         this.ex.log.upstreamConnectMs = performance.now() - this.connectStart;
-        if (this.finished) {
-          this.ctx.pool.release(conn); // unused and clean
+        if (this.finished || this.server !== server) {
+          pool.release(conn); // unused and clean
           return;
         }
         this.send(conn, false);
       },
       (err: unknown) => {
-        if (this.finished) return;
+        if (this.finished || this.server !== server) return;
         const timeout = err instanceof ConnectError && err.code === "UPSTREAM_CONNECT_TIMEOUT";
-        if (!timeout && !this.retried) {
-          // A failed connect sent nothing: trying once more on a fresh connection is always safe.
-          this.retried = true;
-          this.acquire(false);
-          return;
-        }
-        this.fail(timeout ? 504 : 502, timeout ? "UPSTREAM_TIMEOUT" : "UPSTREAM_CONNECT");
+        // A failed connect sent nothing: the next server may always get the request.
+        this.connectFailures++;
+        if (timeout) this.connectTimeouts++;
+        this.attemptFailed(timeout ? 504 : 502, timeout ? "UPSTREAM_TIMEOUT" : "UPSTREAM_CONNECT", true);
       },
     );
   }
@@ -335,6 +496,7 @@ class ProxiedExchange implements BodySink {
       return;
     }
     ex.log.upstreamStatus = h.status;
+    this.report(!this.ctx.group.cfg.passive.unhealthyStatus.includes(h.status));
     if (kind === "tunnel") {
       this.startTunnel(h);
       return;
@@ -360,6 +522,7 @@ class ProxiedExchange implements BodySink {
       }
     }
     const headers = prepareClientResponseHeaders(h, { tunnel: false, rewriteLocation: this.rewriteLocation });
+    if (this.setCookie !== null) headers.push(["Set-Cookie", this.setCookie]);
     const framing = decideClientFraming(h, this.prepared.method);
     if (framing.kind === "none") {
       ex.startResponse(h.status, headers, framing.length ?? null);
@@ -428,11 +591,11 @@ class ProxiedExchange implements BodySink {
   }
 
   private upstreamGone(): void {
-    const p = this.prepared;
-    if (!this.gotResponseBytes && this.reused && !this.retried && p.bodyKind === "none" && IDEMPOTENT.has(p.method)) {
+    if (this.resendable && this.reused && !this.staleRetried) {
       // The pooled connection was dead (server closed it while idle). Safe to send again on a
       // fresh one: idempotent and bodiless, and the upstream answered nothing (RFC 9110 §9.2.2).
-      this.retried = true;
+      // Not the server's fault, so no passive failure and no retry used.
+      this.staleRetried = true;
       // [fix] Destroy, not just detach: after a FIN (allowHalfOpen) the socket stays open on our
       // side, and a detached one is never closed — one leaked half-open socket per retry.
       const dead = this.conn;
@@ -441,7 +604,12 @@ class ProxiedExchange implements BodySink {
       this.acquire(false);
       return;
     }
-    if (!this.ex.responseStarted) this.fail(502, this.gotResponseBytes ? "UPSTREAM_PROTOCOL" : "UPSTREAM_CLOSED");
+    if (!this.gotResponseBytes) {
+      // A fresh connection closed before any response byte: the server failed this attempt.
+      this.attemptFailed(502, "UPSTREAM_CLOSED", this.resendable);
+      return;
+    }
+    if (!this.ex.responseStarted) this.fail(502, "UPSTREAM_PROTOCOL");
     else this.fail(502, "UPSTREAM_TRUNCATED");
   }
 
@@ -481,7 +649,7 @@ class ProxiedExchange implements BodySink {
   // ---- ending --------------------------------------------------------------------------
 
   private rewriteLocation = (v: string): string =>
-    makeLocationRewriter(this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host, mount: this.ex.head.mount })(v);
+    makeLocationRewriter(this.lastServer?.cfg.url ?? this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host, mount: this.ex.head.mount })(v);
 
   private fail(status: number, code: string): void {
     if (this.finished) return;
@@ -500,6 +668,7 @@ class ProxiedExchange implements BodySink {
     if (this.finished) return;
     this.finished = true;
     this.clearTimer();
+    this.releaseServer();
     const conn = this.conn;
     if (!conn) return;
     const h = this.responseHead;
@@ -514,7 +683,7 @@ class ProxiedExchange implements BodySink {
     const conn = this.conn;
     if (!conn) return;
     this.conn = null;
-    this.ctx.pool.release(conn);
+    conn.pool.release(conn);
   }
 
   private detach(): void {
@@ -543,10 +712,15 @@ class ProxiedExchange implements BodySink {
     if (this.timerPhase === "tunnel") {
       this.tunnel?.end();
       this.finish(false);
-    } else if (this.timerPhase === "header") this.fail(504, "UPSTREAM_TIMEOUT");
+    } else if (this.timerPhase === "header") {
+      // No first byte in time: a passive failure; an idempotent bodiless request may go elsewhere.
+      this.attemptFailed(504, "UPSTREAM_TIMEOUT", this.resendable);
+    }
     else if (this.timerPhase === "send") this.fail(504, "UPSTREAM_SEND_TIMEOUT");
     else this.fail(504, "UPSTREAM_BODY_TIMEOUT");
-    return true;
+    // [fix] A retry that went out on a pooled connection armed a new deadline synchronously:
+    // "fired" must then be false, or the sweep would drop the new attempt's deadline.
+    return this.deadline === 0;
   }
 
   private clearTimer(): void {

@@ -43,6 +43,14 @@ export interface Limits {
    * mark drops to 16 KiB; above all of it producers stop and the slowest clients are cut first.
    */
   readonly maxOutputMemory: number;
+  /**
+   * Client connections open at once, per instance (all workers together: each worker holds
+   * ceil(max / workers)). Past it (after reclaiming idle keep-alive connections) a new
+   * connection gets a prewritten 503 and is closed.
+   */
+  readonly maxConnections: number;
+  /** Connections open at once from one peer address, per instance (divided like maxConnections); 0 = no limit. */
+  readonly maxConnectionsPerIp: number;
 }
 
 export interface Timeouts {
@@ -218,6 +226,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxTrailerBytes: 16 * 1024,
   discardBodyMax: 1024 * 1024,
   maxOutputMemory: 128 * 1024 * 1024,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 0,
 };
 
 export const DEFAULT_TIMEOUTS: Timeouts = {

@@ -3,7 +3,7 @@
  * TOML that loads again to the same Config (tests/unit/config-load.test.ts checks the round trip).
  */
 import type { Config, HeaderRules, RouteConfig, Template } from "./config.ts";
-import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
+import { INT_LIMITS, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
 import { matchSource } from "./validate.ts";
 
 type Raw = { [k: string]: RawValue };
@@ -73,7 +73,7 @@ export function configToRaw(c: Config): Raw {
   return {
     server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection },
     log: { access: c.accessLog, format: c.logFormat },
-    limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
+    limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, INT_LIMITS.has(f) ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),

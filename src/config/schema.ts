@@ -75,7 +75,11 @@ export const LIMIT_KEYS: ReadonlyArray<readonly [string, keyof Limits, string]> 
   ["max_trailer_bytes", "maxTrailerBytes", "Trailer section of a chunked body; beyond it 431."],
   ["discard_body_max", "discardBodyMax", "Unread request body read and dropped to keep the connection; beyond it the connection closes."],
   ["max_output_memory", "maxOutputMemory", "Bytes queued for slow clients, whole process; over half of it queues shrink, over all of it the slowest clients are cut."],
+  ["max_connections", "maxConnections", "Client connections per instance (each worker takes ceil(n / workers)); past it, after closing idle keep-alive ones, new connections get a prewritten 503."],
+  ["max_connections_per_ip", "maxConnectionsPerIp", "Connections from one peer address per instance (divided among workers like max_connections); past it a prewritten 503; 0 = no limit."],
 ];
+/** Limits that are counts, not sizes. */
+export const INT_LIMITS: ReadonlySet<keyof Limits> = new Set<keyof Limits>(["maxHeaderCount", "maxConnections", "maxConnectionsPerIp"]);
 const LIMIT_MIN: Partial<Record<keyof Limits, number>> = {
   maxRequestLine: 64,
   maxHeaderLine: 64,
@@ -83,6 +87,7 @@ const LIMIT_MIN: Partial<Record<keyof Limits, number>> = {
   maxHeaderCount: 1,
   maxChunkLine: 16,
   maxOutputMemory: 1024 * 1024,
+  maxConnections: 1,
 };
 
 /** snake_case file key (no _ms) → Timeouts field, in file order. */
@@ -231,7 +236,7 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "Request limits (sizes: integer bytes or 8k / 1m / 1g).",
       fields: Object.fromEntries(
-        LIMIT_KEYS.map(([k, f, doc]) => [k, { kind: f === "maxHeaderCount" ? "int" : "size", default: DEFAULT_LIMITS[f], min: LIMIT_MIN[f] ?? 0, doc } satisfies Leaf]),
+        LIMIT_KEYS.map(([k, f, doc]) => [k, { kind: INT_LIMITS.has(f) ? "int" : "size", default: DEFAULT_LIMITS[f], min: LIMIT_MIN[f] ?? 0, doc } satisfies Leaf]),
       ),
     },
     timeouts: {

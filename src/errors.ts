@@ -89,6 +89,7 @@ const E = {
   AUTH_FAILED: [401, false, "warn", "basic_auth: unknown user or wrong password (counts towards the client's failure rate)."],
   AUTH_BAD_HEADER: [400, true, "warn", "basic_auth: malformed Basic credentials (bad base64, no colon, invalid UTF-8)."],
   AUTH_TOO_MANY_FAILURES: [429, false, "warn", "basic_auth: too many failed attempts from this client; 429 with Retry-After."],
+  AUTH_BUSY: [503, false, "error", "basic_auth: too many password checks waiting (at most 4 run at once, 256 wait)."],
   FORWARD_AUTH_DENIED: [401, false, "info", "forward_auth: the auth service answered non-2xx (401 shown; its own status, e.g. 403 or 302, is what the client gets and the log shows): its response went to the client as it was."],
   FORWARD_AUTH_UNAVAILABLE: [503, false, "error", "forward_auth: the auth service could not be reached, failed or timed out."],
 

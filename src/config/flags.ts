@@ -31,6 +31,7 @@ Usage:
   dreamserver [--listen [HOST:]PORT] [--root DIR] [--proxy URL] [--access-log PATH|-|off]
               [--log-format text|json] [--max-body-size SIZE] [--help] [--version]
   dreamserver --config FILE [--check] [--print-config] [global options]
+  dreamserver hash-password [--bcrypt] < PASSWORD   (argon2id hash for basic_auth users)
 
 Options:
   --config FILE             Load sites and routes from a .toml, .yaml/.yml or .json file
@@ -120,6 +121,8 @@ export type RunResult = {
 export type CliResult =
   | { readonly kind: "help" }
   | { readonly kind: "version" }
+  /** `dreamserver hash-password [--bcrypt]`: read a password from stdin, print its hash (issue 12). */
+  | { readonly kind: "hash-password"; readonly algorithm: "argon2id" | "bcrypt" }
   | RunResult
   /** --check and the configuration is valid: print warnings, then summary, exit 0. */
   | { readonly kind: "check"; readonly config: Config; readonly configPath: string | null; readonly warnings: readonly string[]; readonly summary: string; readonly check: true }
@@ -143,6 +146,13 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd(),
   let print = false;
   const globals: Override[] = [];
   const site = new Map<string, string[]>(); // site flag → values in order
+
+  if (argv[0] === "hash-password") {
+    const rest = argv.slice(1);
+    if (rest.length === 0) return { kind: "hash-password", algorithm: "argon2id" };
+    if (rest.length === 1 && rest[0] === "--bcrypt") return { kind: "hash-password", algorithm: "bcrypt" };
+    throw new ConfigError(`hash-password takes no arguments except --bcrypt; pipe the password in: printf '%s\\n' 'secret' | dreamserver hash-password`);
+  }
 
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;

@@ -2,7 +2,7 @@
  * --print-config: the effective Config back in the file's shape, every default filled in, as
  * TOML that loads again to the same Config (tests/unit/config-load.test.ts checks the round trip).
  */
-import type { Config, HeaderRules, RouteConfig, Template } from "./config.ts";
+import type { AccessConfig, Config, HeaderRules, RouteConfig, Template } from "./config.ts";
 import { INT_LIMITS, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
 import { matchSource } from "./validate.ts";
 
@@ -28,6 +28,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
   const t: Raw = {};
   for (const [k, f] of ROUTE_TIMEOUT_KEYS) if (r.timeouts[f] !== c.timeouts[f]) t[k] = formatDuration(r.timeouts[f]);
   if (Object.keys(t).length) out.timeouts = t;
+  if (r.access) Object.assign(out, accessToRaw(r.access));
   const a = r.action;
   switch (a.kind) {
     case "proxy": {
@@ -64,6 +65,30 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
       out.respond = { status: a.status, body: a.body, headers: pairs(a.headers) };
       break;
   }
+  return out;
+}
+
+const rateText = (count: number, periodMs: number): string => `${count}/${periodMs === 1000 ? "s" : periodMs === 60_000 ? "m" : "h"}`;
+
+/** ip_allow … security_headers of a route (issue 12). */
+function accessToRaw(a: AccessConfig): Raw {
+  const out: Raw = {};
+  if (a.ipAllow) out.ip_allow = [...a.ipAllow];
+  if (a.ipDeny) out.ip_deny = [...a.ipDeny];
+  if (a.rateLimit) {
+    const rl = a.rateLimit;
+    out.rate_limit = { rate: rateText(rl.count, rl.periodMs), burst: rl.burst, key: rl.key.source, max_keys: rl.maxKeys };
+  }
+  if (a.basicAuth) {
+    const b = a.basicAuth;
+    out.basic_auth = { realm: b.realm, users: Object.fromEntries(b.users), fail_rate: rateText(b.failCount, b.failPeriodMs) };
+  }
+  out.forward_authorization = a.forwardAuthorization;
+  if (a.forwardAuth) {
+    const f = a.forwardAuth;
+    out.forward_auth = { url: f.url.href, copy_headers: [...f.copyHeaders], timeout: formatDuration(f.timeoutMs) };
+  }
+  if (a.securityHeaders) out.security_headers = { csp: a.securityHeaders.csp };
   return out;
 }
 

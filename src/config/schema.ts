@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -50,7 +50,7 @@ export interface ListNode {
 export interface MapNode {
   readonly kind: "map";
   readonly doc: string;
-  readonly key: "header-name";
+  readonly key: "header-name" | "user-name";
   readonly value: Leaf;
 }
 export interface TableNode {
@@ -188,6 +188,45 @@ export const ROUTE: TableNode = {
         status: { kind: "int", default: 200, min: 200, max: 599, doc: "Status code, 200 to 599." },
         body: { kind: "string", default: "", doc: "Response body (not allowed with 204 and 304)." },
         headers: { kind: "map", key: "header-name", doc: "Response fields; values may hold placeholders.", value: { kind: "template", doc: "value" } },
+      },
+    },
+    // ---- access and traffic control (issue 12; docs/security.md) ----
+    ip_allow: { kind: "list", doc: "Only clients in these networks (IP or CIDR, v4 and v6) may use the route; others get 403 IP_DENIED.", item: { kind: "cidr", doc: "CIDR" }, defaultText: "everyone" },
+    ip_deny: { kind: "list", doc: "Clients in these networks get 403 IP_DENIED (checked before ip_allow).", item: { kind: "cidr", doc: "CIDR" }, defaultText: "none" },
+    rate_limit: {
+      kind: "table",
+      doc: "Token bucket per key: past it 429 with Retry-After and RateLimit-Policy / RateLimit fields.",
+      fields: {
+        rate: { kind: "string", required: true, doc: 'Sustained rate: "N/s", "N/m" or "N/h" (N from 1 to 1000000).' },
+        burst: { kind: "int", min: 1, max: 1_000_000, doc: "Requests a full bucket allows at once.", defaultText: "N of rate" },
+        key: { kind: "template", default: "{remote_ip}", doc: "Bucket key: any placeholders; {remote_ip} is the client as trusted proxies report it." },
+        max_keys: { kind: "int", default: DEFAULT_RATE_LIMIT_MAX_KEYS, min: 1, max: 10_000_000, doc: "Keys kept (least recently used evicted); bounds memory at about 120 bytes per key (measured)." },
+      },
+    },
+    basic_auth: {
+      kind: "table",
+      doc: "HTTP Basic authentication (RFC 7617); hashes from `dreamserver hash-password`.",
+      fields: {
+        realm: { kind: "string", default: "restricted", doc: "The realm shown by the browser." },
+        users: { kind: "map", key: "user-name", doc: "User name = argon2id or bcrypt hash.", value: { kind: "string", doc: "hash" } },
+        fail_rate: { kind: "string", default: DEFAULT_BASIC_AUTH_FAIL_RATE, doc: 'Failed attempts allowed per client: "N/s", "N/m" or "N/h" (N is also the burst); past it 429.' },
+      },
+    },
+    forward_authorization: { kind: "bool", default: false, doc: "Forward the client's Authorization field to the backend (removed by default on basic_auth routes)." },
+    forward_auth: {
+      kind: "table",
+      doc: "Ask an auth service first (nginx auth_request): 2xx continues, any other answer goes to the client.",
+      fields: {
+        url: { kind: "url", required: true, doc: "The auth service, http://host:port/path." },
+        copy_headers: { kind: "list", default: [], doc: "Fields copied from a 2xx auth response into the upstream request.", item: { kind: "token", doc: "header name" } },
+        timeout: { kind: "duration", default: DEFAULT_FORWARD_AUTH_TIMEOUT_MS, min: 1, doc: "Whole auth subrequest; past it (or on failure) 503 FORWARD_AUTH_UNAVAILABLE." },
+      },
+    },
+    security_headers: {
+      kind: "table",
+      doc: "true: add X-Content-Type-Options, Referrer-Policy and X-Frame-Options (unless the response has them); { csp = true } also a permissive Content-Security-Policy.",
+      fields: {
+        csp: { kind: "bool", default: false, doc: "Also add Content-Security-Policy: frame-ancestors 'self'; object-src 'none'; base-uri 'self'." },
       },
     },
   },

@@ -56,6 +56,8 @@ export class Runtime {
   private readonly sites = new Map<SiteConfig, CompiledSite>();
   private readonly chains = new Map<RouteConfig, Handler>();
   private readonly proxies: ProxyContext[] = [];
+  /** forward_auth pools and the like, released with the runtime (issue 12). */
+  private readonly accessRetire: (() => void)[] = [];
   private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
   /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
   readonly parserLimits: Limits;
@@ -102,7 +104,10 @@ export class Runtime {
     const access = route.access ? accessMiddlewares(route, this.config) : null;
     // security_headers outermost: it sees the final head (response rules first) and also
     // decorates the 401/403/429 answers of the access checks.
-    if (access) mw.push(...access.outer);
+    if (access) {
+      mw.push(...access.outer);
+      this.accessRetire.push(access.retire);
+    }
     if (route.responseHeaders) mw.push(responseHeaders(route.responseHeaders));
     // Access checks before request rules: they judge the request as the client sent it.
     if (access) mw.push(...access.checks);
@@ -144,5 +149,6 @@ export class Runtime {
   /** This runtime was replaced: close idle upstream connections now, busy ones when done. */
   retire(): void {
     for (const p of this.proxies) p.pool.retire();
+    for (const f of this.accessRetire) f();
   }
 }

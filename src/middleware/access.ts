@@ -10,7 +10,7 @@ import type { Config, RouteConfig } from "../config/config.ts";
 import { TrustedProxies } from "../proxy/cidr.ts";
 import { basicAuth } from "./basic-auth/index.ts";
 import type { Middleware } from "./decorator.ts";
-import { forwardAuth } from "./forward-auth/index.ts";
+import { createForwardAuth, forwardAuth } from "./forward-auth/index.ts";
 import { ipRules } from "./ip-rules/index.ts";
 import { rateLimit } from "./rate-limit/index.ts";
 import { securityHeaders } from "./security-headers/index.ts";
@@ -20,6 +20,8 @@ export interface AccessChain {
   readonly outer: Middleware[];
   /** Request checks, before request_headers and strip_prefix. */
   readonly checks: Middleware[];
+  /** Release resources (forward_auth's connection pool) when the runtime is replaced. */
+  readonly retire: () => void;
 }
 
 export function accessMiddlewares(route: RouteConfig, config: Config): AccessChain | null {
@@ -33,6 +35,11 @@ export function accessMiddlewares(route: RouteConfig, config: Config): AccessCha
   // Serving processes with workers > 1 are the workers (the supervisor serves nothing).
   if (a.rateLimit) checks.push(rateLimit(a.rateLimit, trusted, { workers: config.workers }));
   if (a.basicAuth) checks.push(basicAuth(a.basicAuth, { forwardAuthorization: a.forwardAuthorization, trusted }));
-  if (a.forwardAuth) checks.push(forwardAuth(a.forwardAuth, config));
-  return { outer, checks };
+  let retire = (): void => {};
+  if (a.forwardAuth) {
+    const fa = createForwardAuth(a.forwardAuth, config, trusted);
+    checks.push(forwardAuth(fa));
+    retire = () => fa.retire();
+  }
+  return { outer, checks, retire };
 }

@@ -41,7 +41,8 @@ export async function startTomlServer(head: string, sites: string, env: Record<s
         return;
       }
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode}): ${err}`);
-      await Promise.race([errDone, proc.exited, new Promise((r) => setTimeout(r, 20))]);
+      // Always a timer: a settled errDone alone would spin on microtasks and starve the exit event.
+      await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 20))]);
     }
   })();
   const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`server did not start: ${err}`)), 15_000));

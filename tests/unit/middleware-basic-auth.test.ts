@@ -116,6 +116,13 @@ describe("BasicAuth", () => {
     expect(CACHE_MAX).toBe(1024);
   });
 
+  test("concurrent requests with the same credential share one check (no extra hash, no extra token)", async () => {
+    const auth = new BasicAuth(cfg({ failCount: 2 }), { forwardAuthorization: false, trusted: TrustedProxies.none });
+    const all = await Promise.all(Array.from({ length: 20 }, () => run(auth, withAuth(`Basic ${b64("alice:secret")}`))));
+    expect(all.every((r) => r.passed !== null)).toBe(true);
+    expect(auth.attempts.peek("192.0.2.1", Math.floor(performance.now()))).toBe(0); // one token of two used
+  });
+
   test("unknown users take the same time as wrong passwords (statistical)", async () => {
     const auth = new BasicAuth(cfg({ users: [["alice", ALICE]] }), { forwardAuthorization: false, trusted: TrustedProxies.none });
     const unknown: number[] = [];

@@ -14,6 +14,8 @@
  *    trusted proxies report it; N is also the burst). An empty bucket answers 429
  *    AUTH_TOO_MANY_FAILURES with Retry-After before any hash runs: guessing is slow, and a
  *    client cannot make the server burn CPU and memory on argon2.
+ *  - Requests carrying a credential whose check is already running wait for that check (no
+ *    second hash, no second token): a client opening many connections at once logs in once.
  *  - A credential that verified is remembered (the exact Authorization value → ok, at most
  *    CACHE_MAX entries, least recently used evicted), so argon2 does not run per request. The
  *    cache lives as long as this route's runtime: a reload (changed users) starts empty.
@@ -112,6 +114,8 @@ export class BasicAuth {
   readonly attempts: TokenBuckets;
   private readonly challenge: HeaderPairs;
   private readonly gate = new Gate(MAX_CONCURRENT, MAX_QUEUED);
+  /** Authorization value → the check running for it (bounded by the gate's queue). */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly now: () => number;
 
   constructor(
@@ -142,6 +146,13 @@ export class BasicAuth {
     const cred = fields.length > 1 ? "bad" : parseBasic(value);
     if (cred === "none") return ex.sendError(401, "AUTH_REQUIRED", this.challenge);
     if (cred === "bad") return ex.sendError(400, "AUTH_BAD_HEADER");
+    const pending = this.inFlight.get(value!);
+    if (pending !== undefined) {
+      // The same credential is being checked already (a client opening many connections at
+      // once): wait for that answer instead of running (and counting) another hash.
+      this.await(ex, next, pending, cred.user);
+      return;
+    }
     const ip = clientAddress(ex, this.opts.trusted);
     const now = this.now();
     const wait = this.attempts.peek(ip, now);
@@ -149,12 +160,8 @@ export class BasicAuth {
     this.attempts.take(ip, now);
     const entered = this.gate.enter();
     if (entered === null) return ex.sendError(503, "AUTH_BUSY", [["Retry-After", "1"]]);
-    let aborted = false;
-    ex.onAbort = () => {
-      aborted = true;
-    };
     const hash = this.users.get(cred.user);
-    entered
+    const check = entered
       .then(() => Bun.password.verify(cred.password, hash ?? this.dummy))
       .then(
         (ok) => ok && hash !== undefined,
@@ -162,13 +169,29 @@ export class BasicAuth {
       )
       .then((ok) => {
         this.gate.leave();
-        if (aborted) return;
-        ex.onAbort = null;
-        if (!ok) return ex.sendError(401, "AUTH_FAILED", this.challenge);
-        if (this.verified.size >= CACHE_MAX) for (const k of this.verified.keys()) { this.verified.delete(k); break; }
-        this.verified.set(value!, cred.user);
-        this.pass(ex, next);
+        this.inFlight.delete(value!);
+        if (ok) {
+          if (this.verified.size >= CACHE_MAX) for (const k of this.verified.keys()) { this.verified.delete(k); break; }
+          this.verified.set(value!, cred.user);
+        }
+        return ok;
       });
+    this.inFlight.set(value!, check);
+    this.await(ex, next, check, cred.user);
+  }
+
+  /** Answer `ex` once `check` has decided. */
+  private await(ex: Exchange, next: Handler, check: Promise<boolean>, _user: string): void {
+    let aborted = false;
+    ex.onAbort = () => {
+      aborted = true;
+    };
+    void check.then((ok) => {
+      if (aborted) return;
+      ex.onAbort = null;
+      if (!ok) return ex.sendError(401, "AUTH_FAILED", this.challenge);
+      this.pass(ex, next);
+    });
   }
 
   private pass(ex: Exchange, next: Handler): void {

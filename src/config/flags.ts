@@ -40,6 +40,7 @@ Options:
   --check                   Validate the configuration, print a summary or every problem, exit
                             0 (valid, warnings printed) or 2 (problems), like nginx -t
   --print-config            Print the effective configuration as TOML, every default filled in
+  --bcrypt                  With hash-password: a bcrypt hash (cost 10) instead of argon2id
   --listen [HOST:]PORT      Address to listen on (default 0.0.0.0:8080). IPv6: [::1]:8080
   --root DIR                Folder to serve (default ./staticfiles)
   --proxy URL               Forward every request to this backend, e.g. http://127.0.0.1:3000

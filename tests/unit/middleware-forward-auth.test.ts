@@ -58,6 +58,6 @@ describe("2xx", () => {
     const ex = new FakeExchange({ headers: [["X-User", "x"]] });
     let seen: Exchange | null = null;
     fa([]).pass(ex, (e) => (seen = e), authHead([["X-User", "y"]]));
-    expect(seen).toBe(ex as Exchange);
+    expect(seen as Exchange | null).toBe(ex as Exchange);
   });
 });

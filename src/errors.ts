@@ -80,6 +80,19 @@ const E = {
   CLIENT_SEND_TIMEOUT: [null, true, "warn", "The client took none of our queued bytes for the send timeout."],
   OUTPUT_BUDGET: [null, true, "warn", "Process-wide output memory over budget: the slowest clients are cut."],
 
+  // ---- access and traffic control (issue 12) ----------------------------------------------
+  CONN_LIMIT: [503, true, "warn", "limits.max_connections reached and no idle keep-alive connection to close: prewritten 503 with Retry-After."],
+  CONN_LIMIT_PER_IP: [503, true, "warn", "limits.max_connections_per_ip reached for this peer address: prewritten 503 with Retry-After."],
+  IP_DENIED: [403, false, "warn", "The client address is not allowed by the route's ip_allow / ip_deny."],
+  RATE_LIMITED: [429, false, "warn", "The route's rate_limit bucket for this key is empty: 429 with Retry-After and RateLimit fields."],
+  AUTH_REQUIRED: [401, false, "info", "basic_auth: no credentials (or a scheme other than Basic): 401 with WWW-Authenticate."],
+  AUTH_FAILED: [401, false, "warn", "basic_auth: unknown user or wrong password (counts towards the client's failure rate)."],
+  AUTH_BAD_HEADER: [400, true, "warn", "basic_auth: malformed Basic credentials (bad base64, no colon, invalid UTF-8)."],
+  AUTH_TOO_MANY_FAILURES: [429, false, "warn", "basic_auth: too many failed attempts from this client; 429 with Retry-After."],
+  AUTH_BUSY: [503, false, "error", "basic_auth: too many password checks waiting (at most 4 run at once, 256 wait)."],
+  FORWARD_AUTH_DENIED: [401, false, "info", "forward_auth: the auth service answered non-2xx (401 shown; its own status, e.g. 403 or 302, is what the client gets and the log shows): its response went to the client as it was."],
+  FORWARD_AUTH_UNAVAILABLE: [503, false, "error", "forward_auth: the auth service could not be reached, failed or timed out."],
+
   // ---- routing ------------------------------------------------------------------------------
   NO_SITE: [421, false, "warn", "No site of this listener serves the Host and there is no default site (Misdirected Request)."],
   BAD_PATH: [400, true, "warn", "The request path has malformed percent-encoding."],

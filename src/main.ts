@@ -50,6 +50,9 @@ function main(): void {
         process.exit(r.ok ? 0 : 1);
       });
       return;
+    case "hash-password":
+      void hashPassword(cli.algorithm);
+      return;
     case "check":
       for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
       process.stdout.write(cli.summary + "\n");
@@ -66,6 +69,19 @@ function main(): void {
     return;
   }
   serve(cli);
+}
+
+/**
+ * `dreamserver hash-password`: the password is read from stdin (never argv, which other users
+ * can see in ps), one trailing newline ("\n" or "\r\n") stripped, and its hash printed for a
+ * basic_auth `users` table. argon2id with Bun's defaults (64 MiB, t=2), or bcrypt (cost 10).
+ */
+async function hashPassword(algorithm: "argon2id" | "bcrypt"): Promise<void> {
+  let pw = await Bun.stdin.text();
+  if (pw.endsWith("\r\n")) pw = pw.slice(0, -2);
+  else if (pw.endsWith("\n")) pw = pw.slice(0, -1);
+  if (pw === "") fail("hash-password: no password on stdin; e.g. printf '%s\\n' 'secret' | dreamserver hash-password");
+  process.stdout.write((await Bun.password.hash(pw, { algorithm })) + "\n");
 }
 
 /** The user-facing reason a listen failed. */

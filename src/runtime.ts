@@ -14,6 +14,7 @@ import type { Exchange, Handler } from "./handler.ts";
 import { requestHeaders, responseHeaders } from "./middleware/headers/index.ts";
 import { compose, type Middleware } from "./middleware/decorator.ts";
 import { stripPrefix } from "./middleware/strip-prefix/index.ts";
+import { accessMiddlewares } from "./middleware/access.ts";
 import { createRedirectHandler } from "./handlers/redirect.ts";
 import { createRespondHandler } from "./handlers/respond.ts";
 import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
@@ -56,6 +57,8 @@ export class Runtime {
   private readonly sites = new Map<SiteConfig, CompiledSite>();
   private readonly chains = new Map<RouteConfig, Handler>();
   private readonly proxies: ProxyContext[] = [];
+  /** forward_auth pools and the like, released with the runtime (issue 12). */
+  private readonly accessRetire: (() => void)[] = [];
   private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
   /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
   readonly parserLimits: Limits;
@@ -109,7 +112,16 @@ export class Runtime {
     // Outermost first: response rules see the final head, request rules see the original path
     // ({path} is the path before strip_prefix), and the action sees the stripped path.
     const mw: Middleware[] = [];
+    const access = route.access ? accessMiddlewares(route, this.config) : null;
+    // security_headers outermost: it sees the final head (response rules first) and also
+    // decorates the 401/403/429 answers of the access checks.
+    if (access) {
+      mw.push(...access.outer);
+      this.accessRetire.push(access.retire);
+    }
     if (route.responseHeaders) mw.push(responseHeaders(route.responseHeaders));
+    // Access checks before request rules: they judge the request as the client sent it.
+    if (access) mw.push(...access.checks);
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
     return mw.length === 0 ? terminal : compose(mw, terminal);
@@ -186,5 +198,6 @@ export class Runtime {
   retire(): void {
     const live = new Set(this.upstreams.all());
     for (const g of this.groups.values()) if (!live.has(g)) g.retire();
+    for (const f of this.accessRetire) f();
   }
 }

@@ -43,6 +43,14 @@ export interface Limits {
    * mark drops to 16 KiB; above all of it producers stop and the slowest clients are cut first.
    */
   readonly maxOutputMemory: number;
+  /**
+   * Client connections open at once, per instance (all workers together: each worker holds
+   * ceil(max / workers)). Past it (after reclaiming idle keep-alive connections) a new
+   * connection gets a prewritten 503 and is closed.
+   */
+  readonly maxConnections: number;
+  /** Connections open at once from one peer address, per instance (divided like maxConnections); 0 = no limit. */
+  readonly maxConnectionsPerIp: number;
 }
 
 export interface Timeouts {
@@ -241,6 +249,8 @@ export interface RouteConfig {
   /** The global timeouts with the route's overrides applied (body and upstream phases). */
   readonly timeouts: Timeouts;
   readonly action: RouteAction;
+  /** ip_allow / ip_deny / rate_limit / basic_auth / forward_auth / security_headers; absent = none of them. */
+  readonly access?: AccessConfig;
 }
 
 export interface SiteConfig {
@@ -297,6 +307,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxTrailerBytes: 16 * 1024,
   discardBodyMax: 1024 * 1024,
   maxOutputMemory: 128 * 1024 * 1024,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 0,
 };
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -379,3 +391,56 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     ...overrides,
   };
 }
+
+// ---- access and traffic control (issue 12) -------------------------------------------------
+
+/** `rate_limit = { rate, burst, key, max_keys }` of a route: a token bucket per rendered key. */
+export interface RateLimitConfig {
+  /** Requests per `periodMs` (the "100" of "100/s"). */
+  readonly count: number;
+  /** The "/s" of "100/s", in ms (1000, 60000 or 3600000). */
+  readonly periodMs: number;
+  /** Requests a full bucket allows at once. */
+  readonly burst: number;
+  /** The bucket's key, rendered per request ({remote_ip} = the client as trusted proxies report it). */
+  readonly key: Template;
+  /** Keys kept at most (least recently used evicted): bounds memory. */
+  readonly maxKeys: number;
+}
+
+/** `basic_auth = { realm, users, fail_rate }` of a route (RFC 7617). */
+export interface BasicAuthConfig {
+  readonly realm: string;
+  /** user name → argon2id / argon2i / argon2d / bcrypt hash, in file order. */
+  readonly users: readonly (readonly [string, string])[];
+  /** Failed attempts a client may make per `failPeriodMs` (also the burst). */
+  readonly failCount: number;
+  readonly failPeriodMs: number;
+}
+
+/** `forward_auth = { url, copy_headers, timeout }` of a route (nginx auth_request, Traefik forwardAuth). */
+export interface ForwardAuthConfig {
+  readonly url: URL;
+  /** Fields copied from a 2xx auth response into the upstream request. */
+  readonly copyHeaders: readonly string[];
+  readonly timeoutMs: number;
+}
+
+/** The access-control settings of a route; absent keys are null / false. */
+export interface AccessConfig {
+  /** CIDRs (as written) whose clients may use the route; null = everyone. */
+  readonly ipAllow: readonly string[] | null;
+  /** CIDRs (as written) whose clients get 403; null = none. */
+  readonly ipDeny: readonly string[] | null;
+  readonly rateLimit: RateLimitConfig | null;
+  readonly basicAuth: BasicAuthConfig | null;
+  /** Forward the client's Authorization field upstream (default: removed on basic_auth routes). */
+  readonly forwardAuthorization: boolean;
+  readonly forwardAuth: ForwardAuthConfig | null;
+  /** security_headers: null = off; csp = also the permissive Content-Security-Policy. */
+  readonly securityHeaders: { readonly csp: boolean } | null;
+}
+
+export const DEFAULT_RATE_LIMIT_MAX_KEYS = 100_000;
+export const DEFAULT_BASIC_AUTH_FAIL_RATE = "10/m";
+export const DEFAULT_FORWARD_AUTH_TIMEOUT_MS = 5_000;

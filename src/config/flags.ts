@@ -33,6 +33,7 @@ Usage:
   dreamserver --config FILE [--check] [--print-config] [global options]
   dreamserver health [URL]  Exit 0 if URL (default http://127.0.0.1:9180/healthz) answers 2xx,
                             else 1: a health check for containers, which have no curl
+  dreamserver hash-password [--bcrypt] < PASSWORD   (argon2id hash for basic_auth users)
 
 Options:
   --config FILE             Load sites and routes from a .toml, .yaml/.yml or .json file
@@ -41,6 +42,7 @@ Options:
   --check                   Validate the configuration, print a summary or every problem, exit
                             0 (valid, warnings printed) or 2 (problems), like nginx -t
   --print-config            Print the effective configuration as TOML, every default filled in
+  --bcrypt                  With hash-password: a bcrypt hash (cost 10) instead of argon2id
   --listen [HOST:]PORT      Address to listen on (default 0.0.0.0:8080). IPv6: [::1]:8080
   --root DIR                Folder to serve (default ./staticfiles)
   --proxy URL               Forward every request to this backend, e.g. http://127.0.0.1:3000
@@ -125,6 +127,8 @@ export type CliResult =
   | { readonly kind: "help" }
   | { readonly kind: "version" }
   | { readonly kind: "health"; readonly url: string }
+  /** `dreamserver hash-password [--bcrypt]`: read a password from stdin, print its hash (issue 12). */
+  | { readonly kind: "hash-password"; readonly algorithm: "argon2id" | "bcrypt" }
   | RunResult
   /** --check and the configuration is valid: print warnings, then summary, exit 0. */
   | { readonly kind: "check"; readonly config: Config; readonly configPath: string | null; readonly warnings: readonly string[]; readonly summary: string; readonly check: true }
@@ -151,6 +155,13 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd(),
   if (argv[0] === "health") {
     if (argv.length > 2) throw new ConfigError(`health takes one URL; write dreamserver health http://127.0.0.1:9180/healthz`);
     return { kind: "health", url: argv[1] ?? "http://127.0.0.1:9180/healthz" };
+  }
+
+  if (argv[0] === "hash-password") {
+    const rest = argv.slice(1);
+    if (rest.length === 0) return { kind: "hash-password", algorithm: "argon2id" };
+    if (rest.length === 1 && rest[0] === "--bcrypt") return { kind: "hash-password", algorithm: "bcrypt" };
+    throw new ConfigError(`hash-password takes no arguments except --bcrypt; pipe the password in: printf '%s\\n' 'secret' | dreamserver hash-password`);
   }
 
   for (let i = 0; i < argv.length; i++) {

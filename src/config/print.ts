@@ -2,8 +2,8 @@
  * --print-config: the effective Config back in the file's shape, every default filled in, as
  * TOML that loads again to the same Config (tests/unit/config-load.test.ts checks the round trip).
  */
-import type { Config, HeaderRules, RouteConfig, Template, UpstreamGroupConfig, UpstreamServerConfig } from "./config.ts";
-import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
+import type { AccessConfig, Config, HeaderRules, RouteConfig, Template, UpstreamGroupConfig, UpstreamServerConfig } from "./config.ts";
+import { INT_LIMITS, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, TIMEOUT_KEYS, formatDuration, formatSize } from "./schema.ts";
 import { matchSource } from "./validate.ts";
 
 type Raw = { [k: string]: RawValue };
@@ -28,6 +28,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
   const t: Raw = {};
   for (const [k, f] of ROUTE_TIMEOUT_KEYS) if (r.timeouts[f] !== c.timeouts[f]) t[k] = formatDuration(r.timeouts[f]);
   if (Object.keys(t).length) out.timeouts = t;
+  if (r.access) Object.assign(out, accessToRaw(r.access));
   const a = r.action;
   switch (a.kind) {
     case "proxy": {
@@ -93,6 +94,30 @@ function groupToRaw(g: UpstreamGroupConfig): Raw {
   return out;
 }
 
+const rateText = (count: number, periodMs: number): string => `${count}/${periodMs === 1000 ? "s" : periodMs === 60_000 ? "m" : "h"}`;
+
+/** ip_allow … security_headers of a route (issue 12). */
+function accessToRaw(a: AccessConfig): Raw {
+  const out: Raw = {};
+  if (a.ipAllow) out.ip_allow = [...a.ipAllow];
+  if (a.ipDeny) out.ip_deny = [...a.ipDeny];
+  if (a.rateLimit) {
+    const rl = a.rateLimit;
+    out.rate_limit = { rate: rateText(rl.count, rl.periodMs), burst: rl.burst, key: rl.key.source, max_keys: rl.maxKeys };
+  }
+  if (a.basicAuth) {
+    const b = a.basicAuth;
+    out.basic_auth = { realm: b.realm, users: Object.fromEntries(b.users), fail_rate: rateText(b.failCount, b.failPeriodMs) };
+  }
+  out.forward_authorization = a.forwardAuthorization;
+  if (a.forwardAuth) {
+    const f = a.forwardAuth;
+    out.forward_auth = { url: f.url.href, copy_headers: [...f.copyHeaders], timeout: formatDuration(f.timeoutMs) };
+  }
+  if (a.securityHeaders) out.security_headers = { csp: a.securityHeaders.csp };
+  return out;
+}
+
 /** The Config in the file's shape (what a file with every default written out would hold). */
 export function configToRaw(c: Config): Raw {
   const addr = (h: string, p: number): string => (h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`);
@@ -100,7 +125,7 @@ export function configToRaw(c: Config): Raw {
     server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection, shutdown_delay: formatDuration(c.shutdownDelayMs) },
     log: { access: c.accessLog, format: c.logFormat },
     admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port) },
-    limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
+    limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, INT_LIMITS.has(f) ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),

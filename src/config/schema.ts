@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_ADMIN_LISTEN, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -50,7 +50,7 @@ export interface ListNode {
 export interface MapNode {
   readonly kind: "map";
   readonly doc: string;
-  readonly key: "header-name";
+  readonly key: "header-name" | "user-name";
   readonly value: Leaf;
 }
 export interface TableNode {
@@ -75,7 +75,11 @@ export const LIMIT_KEYS: ReadonlyArray<readonly [string, keyof Limits, string]> 
   ["max_trailer_bytes", "maxTrailerBytes", "Trailer section of a chunked body; beyond it 431."],
   ["discard_body_max", "discardBodyMax", "Unread request body read and dropped to keep the connection; beyond it the connection closes."],
   ["max_output_memory", "maxOutputMemory", "Bytes queued for slow clients, whole process; over half of it queues shrink, over all of it the slowest clients are cut."],
+  ["max_connections", "maxConnections", "Client connections per instance (each worker takes ceil(n / workers)); past it, after closing idle keep-alive ones, new connections get a prewritten 503."],
+  ["max_connections_per_ip", "maxConnectionsPerIp", "Connections from one peer address per instance (divided among workers like max_connections); past it a prewritten 503; 0 = no limit."],
 ];
+/** Limits that are counts, not sizes. */
+export const INT_LIMITS: ReadonlySet<keyof Limits> = new Set<keyof Limits>(["maxHeaderCount", "maxConnections", "maxConnectionsPerIp"]);
 const LIMIT_MIN: Partial<Record<keyof Limits, number>> = {
   maxRequestLine: 64,
   maxHeaderLine: 64,
@@ -83,6 +87,7 @@ const LIMIT_MIN: Partial<Record<keyof Limits, number>> = {
   maxHeaderCount: 1,
   maxChunkLine: 16,
   maxOutputMemory: 1024 * 1024,
+  maxConnections: 1,
 };
 
 /** snake_case file key (no _ms) → Timeouts field, in file order. */
@@ -191,6 +196,45 @@ export const ROUTE: TableNode = {
         headers: { kind: "map", key: "header-name", doc: "Response fields; values may hold placeholders.", value: { kind: "template", doc: "value" } },
       },
     },
+    // ---- access and traffic control (issue 12; docs/security.md) ----
+    ip_allow: { kind: "list", doc: "Only clients in these networks (IP or CIDR, v4 and v6) may use the route; others get 403 IP_DENIED.", item: { kind: "cidr", doc: "CIDR" }, defaultText: "everyone" },
+    ip_deny: { kind: "list", doc: "Clients in these networks get 403 IP_DENIED (checked before ip_allow).", item: { kind: "cidr", doc: "CIDR" }, defaultText: "none" },
+    rate_limit: {
+      kind: "table",
+      doc: "Token bucket per key: past it 429 with Retry-After and RateLimit-Policy / RateLimit fields.",
+      fields: {
+        rate: { kind: "string", required: true, doc: 'Sustained rate: "N/s", "N/m" or "N/h" (N from 1 to 1000000).' },
+        burst: { kind: "int", min: 1, max: 1_000_000, doc: "Requests a full bucket allows at once.", defaultText: "N of rate" },
+        key: { kind: "template", default: "{remote_ip}", doc: "Bucket key: any placeholders; {remote_ip} is the client as trusted proxies report it." },
+        max_keys: { kind: "int", default: DEFAULT_RATE_LIMIT_MAX_KEYS, min: 1, max: 10_000_000, doc: "Keys kept (least recently used evicted); bounds memory at about 120 bytes per key (measured)." },
+      },
+    },
+    basic_auth: {
+      kind: "table",
+      doc: "HTTP Basic authentication (RFC 7617); hashes from `dreamserver hash-password`.",
+      fields: {
+        realm: { kind: "string", default: "restricted", doc: "The realm shown by the browser." },
+        users: { kind: "map", key: "user-name", doc: "User name = argon2id or bcrypt hash.", value: { kind: "string", doc: "hash" } },
+        fail_rate: { kind: "string", default: DEFAULT_BASIC_AUTH_FAIL_RATE, doc: 'Failed attempts allowed per client: "N/s", "N/m" or "N/h" (N is also the burst); past it 429.' },
+      },
+    },
+    forward_authorization: { kind: "bool", default: false, doc: "Forward the client's Authorization field to the backend (removed by default on basic_auth routes)." },
+    forward_auth: {
+      kind: "table",
+      doc: "Ask an auth service first (nginx auth_request): 2xx continues, any other answer goes to the client.",
+      fields: {
+        url: { kind: "url", required: true, doc: "The auth service, http://host:port/path." },
+        copy_headers: { kind: "list", default: [], doc: "Fields copied from a 2xx auth response into the upstream request.", item: { kind: "token", doc: "header name" } },
+        timeout: { kind: "duration", default: DEFAULT_FORWARD_AUTH_TIMEOUT_MS, min: 1, doc: "Whole auth subrequest; past it (or on failure) 503 FORWARD_AUTH_UNAVAILABLE." },
+      },
+    },
+    security_headers: {
+      kind: "table",
+      doc: "true: add X-Content-Type-Options, Referrer-Policy and X-Frame-Options (unless the response has them); { csp = true } also a permissive Content-Security-Policy.",
+      fields: {
+        csp: { kind: "bool", default: false, doc: "Also add Content-Security-Policy: frame-ancestors 'self'; object-src 'none'; base-uri 'self'." },
+      },
+    },
   },
 };
 
@@ -294,7 +338,7 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "Request limits (sizes: integer bytes or 8k / 1m / 1g).",
       fields: Object.fromEntries(
-        LIMIT_KEYS.map(([k, f, doc]) => [k, { kind: f === "maxHeaderCount" ? "int" : "size", default: DEFAULT_LIMITS[f], min: LIMIT_MIN[f] ?? 0, doc } satisfies Leaf]),
+        LIMIT_KEYS.map(([k, f, doc]) => [k, { kind: INT_LIMITS.has(f) ? "int" : "size", default: DEFAULT_LIMITS[f], min: LIMIT_MIN[f] ?? 0, doc } satisfies Leaf]),
       ),
     },
     timeouts: {

@@ -6,7 +6,11 @@
  */
 import path from "node:path";
 import type {
+  AccessConfig,
+  BasicAuthConfig,
   Config,
+  ForwardAuthConfig,
+  RateLimitConfig,
   HeaderRules,
   Limits,
   ListenAddress,
@@ -659,8 +663,135 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
     else action = validateRespond(v, r.respond, ap);
   }
 
+  const access = validateAccess(v, r, p);
+
   if (v.problems.length !== n0 || !match || !action) return null;
-  return { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
+  const route: RouteConfig = { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
+  return access === null ? route : { ...route, access };
+}
+
+// ---- access and traffic control (issue 12) ---------------------------------------------------
+
+const ACCESS_KEYS = ["ip_allow", "ip_deny", "rate_limit", "basic_auth", "forward_authorization", "forward_auth", "security_headers"] as const;
+const PERIODS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "100/s" → { count, periodMs }, or null. */
+export function parseRate(s: string): { count: number; periodMs: number } | null {
+  const m = /^([1-9][0-9]{0,6})\/([smh])$/.exec(s);
+  if (!m || Number(m[1]) > 1_000_000) return null;
+  return { count: Number(m[1]), periodMs: PERIODS[m[2]!]! };
+}
+
+/** Hash formats Bun.password.verify checks: argon2id/i/d (PHC strings) and bcrypt ($2a$/$2b$/$2y$). */
+const HASH = /^(\$argon2(id|i|d)\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$/;
+
+function cidrs(v: Validator, raw: unknown, p: string): string[] | null {
+  const node = ROUTE_FIELDS.ip_allow as ListNode;
+  const list = v.list(raw, node, p);
+  if (list === null) return null;
+  if (list.length === 0) v.err(p, `is empty; list networks such as ["10.0.0.0/8", "2001:db8::/32"], or remove the key`);
+  const out: string[] = [];
+  list.forEach((c, j) => {
+    const cp = `${p}[${j}]`;
+    if (typeof c !== "string") return v.err(cp, `must be an IP or CIDR string, got ${describe(c)}; write e.g. "10.0.0.0/8"`);
+    const r = parseCidr(c);
+    if (r instanceof CidrError) return v.err(cp, `${JSON.stringify(c)} is not an IP or CIDR: ${r.message.replace(/^invalid --trusted-proxy value "[^"]*": /, "")}`);
+    out.push(c.trim());
+  });
+  return out;
+}
+
+function validateAccess(v: Validator, r: Record<string, unknown>, p: string): AccessConfig | null {
+  if (!ACCESS_KEYS.some((k) => r[k] !== undefined)) return null;
+  const ipAllow = r.ip_allow === undefined ? null : cidrs(v, r.ip_allow, `${p}.ip_allow`);
+  const ipDeny = r.ip_deny === undefined ? null : cidrs(v, r.ip_deny, `${p}.ip_deny`);
+
+  let rateLimit: RateLimitConfig | null = null;
+  if (r.rate_limit !== undefined) {
+    const node = ROUTE_FIELDS.rate_limit as TableNode;
+    const f = node.fields as Record<string, Leaf>;
+    const rp = `${p}.rate_limit`;
+    const t = v.table(r.rate_limit, node, rp);
+    if (t) {
+      let rate: { count: number; periodMs: number } | null = null;
+      if (t.rate === undefined) v.err(`${rp}.rate`, `a rate limit needs a rate; add rate = "100/s"`);
+      else if (typeof t.rate !== "string" || (rate = parseRate(t.rate)) === null) v.err(`${rp}.rate`, `${describe(t.rate)} is not a rate; write "N/s", "N/m" or "N/h" with N from 1 to 1000000, e.g. "100/s"`);
+      const burst = t.burst === undefined ? (rate?.count ?? 1) : v.int(t.burst, f.burst!, `${rp}.burst`);
+      const key = v.template(t.key ?? f.key!.default, `${rp}.key`, "header");
+      const maxKeys = v.int(t.max_keys, f.max_keys!, `${rp}.max_keys`);
+      if (rate && key) rateLimit = { count: rate.count, periodMs: rate.periodMs, burst, key, maxKeys };
+    }
+  }
+
+  let basicAuth: BasicAuthConfig | null = null;
+  if (r.basic_auth !== undefined) {
+    const node = ROUTE_FIELDS.basic_auth as TableNode;
+    const f = node.fields as Record<string, Leaf>;
+    const bp = `${p}.basic_auth`;
+    const t = v.table(r.basic_auth, node, bp);
+    if (t) {
+      const realm = v.str(t.realm, f.realm!, `${bp}.realm`) ?? "restricted";
+      // RFC 7617 §2: the realm is a quoted-string; keep it to visible ASCII without '"' and '\\'.
+      if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/.test(realm)) v.err(`${bp}.realm`, `${JSON.stringify(realm)} cannot be sent as a realm; use visible ASCII without quotes or backslashes, e.g. "admin"`);
+      const users: [string, string][] = [];
+      if (t.users === undefined || (isTable(t.users) && Object.keys(t.users).length === 0)) v.err(`${bp}.users`, `no users; add users = { alice = "$argon2id$..." } (make a hash with: dreamserver hash-password)`);
+      else if (!isTable(t.users)) v.err(`${bp}.users`, `must be a table of user = hash, got ${describe(t.users)}; e.g. { alice = "$argon2id$..." }`);
+      else {
+        for (const [name, hash] of Object.entries(t.users)) {
+          const up = childPath(`${bp}.users`, name);
+          // RFC 7617 §2: the user-id cannot contain a colon (or control characters).
+          if (name === "" || name.includes(":") || /[\x00-\x1f\x7f]/.test(name)) v.err(up, `${JSON.stringify(name)} is not a valid user name (no colon, no control characters)`);
+          else if (typeof hash !== "string" || !HASH.test(hash)) v.err(up, `is not an argon2 or bcrypt hash; make one with: dreamserver hash-password`);
+          else users.push([name, hash]);
+        }
+      }
+      const failText = v.str(t.fail_rate, f.fail_rate!, `${bp}.fail_rate`) ?? (f.fail_rate!.default as string);
+      const fail = parseRate(failText);
+      if (!fail) v.err(`${bp}.fail_rate`, `${JSON.stringify(failText)} is not a rate; write "N/s", "N/m" or "N/h", e.g. "10/m"`);
+      if (fail && users.length > 0) basicAuth = { realm, users, failCount: fail.count, failPeriodMs: fail.periodMs };
+    }
+  }
+  const forwardAuthorization = v.bool(r.forward_authorization, ROUTE_FIELDS.forward_authorization as Leaf, `${p}.forward_authorization`);
+
+  let forwardAuth: ForwardAuthConfig | null = null;
+  if (r.forward_auth !== undefined) {
+    const node = ROUTE_FIELDS.forward_auth as TableNode;
+    const f = node.fields as Record<string, Leaf>;
+    const fp = `${p}.forward_auth`;
+    const t = v.table(r.forward_auth, node, fp);
+    if (t) {
+      let url: URL | null = null;
+      if (t.url === undefined) v.err(`${fp}.url`, `forward_auth needs the auth service's URL; add url = "http://127.0.0.1:9000/check"`);
+      else {
+        url = validateUrl(v, t.url, `${fp}.url`);
+        if (url && url.protocol !== "http:") {
+          v.err(`${fp}.url`, `${JSON.stringify(t.url)}: the auth service is reached over plain http:// (run it next to the server); write http://host:port/path`);
+          url = null;
+        }
+      }
+      const copyHeaders: string[] = [];
+      (v.list(t.copy_headers, node.fields.copy_headers as ListNode, `${fp}.copy_headers`) ?? []).forEach((n, j) => {
+        if (typeof n !== "string" || !TOKEN.test(n)) return v.err(`${fp}.copy_headers[${j}]`, `${describe(n)} is not a header name; write e.g. "X-User"`);
+        const l = n.toLowerCase();
+        if (l in ENGINE_FIELDS || l === "host") return v.err(`${fp}.copy_headers[${j}]`, `${n} cannot be copied into the request (the server owns it); remove it`);
+        if (!copyHeaders.some((c) => c.toLowerCase() === l)) copyHeaders.push(n);
+      });
+      const timeoutMs = v.duration(t.timeout, f.timeout!, `${fp}.timeout`);
+      if (url) forwardAuth = { url, copyHeaders, timeoutMs };
+    }
+  }
+
+  let securityHeaders: { csp: boolean } | null = null;
+  if (r.security_headers !== undefined) {
+    const sp = `${p}.security_headers`;
+    if (typeof r.security_headers === "boolean") securityHeaders = r.security_headers ? { csp: false } : null;
+    else {
+      const node = ROUTE_FIELDS.security_headers as TableNode;
+      const t = v.table(r.security_headers, node, sp);
+      if (t) securityHeaders = { csp: v.bool(t.csp, node.fields.csp as Leaf, `${sp}.csp`) };
+    }
+  }
+  return { ipAllow, ipDeny, rateLimit, basicAuth, forwardAuthorization, forwardAuth, securityHeaders };
 }
 
 /**

@@ -35,6 +35,11 @@ export interface ConnectionContext {
   /** Set by the server while draining for shutdown: finish in-flight work, then close. */
   readonly shuttingDown: boolean;
   release(conn: Connection): void;
+  /**
+   * The connection became idle keep-alive (a request answered, no byte of the next one yet) or
+   * stopped being so. The server reclaims the oldest idle ones near max_connections (issue 12).
+   */
+  idle?(conn: Connection, idle: boolean): void;
 }
 
 /** Tail of the read buffer above which we stop reading the socket until we catch up. */
@@ -105,6 +110,11 @@ export class Connection {
     return this.ctx.config;
   }
 
+  /** Idle keep-alive: at least one request answered, nothing of the next one received or queued. */
+  get reclaimable(): boolean {
+    return !this.closed && this.phase === Phase.KeepAlive && this.current === null && this.out.pending === 0 && this.parser.idle;
+  }
+
   // ---- socket events ------------------------------------------------------------------
 
   onData(chunk: Uint8Array): void {
@@ -115,6 +125,7 @@ export class Connection {
       return;
     }
     if (this.phase === Phase.KeepAlive) {
+      this.ctx.idle?.(this, false);
       // First byte of the next request: the header timer starts now (slowloris protection).
       this.phase = Phase.Head;
       this.deadline = performance.now() + this.config.timeouts.headerMs;
@@ -467,6 +478,7 @@ export class Connection {
     }
     this.phase = this.parser.idle ? Phase.KeepAlive : Phase.Head;
     this.deadline = performance.now() + (this.phase === Phase.KeepAlive ? this.config.timeouts.keepAliveMs : this.config.timeouts.headerMs);
+    if (this.phase === Phase.KeepAlive) this.ctx.idle?.(this, true);
     if (this.pumping) this.needPump = true;
     else this.pump();
   }

@@ -16,6 +16,8 @@ import { outputMemory } from "./write-queue.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
+/** How long a keep-alive connection must have sat idle before a new connection may take its place. */
+const RECLAIM_MIN_IDLE_MS = 1000;
 /** A refused-connection or output-budget warning is logged at most once per this interval. */
 const WARN_INTERVAL_MS = 10_000;
 
@@ -80,6 +82,9 @@ class Listener implements ConnectionContext {
   release(conn: Connection): void {
     this.server.release(conn);
   }
+  idle(conn: Connection, idle: boolean): void {
+    this.server.markIdle(conn, idle);
+  }
 }
 
 export class Server {
@@ -93,6 +98,14 @@ export class Server {
   /** False from the moment a stop begins: /readyz answers 503 so load balancers move away first. */
   ready = true;
   private readonly connections = new Set<Connection>();
+  /**
+   * Idle keep-alive connections (a request answered, nothing of the next one received) → since
+   * when (performance.now()), oldest first (Map insertion order): the first to be closed when a
+   * new connection needs room.
+   */
+  private readonly idleConns = new Map<Connection, number>();
+  /** Open connections per peer address (the address as the socket reports it). */
+  private readonly perIp = new Map<string, number>();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private drainedWaiters: (() => void)[] = [];
 
@@ -169,6 +182,18 @@ export class Server {
             self.refuse(socket);
             return;
           }
+          const limits = self.config.limits;
+          if (self.connections.size >= self.shareOf(limits.maxConnections) && !self.reclaimIdle()) {
+            self.refuseLimit(socket, "CONN_LIMIT");
+            return;
+          }
+          const ip = peerAddress(socket);
+          const fromIp = self.perIp.get(ip) ?? 0;
+          if (limits.maxConnectionsPerIp > 0 && fromIp >= self.shareOf(limits.maxConnectionsPerIp)) {
+            self.refuseLimit(socket, "CONN_LIMIT_PER_IP", ip);
+            return;
+          }
+          self.perIp.set(ip, fromIp + 1);
           const conn = new Connection(socket, l);
           socket.data = conn;
           self.connections.add(conn);
@@ -243,12 +268,66 @@ export class Server {
   }
 
   release(conn: Connection): void {
-    this.connections.delete(conn);
+    if (!this.connections.delete(conn)) return;
+    this.idleConns.delete(conn);
+    const n = (this.perIp.get(conn.clientIp) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.clientIp);
+    else this.perIp.set(conn.clientIp, n);
     if (this.shuttingDown && this.connections.size === 0) {
       const w = this.drainedWaiters;
       this.drainedWaiters = [];
       for (const f of w) f();
     }
+  }
+
+  markIdle(conn: Connection, idle: boolean): void {
+    if (!idle) this.idleConns.delete(conn);
+    else if (this.connections.has(conn)) {
+      this.idleConns.delete(conn); // re-inserted at the end: the newest idle one
+      this.idleConns.set(conn, performance.now());
+    }
+  }
+
+  /**
+   * This process's share of an instance-wide count: with N workers each takes ceil(n / N), so
+   * together they never hold much more than n (at most N - 1 over). The kernel's SO_REUSEPORT
+   * hash spreads connections about evenly, so one worker may refuse a little before the
+   * instance is full (docs/security.md).
+   */
+  shareOf(n: number): number {
+    const w = this.opts.reusePort ? Math.max(1, this.config.workers) : 1;
+    return w === 1 ? n : Math.ceil(n / w);
+  }
+
+  /**
+   * Make room for one connection by closing the oldest idle keep-alive connection, as nginx
+   * does with its reusable connections near worker_connections. A client that has not sent
+   * a complete request yet is never idle here. Only connections idle for RECLAIM_MIN_IDLE_MS:
+   * a busy client between two requests (its answer just sent, its next request on the way) is
+   * not "sitting idle" and keeps its connection. False when there was none to close.
+   */
+  private reclaimIdle(): boolean {
+    const now = performance.now();
+    for (const [c, since] of this.idleConns) {
+      if (now - since < RECLAIM_MIN_IDLE_MS) return false; // the rest are younger still
+      this.idleConns.delete(c);
+      if (!c.reclaimable) continue;
+      c.terminate();
+      // terminate() runs the close handler, which released it; be sure it no longer counts.
+      if (this.connections.has(c)) this.release(c);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Over max_connections / max_connections_per_ip: the same prewritten 503 as the descriptor
+   * cap (one write, no parsing) and an access-log line with the code.
+   */
+  private refuseLimit(socket: Socket<Connection>, code: "CONN_LIMIT" | "CONN_LIMIT_PER_IP", ip = peerAddress(socket)): void {
+    socket.write(OVER_CAPACITY);
+    socket.end();
+    this.logger.log({ time: Date.now(), id: "-", ip, method: "-", path: "-", host: "-", status: 503, bytes: OVER_CAPACITY.byteLength, latencyMs: 0, error: code });
   }
 
   private sweep(): void {
@@ -346,6 +425,12 @@ export class Server {
     this.admin?.socket?.stop(true);
     this.admin = null;
   }
+}
+
+/** The peer address as the connection records it (IPv4-mapped IPv6 shown as IPv4). */
+function peerAddress(socket: Socket<Connection>): string {
+  const ip = socket.remoteAddress ?? "";
+  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
 }
 
 /** A listen address could not be bound; carries the address for the one-line message. */

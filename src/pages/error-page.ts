@@ -33,6 +33,10 @@ const PAGES: Readonly<Record<number, PageText>> = {
     title: "Bad Request",
     explain: "The server could not understand this request because it was malformed; check the address and try again, or report it to whoever runs the client.",
   },
+  401: {
+    title: "Unauthorized",
+    explain: "This page needs you to sign in; reload it and enter your user name and password, or ask the site administrator for access.",
+  },
   403: {
     title: "Forbidden",
     explain: "This resource exists but you are not allowed to see it; if you think you should be, ask the site administrator.",
@@ -73,6 +77,10 @@ const PAGES: Readonly<Record<number, PageText>> = {
     // The parser answers 417 to any Expect other than 100-continue (RFC 9110 §10.1.1).
     title: "Expectation Failed",
     explain: "The request asked the server to meet an expectation it does not support; send it again without the Expect header, or with Expect: 100-continue.",
+  },
+  429: {
+    title: "Too Many Requests",
+    explain: "You have sent too many requests in a short time; wait a moment (the Retry-After header says how long) and try again.",
   },
   431: {
     title: "Request Header Fields Too Large",

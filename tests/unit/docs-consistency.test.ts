@@ -40,7 +40,7 @@ export function renderMs(ms: number): string {
 
 /** A limit is a byte size unless its name says it is a count. */
 function renderLimit(key: string, n: number): string {
-  return /Count$/.test(key) ? String(n) : renderBytes(n);
+  return /Count$|^maxConnections/.test(key) ? String(n) : renderBytes(n);
 }
 
 /** Table rows (lines starting with "|") that name `key` in backticks; their cells, trimmed. */

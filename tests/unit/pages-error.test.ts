@@ -47,7 +47,7 @@ describe("errorPage", () => {
 
   test("other statuses use a class fallback", () => {
     expect(checkPage(418, 418)).toContain("<h2>Client Error</h2>");
-    expect(checkPage(429, 429)).toContain("<h2>Client Error</h2>");
+    expect(checkPage(451, 451)).toContain("<h2>Client Error</h2>");
     expect(checkPage(507, 507)).toContain("<h2>Server Error</h2>");
     expect(checkPage(599, 599)).toContain("<h2>Server Error</h2>");
   });

@@ -107,6 +107,7 @@ const E = {
   FILE_TRUNCATED: [null, true, "error", "The file shrank while it was sent: the response is cut."],
   PRECONDITION_FAILED: [412, false, "warn", "If-Match / If-Unmodified-Since failed."],
   RANGE_NOT_SATISFIABLE: [416, false, "warn", "No requested range overlaps the file."],
+  NOT_ACCEPTABLE: [406, false, "info", "Accept-Encoding rules out every representation we have (e.g. identity;q=0 and no acceptable coding)."],
 
   // ---- reverse proxy ------------------------------------------------------------------------
   PROXY_CONNECT: [501, true, "warn", "CONNECT or authority-form target on a proxy route."],

@@ -120,6 +120,34 @@ export interface StaticConfig {
    * open_file_cache_valid: a change may go unseen for up to this long.
    */
   readonly fileCacheValidityMs: number;
+  /** Route `compress = { ... }` (issue 10): absent = no on-the-fly compression. */
+  readonly compress?: CompressConfig;
+  /** `precompressed = [...]`: sidecar codings looked for next to a file, in preference order. */
+  readonly precompressed?: readonly Coding[];
+  /** Route `cache_control = [...]`: first matching rule sets Cache-Control (200, 206 and 304). */
+  readonly cacheControl?: readonly CacheControlRule[];
+}
+
+/** Content codings we produce (Bun/node:zlib built-ins). */
+export type Coding = "zstd" | "br" | "gzip";
+
+/** On-the-fly compression of a static route (docs/static-files.md, "Compression"). */
+export interface CompressConfig {
+  /** Offered codings, in server preference order (ties in the client's q-values). */
+  readonly codings: readonly Coding[];
+  /** Files smaller than this are sent as they are. */
+  readonly minSize: number;
+  /** Media types compressed: "type/subtype" or "type/*" (lowercase, no parameters). */
+  readonly types: readonly string[];
+}
+
+/** One `cache_control` rule; `re` is compiled from `match` at load (src/static/cache-control.ts). */
+export interface CacheControlRule {
+  readonly match: string;
+  readonly value: string;
+  readonly re: RegExp;
+  /** No "/" in the pattern: matched against the file name only. */
+  readonly nameOnly: boolean;
 }
 
 /** One address to listen on. Sites that name the same address share one listener. */

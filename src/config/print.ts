@@ -54,7 +54,10 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
         cache_validity: formatDuration(s.fileCacheValidityMs),
         cache_max_file_size: formatSize(s.fileCacheMaxFileSize),
         cache_max_bytes: formatSize(s.fileCacheMaxBytes),
+        precompressed: [...(s.precompressed ?? [])],
       };
+      if (s.compress) out.compress = { codings: [...s.compress.codings], min_size: formatSize(s.compress.minSize), types: [...s.compress.types] };
+      if (s.cacheControl) out.cache_control = s.cacheControl.map((c) => ({ match: c.match, value: c.value }));
       break;
     }
     case "redirect":

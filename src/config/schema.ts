@@ -166,6 +166,12 @@ export const ROUTE: TableNode = {
         cache_validity: { kind: "duration", default: DEFAULTS.fileCacheValidityMs, min: 0, doc: "Trust a cached file this long without re-checking the disk; 0 = check every request." },
         cache_max_file_size: { kind: "size", default: DEFAULTS.fileCacheMaxFileSize, doc: "Files up to this size are kept in memory with a precomputed head." },
         cache_max_bytes: { kind: "size", default: DEFAULTS.fileCacheMaxBytes, doc: "Total bytes of file bodies kept in memory for this route." },
+        precompressed: {
+          kind: "list",
+          default: [],
+          doc: 'Serve FILE.br / FILE.zst / FILE.gz next to FILE when the client accepts that coding ("br", "zstd", "gzip"; preference order).',
+          item: { kind: "enum", values: ["br", "zstd", "gzip"], doc: "coding" },
+        },
       },
     },
     redirect: {
@@ -183,6 +189,29 @@ export const ROUTE: TableNode = {
         status: { kind: "int", default: 200, min: 200, max: 599, doc: "Status code, 200 to 599." },
         body: { kind: "string", default: "", doc: "Response body (not allowed with 204 and 304)." },
         headers: { kind: "map", key: "header-name", doc: "Response fields; values may hold placeholders.", value: { kind: "template", doc: "value" } },
+      },
+    },
+    compress: {
+      kind: "table",
+      doc: "Compress a static route's responses for clients that accept it (Accept-Encoding); present = on.",
+      fields: {
+        codings: { kind: "list", default: ["zstd", "br", "gzip"], doc: "Codings offered, in server preference order (breaks ties in the client's q-values).", item: { kind: "enum", values: ["zstd", "br", "gzip"], doc: "coding" } },
+        min_size: { kind: "size", default: 1024, doc: "Files smaller than this are sent as they are." },
+        types: {
+          kind: "list",
+          default: ["text/*", "application/json", "application/javascript", "image/svg+xml", "application/wasm", "application/xml", "application/manifest+json"],
+          doc: 'Media types compressed: "type/subtype" or "type/*".',
+          item: { kind: "string", doc: "media type" },
+        },
+      },
+    },
+    cache_control: {
+      kind: "table",
+      array: true,
+      doc: 'Cache-Control for a static route\'s files: glob rules, first match wins (a pattern with "/" matches the whole path, "**" crosses folders; without "/" the file name).',
+      fields: {
+        match: { kind: "string", required: true, doc: 'Glob: "/assets/**" or "*.html".' },
+        value: { kind: "string", required: true, doc: 'Cache-Control value, e.g. "public, max-age=31536000, immutable".' },
       },
     },
   },

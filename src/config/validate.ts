@@ -6,6 +6,9 @@
  */
 import path from "node:path";
 import type {
+  CacheControlRule,
+  Coding,
+  CompressConfig,
   Config,
   HeaderRules,
   Limits,
@@ -26,6 +29,7 @@ import { prefixMatches } from "../router/routes.ts";
 import { shadowedBy } from "../router/shadow.ts";
 import { parseDuration, parseSize } from "./size.ts";
 import { didYouMean, parseTemplate } from "./template.ts";
+import { compileRule } from "../static/cache-control.ts";
 
 export interface Problem {
   /** Field path, indexes from 0: "site[1].route[2].proxy.to[0]". "" = the whole file. */
@@ -633,6 +637,8 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
     else action = validateRespond(v, r.respond, ap);
   }
 
+  action = staticExtras(v, r, p, action);
+
   if (v.problems.length !== n0 || !match || !action) return null;
   return { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
 }
@@ -799,8 +805,81 @@ function validateStatic(v: Validator, raw: unknown, p: string): RouteAction | nu
   const fileCacheValidityMs = v.duration(t.cache_validity, f.cache_validity!, `${p}.cache_validity`);
   const fileCacheMaxFileSize = v.size(t.cache_max_file_size, f.cache_max_file_size!, `${p}.cache_max_file_size`);
   const fileCacheMaxBytes = v.size(t.cache_max_bytes, f.cache_max_bytes!, `${p}.cache_max_bytes`);
+  const pre = codingList(v, t.precompressed, STATIC_NODE.fields.precompressed as ListNode, `${p}.precompressed`);
   if (root === null) return null;
   const st: StaticConfig = { root, index, serveDotfiles, fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
+  return { kind: "static", static: pre && pre.length > 0 ? { ...st, precompressed: pre } : st };
+}
+
+/** A list of distinct content codings (precompressed, compress.codings); null when absent. */
+function codingList(v: Validator, raw: unknown, node: ListNode, p: string): Coding[] | null {
+  const l = v.list(raw, node, p);
+  if (l === null) return null;
+  const out: Coding[] = [];
+  l.forEach((c, j) => {
+    const cp = `${p}[${j}]`;
+    const name = v.enumOf<Coding>(c, { ...node.item, default: undefined }, cp);
+    if (name === undefined) return;
+    if (out.includes(name)) v.err(cp, `${JSON.stringify(name)} is listed twice; list each coding once`);
+    else out.push(name);
+  });
+  return out;
+}
+
+const COMPRESS_NODE = ROUTE_FIELDS.compress as TableNode;
+const CACHE_CONTROL_NODE = ROUTE_FIELDS.cache_control as TableNode;
+/** "type/subtype" or "type/*", lowercase tokens (RFC 9110 §8.3.1; matched against our own Content-Type). */
+const MEDIA_RANGE = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
+
+/** compress and cache_control: keys of the route that refine a static action (issue 10). */
+function staticExtras(v: Validator, r: Record<string, unknown>, p: string, action: RouteAction | null): RouteAction | null {
+  if (r.compress === undefined && r.cache_control === undefined) return action;
+  const isStatic = action?.kind === "static";
+  let compress: CompressConfig | undefined;
+  if (r.compress !== undefined) {
+    const cp = `${p}.compress`;
+    if (action && !isStatic) v.err(cp, `compress applies to static routes only (proxied responses are sent as the backend encoded them); remove it or move it to a static route`);
+    const t = v.table(r.compress, COMPRESS_NODE, cp);
+    if (t) {
+      const f = COMPRESS_NODE.fields as Record<string, Leaf>;
+      const codings = codingList(v, t.codings, COMPRESS_NODE.fields.codings as ListNode, `${cp}.codings`) ?? ((COMPRESS_NODE.fields.codings as ListNode).default as Coding[]);
+      if (codings.length === 0) v.err(`${cp}.codings`, `is empty, so nothing is compressed; list codings, e.g. ["zstd", "br", "gzip"], or remove compress`);
+      const minSize = v.size(t.min_size, f.min_size!, `${cp}.min_size`);
+      const types: string[] = [];
+      const tl = v.list(t.types, COMPRESS_NODE.fields.types as ListNode, `${cp}.types`) ?? ((COMPRESS_NODE.fields.types as ListNode).default as string[]);
+      tl.forEach((m, j) => {
+        if (typeof m !== "string" || !MEDIA_RANGE.test(m)) return v.err(`${cp}.types[${j}]`, `${describe(m)} is not a media type; write it lowercase without parameters, e.g. "text/*" or "application/json"`);
+        types.push(m);
+      });
+      compress = { codings, minSize, types };
+    }
+  }
+  let cacheControl: CacheControlRule[] | undefined;
+  if (r.cache_control !== undefined) {
+    const cp = `${p}.cache_control`;
+    if (action && !isStatic) v.err(cp, `cache_control applies to static routes only; use response_headers to set Cache-Control on other routes`);
+    if (!Array.isArray(r.cache_control)) v.err(cp, `must be a list of tables, got ${describe(r.cache_control)}; e.g. [{ match = "/assets/**", value = "public, max-age=31536000, immutable" }]`);
+    else {
+      cacheControl = [];
+      r.cache_control.forEach((item, j) => {
+        const ip = `${cp}[${j}]`;
+        const t = v.table(item, CACHE_CONTROL_NODE, ip);
+        if (!t) return;
+        const f = CACHE_CONTROL_NODE.fields as Record<string, Leaf>;
+        const match = v.str(t.match, f.match!, `${ip}.match`);
+        const value = v.str(t.value, f.value!, `${ip}.value`);
+        if (match === undefined) return v.err(`${ip}.match`, `a rule needs a pattern; add match = "/assets/**" or match = "*.html"`);
+        if (value === undefined) return v.err(`${ip}.value`, `a rule needs a value; add value = "no-cache"`);
+        if (match === "" || /[\x00-\x1f\x7f]/.test(match)) return v.err(`${ip}.match`, `${JSON.stringify(match)} is not a pattern; write e.g. "/assets/**" or "*.html"`);
+        if (value === "" || !FIELD_VALUE.test(value) || value !== value.trim()) return v.err(`${ip}.value`, `${JSON.stringify(value)} is not a field value; remove control characters and leading or trailing spaces`);
+        cacheControl!.push(compileRule(match, value));
+      });
+    }
+  }
+  if (!action || action.kind !== "static") return action;
+  let st: StaticConfig = action.static;
+  if (compress) st = { ...st, compress };
+  if (cacheControl && cacheControl.length > 0) st = { ...st, cacheControl };
   return { kind: "static", static: st };
 }
 

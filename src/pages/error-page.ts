@@ -53,6 +53,10 @@ const PAGES: Readonly<Record<number, PageText>> = {
     title: "Misdirected Request",
     explain: "This server has no site for the host name in the request; check the address, or the DNS record that points it here.",
   },
+  406: {
+    title: "Not Acceptable",
+    explain: "The request rules out every form the server has for this resource (see its Accept-Encoding header); allow identity or a supported encoding and try again.",
+  },
   412: {
     title: "Precondition Failed",
     explain: "The resource changed since your copy was fetched, so the conditional request was not applied; reload it and try again.",

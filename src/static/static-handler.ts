@@ -51,6 +51,12 @@ import {
   unsatisfiedRange,
 } from "./range.ts";
 import { encodeRelPath, type ResolveCode, resolvePath } from "./resolve-path.ts";
+import { IDENTITY, rankCodings } from "./accept-encoding.ts";
+import { cacheControlFor } from "./cache-control.ts";
+import { compressSync, SIDECAR_EXT, typeMatches } from "./codings.ts";
+import { contentTypeFor } from "./content-type.ts";
+import { makeVariant } from "./file-cache.ts";
+import type { Coding } from "../config/config.ts";
 
 /** Largest read when streaming a file (256 KiB: large enough to amortise the syscall). */
 export const STREAM_CHUNK = 256 * 1024;
@@ -148,6 +154,60 @@ export function createStaticHandler(config: StaticConfig): Handler {
   const validityMs = config.fileCacheValidityMs;
   const targets = new Map<string, Target>();
 
+  // ---- content negotiation (issue 10; docs/static-files.md "Compression") ----------------
+  const compress = config.compress ?? null;
+  const precompressed: readonly Coding[] = config.precompressed ?? [];
+  const onTheFly: readonly Coding[] = compress?.codings ?? [];
+  /** Server preference: sidecars first (made at build time, usually smaller), then on the fly. */
+  const offered: string[] = [...precompressed, ...onTheFly.filter((c) => !precompressed.includes(c))];
+  const negotiating = offered.length > 0;
+  /** Rankings by Accept-Encoding value: clients send a handful of distinct values. Bounded. */
+  const rankings = new Map<string, string[]>();
+  const typeOk = new Map<string, boolean>();
+
+  function ranking(ex: Exchange): string[] {
+    const h = ex.head.headers;
+    const n = h.count("accept-encoding");
+    const value = n === 0 ? null : n === 1 ? h.get("accept-encoding")! : h.getAll("accept-encoding").join(", ");
+    if (value === null) return [IDENTITY];
+    let r = rankings.get(value);
+    if (r === undefined) {
+      r = rankCodings(value, offered);
+      if (value.length <= 256) {
+        if (rankings.size >= 256) rankings.delete(rankings.keys().next().value!);
+        rankings.set(value, r);
+      }
+    }
+    return r;
+  }
+
+  /** Compressible on the fly: a listed media type and at least min_size bytes. */
+  function compressible(contentType: string, size: number): boolean {
+    if (compress === null || size < compress.minSize) return false;
+    let ok = typeOk.get(contentType);
+    if (ok === undefined) {
+      ok = typeMatches(compress, contentType);
+      typeOk.set(contentType, ok);
+    }
+    return ok;
+  }
+
+  /** The file's path as cache_control patterns see it: "/" + path relative to the root. */
+  function urlPathOf(fsPath: string): string {
+    return root === "/" ? fsPath : fsPath.slice(root.length);
+  }
+
+  /** Vary and Cache-Control for a file's responses (baked into its prepared heads). */
+  function extraFor(fsPath: string, negotiable: boolean): HeaderPairs {
+    const out: [string, string][] = [];
+    // §12.5.5: the representation chosen depends on Accept-Encoding, including when identity
+    // is chosen, so caches must key on it.
+    if (negotiable) out.push(["Vary", "Accept-Encoding"]);
+    const cc = cacheControlFor(config.cacheControl, urlPathOf(fsPath));
+    if (cc !== null) out.push(["Cache-Control", cc]);
+    return out;
+  }
+
   function resolveTarget(rawPath: string): Target {
     let t = targets.get(rawPath);
     if (t !== undefined) return t;
@@ -206,7 +266,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
     // Hot path: a cached small file whose inode/size/mtime/ctime are unchanged (one statx).
     const hit = cache.get(t.fsPath);
     if (hit !== undefined && hit.body !== null && fresh(hit, t.cpath, t.fsPath)) {
-      if (!needsEvaluation(ex.head.headers)) ex.respond(200, hit.headers200, hit.body);
+      if (hit.negotiable) negotiate(ex, hit, -1);
+      else if (!needsEvaluation(ex.head.headers)) ex.respond(200, hit.headers200, hit.body);
       else serve(ex, hit, -1);
       return;
     }
@@ -237,7 +298,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
     // A cached entry confirmed by the full stat (e.g. fast stat unavailable).
     const cached = hit;
     if (cached !== undefined && cached.body !== null && sameFile(cached, st)) {
-      if (!needsEvaluation(ex.head.headers)) ex.respond(200, cached.headers200, cached.body);
+      if (cached.negotiable) negotiate(ex, cached, -1);
+      else if (!needsEvaluation(ex.head.headers)) ex.respond(200, cached.headers200, cached.body);
       else serve(ex, cached, -1);
       return;
     }
@@ -284,10 +346,113 @@ export function createStaticHandler(config: StaticConfig): Handler {
     }
     if (entry.body !== null) {
       closeQuietly(fd);
-      serve(ex, entry, -1);
-    } else {
-      serve(ex, entry, fd);
+      if (entry.negotiable) negotiate(ex, entry, -1);
+      else serve(ex, entry, -1);
+    } else if (entry.negotiable) negotiate(ex, entry, fd);
+    else serve(ex, entry, fd);
+  }
+
+  /**
+   * Pick the representation (RFC 9110 §12.5.3) and serve it: the client's ranking of what we
+   * offer, walked best first; a sidecar that is missing or stale, or a coding that does not
+   * apply to this file, passes to the next. Range requests get the identity (§14: a range of a
+   * compressed stream is useless to a client that wants bytes of the file; nginx and Caddy do
+   * the same). Nothing acceptable: 406.
+   */
+  function negotiate(ex: Exchange, e: CachedFile, fd: number): void {
+    if (ex.head.method === "GET" && ex.head.headers.has("range")) {
+      serve(ex, e, fd);
+      return;
     }
+    for (const coding of ranking(ex)) {
+      if (coding === IDENTITY) {
+        serve(ex, e, fd);
+        return;
+      }
+      const c = coding as Coding;
+      if (precompressed.includes(c) && serveSidecar(ex, e, fd, c)) return;
+      if (onTheFly.includes(c) && e.body !== null && compressible(e.contentType, e.size)) {
+        const v = variantOf(e, c);
+        if (v !== null) {
+          if (fd >= 0) closeQuietly(fd);
+          serve(ex, v, -1);
+          return;
+        }
+      }
+    }
+    if (fd >= 0) closeQuietly(fd);
+    ex.sendError(406, "NOT_ACCEPTABLE", [["Vary", "Accept-Encoding"]]);
+  }
+
+  /**
+   * The cached compressed variant of a small file, made on first use. Kept only while the
+   * cache budget allows (FileCache.charge); otherwise it is made for this response only. Null
+   * when compressing does not make it smaller (the identity is then served instead).
+   */
+  function variantOf(e: CachedFile, coding: Coding): CachedFile | null {
+    const known = e.variants?.get(coding);
+    if (known !== undefined) return known;
+    const body = compressSync(coding, e.body!);
+    const v = body.length < e.body!.length ? makeVariant(e, coding, body, extraFor(e.path, true)) : null;
+    if (cache.charge(e, v === null ? 0 : v.weight)) (e.variants ??= new Map()).set(coding, v);
+    return v;
+  }
+
+  /**
+   * Serve FILE.br / FILE.zst / FILE.gz for `e` if it exists, is a regular file inside the root
+   * and is not older than FILE (a stale sidecar would serve old content). It carries FILE's
+   * Content-Type, Vary and Cache-Control. False: not available, try the next coding.
+   */
+  function serveSidecar(ex: Exchange, e: CachedFile, fd: number, coding: Coding): boolean {
+    const scPath = e.path + SIDECAR_EXT[coding];
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(scPath, STAT_OPTS);
+    } catch {
+      return false;
+    }
+    if (st === undefined || !st.isFile() || st.mtimeMs < e.mtimeMs) return false;
+    // Keyed apart from the file itself ("\0" cannot occur in a path): "/x.js.br" asked for by
+    // name is a plain file without Content-Encoding.
+    const key = scPath + "\0";
+    let entry = cache.get(key);
+    if (entry === undefined || entry.body === null || !sameFile(entry, st)) {
+      let scFd: number;
+      try {
+        scFd = fs.openSync(scPath, OPEN_FLAGS);
+      } catch {
+        return false;
+      }
+      try {
+        const fst = fs.fstatSync(scFd);
+        if (!fst.isFile() || fst.mtimeMs < e.mtimeMs || !insideRoot(scPath)) {
+          closeQuietly(scFd);
+          return false;
+        }
+        if (entry === undefined || !sameFile(entry, fst)) {
+          let body: Uint8Array | null = null;
+          if (fst.size <= maxFileSize) body = readWhole(scFd, fst.size);
+          if (body !== null && body.length !== fst.size) {
+            closeQuietly(scFd);
+            return false; // changing under us: let the next request look again
+          }
+          entry = makeEntry(key, fst, body, [["Content-Encoding", coding], ...extraFor(e.path, true)], true, e.contentType, "-" + coding);
+          cache.set(entry);
+        }
+      } catch {
+        closeQuietly(scFd);
+        return false;
+      }
+      if (fd >= 0) closeQuietly(fd);
+      if (entry.body !== null) {
+        closeQuietly(scFd);
+        serve(ex, entry, -1);
+      } else serve(ex, entry, scFd);
+      return true;
+    }
+    if (fd >= 0) closeQuietly(fd);
+    serve(ex, entry, -1);
+    return true;
   }
 
   /** Build (and cache) the entry for an open regular file. Small files are read whole. */
@@ -300,7 +465,10 @@ export function createStaticHandler(config: StaticConfig): Handler {
       // so this entry is rebuilt rather than served again.
       if (body.length !== id.size) ident = { dev: id.dev, ino: id.ino, size: body.length, mtimeMs: id.mtimeMs, ctimeMs: id.ctimeMs };
     }
-    const entry = makeEntry(fsPath, ident, body);
+    const contentType = contentTypeFor(fsPath);
+    // Negotiable: a compressible type (on the fly), or any file when sidecars may exist.
+    const negotiable = precompressed.length > 0 || compressible(contentType, ident.size);
+    const entry = makeEntry(fsPath, ident, body, negotiating || config.cacheControl ? extraFor(fsPath, negotiable) : [], negotiable, contentType);
     if (ident === id) cache.set(entry);
     else cache.delete(fsPath);
     return entry;

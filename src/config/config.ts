@@ -126,7 +126,14 @@ export interface StaticConfig {
   readonly precompressed?: readonly Coding[];
   /** Route `cache_control = [...]`: first matching rule sets Cache-Control (200, 206 and 304). */
   readonly cacheControl?: readonly CacheControlRule[];
+  /**
+   * `try_files` (nginx/Caddy): candidates tried in order, "{path}" = the request path; the
+   * first that names an existing file is served with 200. `status` set: the explicit "=404".
+   */
+  readonly tryFiles?: readonly TryFile[];
 }
+
+export type TryFile = { readonly template: string } | { readonly status: 404 };
 
 /** Content codings we produce (Bun/node:zlib built-ins). */
 export type Coding = "zstd" | "br" | "gzip";

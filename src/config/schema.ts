@@ -172,6 +172,12 @@ export const ROUTE: TableNode = {
           doc: 'Serve FILE.br / FILE.zst / FILE.gz next to FILE when the client accepts that coding ("br", "zstd", "gzip"; preference order).',
           item: { kind: "enum", values: ["br", "zstd", "gzip"], doc: "coding" },
         },
+        try_files: {
+          kind: "list",
+          doc: 'Candidates tried in order, the first existing file is served (SPA: ["{path}", "{path}/", "/index.html"]); a last "=404" answers 404.',
+          item: { kind: "string", doc: "path" },
+          defaultText: "off",
+        },
       },
     },
     redirect: {

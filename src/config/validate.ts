@@ -21,6 +21,7 @@ import type {
   StaticConfig,
   Template,
   Timeouts,
+  TryFile,
 } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
 import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
@@ -806,9 +807,36 @@ function validateStatic(v: Validator, raw: unknown, p: string): RouteAction | nu
   const fileCacheMaxFileSize = v.size(t.cache_max_file_size, f.cache_max_file_size!, `${p}.cache_max_file_size`);
   const fileCacheMaxBytes = v.size(t.cache_max_bytes, f.cache_max_bytes!, `${p}.cache_max_bytes`);
   const pre = codingList(v, t.precompressed, STATIC_NODE.fields.precompressed as ListNode, `${p}.precompressed`);
+  const tryFiles = validateTryFiles(v, t.try_files, `${p}.try_files`);
   if (root === null) return null;
-  const st: StaticConfig = { root, index, serveDotfiles, fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
-  return { kind: "static", static: pre && pre.length > 0 ? { ...st, precompressed: pre } : st };
+  let st: StaticConfig = { root, index, serveDotfiles, fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
+  if (pre && pre.length > 0) st = { ...st, precompressed: pre };
+  if (tryFiles) st = { ...st, tryFiles };
+  return { kind: "static", static: st };
+}
+
+/** try_files: paths starting with "/" or "{path}" (the only placeholder), "=404" last. */
+function validateTryFiles(v: Validator, raw: unknown, p: string): TryFile[] | null {
+  const l = v.list(raw, STATIC_NODE.fields.try_files as ListNode, p);
+  if (l === null) return null;
+  if (l.length === 0) v.err(p, `is empty; list candidates, e.g. ["{path}", "{path}/", "/index.html"], or remove try_files`);
+  const out: TryFile[] = [];
+  l.forEach((c, j) => {
+    const cp = `${p}[${j}]`;
+    if (typeof c !== "string") return v.err(cp, `must be a string, got ${describe(c)}; e.g. "/index.html"`);
+    if (c.startsWith("=")) {
+      if (c !== "=404") return v.err(cp, `${JSON.stringify(c)}: only "=404" is supported as a status; write "=404" or a path`);
+      if (j !== l.length - 1) return v.err(cp, `"=404" ends the list (later candidates would never be tried); move it last`);
+      out.push({ status: 404 });
+      return;
+    }
+    const rest = c.replace(/\{path\}/g, "");
+    if (!(c.startsWith("/") || c.startsWith("{path}")) || /[{}?#\s\x00-\x1f\x7f]/.test(rest)) {
+      return v.err(cp, `${JSON.stringify(c)} is not a candidate path; start it with "/" or "{path}" ({path} is the only placeholder; no query), e.g. "/index.html"`);
+    }
+    out.push({ template: c });
+  });
+  return out;
 }
 
 /** A list of distinct content codings (precompressed, compress.codings); null when absent. */

@@ -244,6 +244,32 @@ export function createStaticHandler(config: StaticConfig): Handler {
     return unchanged(cpath, fsPath, e);
   }
 
+  const tryFiles = config.tryFiles ?? null;
+
+  /**
+   * try_files (nginx/Caddy): the first candidate naming an existing regular file (a "/"-ending
+   * one: the directory's index file), with {path} = the request path as this handler sees it
+   * (after strip_prefix). A directory without a trailing slash is not a match (nginx's $uri).
+   * null: no candidate exists, or "=404" was reached.
+   */
+  function tryCandidates(path: string): string | null {
+    for (const c of tryFiles!) {
+      if ("status" in c) return null;
+      const p = c.template.split("{path}").join(path);
+      const t = resolveTarget(p);
+      if (!t.ok) continue;
+      const hit = cache.get(t.fsPath);
+      if (hit !== undefined && fresh(hit, t.cpath, t.fsPath)) return p;
+      try {
+        if (fs.statSync(t.fsPath, STAT_OPTS)?.isFile()) return p;
+        if (t.alternates !== null && t.alternates.some((a) => fs.statSync(a, STAT_OPTS)?.isFile())) return p;
+      } catch {
+        // EACCES, ENAMETOOLONG, …: not a match; the next candidate decides
+      }
+    }
+    return null;
+  }
+
   function insideRoot(fsPath: string): boolean {
     const real = fs.realpathSync.native(fsPath);
     return real === root || real.startsWith(rootPrefix);
@@ -257,7 +283,16 @@ export function createStaticHandler(config: StaticConfig): Handler {
       return;
     }
 
-    let t = resolveTarget(ex.head.path);
+    let reqPath = ex.head.path;
+    if (tryFiles !== null) {
+      const chosen = tryCandidates(reqPath);
+      if (chosen === null) {
+        ex.sendError(404, "FILE_NOT_FOUND");
+        return;
+      }
+      reqPath = chosen;
+    }
+    let t = resolveTarget(reqPath);
     if (!t.ok) {
       ex.sendError(t.status, t.code);
       return;

@@ -16,7 +16,7 @@ const cfg = (route: Raw): Raw => ({ log: { access: "off" }, site: [{ listen: ["1
 
 test("the issue's example is valid and reaches StaticConfig; --print-config round-trips", () => {
   const raw = cfg({
-    static: { root: "public", precompressed: ["br", "zstd", "gzip"] },
+    static: { root: "public", precompressed: ["br", "zstd", "gzip"], try_files: ["{path}", "{path}/", "/index.html", "=404"] },
     compress: { codings: ["zstd", "br", "gzip"], min_size: 1024, types: ["text/*", "application/json"] },
     cache_control: [
       { match: "/assets/**", value: "public, max-age=31536000, immutable" },
@@ -29,6 +29,7 @@ test("the issue's example is valid and reaches StaticConfig; --print-config roun
   expect(a.kind).toBe("static");
   if (a.kind !== "static") return;
   expect(a.static.precompressed).toEqual(["br", "zstd", "gzip"]);
+  expect(a.static.tryFiles).toEqual([{ template: "{path}" }, { template: "{path}/" }, { template: "/index.html" }, { status: 404 }]);
   expect(a.static.compress).toEqual({ codings: ["zstd", "br", "gzip"], minSize: 1024, types: ["text/*", "application/json"] });
   expect(a.static.cacheControl!.map((c) => [c.match, c.value])).toEqual([
     ["/assets/**", "public, max-age=31536000, immutable"],
@@ -62,6 +63,11 @@ describe("mistakes", () => {
     ["rule without match", { static: { root: "public" }, cache_control: [{ value: "no-cache" }] }, "site[0].route[0].cache_control[0].match", /needs a pattern/],
     ["rule without value", { static: { root: "public" }, cache_control: [{ match: "*.html" }] }, "site[0].route[0].cache_control[0].value", /needs a value/],
     ["value with a newline", { static: { root: "public" }, cache_control: [{ match: "*.html", value: "a\nb" }] }, "site[0].route[0].cache_control[0].value", /field value/],
+    ["try_files empty", { static: { root: "public", try_files: [] } }, "site[0].route[0].static.try_files", /empty/],
+    ["try_files =404 not last", { static: { root: "public", try_files: ["=404", "{path}"] } }, "site[0].route[0].static.try_files[0]", /last/],
+    ["try_files =500", { static: { root: "public", try_files: ["{path}", "=500"] } }, "site[0].route[0].static.try_files[1]", /only "=404"/],
+    ["try_files relative", { static: { root: "public", try_files: ["index.html"] } }, "site[0].route[0].static.try_files[0]", /start it with/],
+    ["try_files other placeholder", { static: { root: "public", try_files: ["{host}/x"] } }, "site[0].route[0].static.try_files[0]", /only placeholder/],
     ["unknown rule key", { static: { root: "public" }, cache_control: [{ match: "*", value: "x", vlaue: "y" }] }, "site[0].route[0].cache_control[0].vlaue", /unknown key/],
   ];
   test.each(rows)("%s", (_name, route, path, msg) => {

@@ -131,6 +131,8 @@ export interface StaticConfig {
    * first that names an existing file is served with 200. `status` set: the explicit "=404".
    */
   readonly tryFiles?: readonly TryFile[];
+  /** Route `errors = { 404 = "/404.html" }`: status → request path of a page in the root. */
+  readonly errorPages?: ReadonlyMap<number, string>;
 }
 
 export type TryFile = { readonly template: string } | { readonly status: 404 };

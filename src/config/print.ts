@@ -58,6 +58,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
       };
       if (s.tryFiles) (out.static as Raw).try_files = s.tryFiles.map((t) => ("status" in t ? `=${t.status}` : t.template));
       if (s.compress) out.compress = { codings: [...s.compress.codings], min_size: formatSize(s.compress.minSize), types: [...s.compress.types] };
+      if (s.errorPages) out.errors = Object.fromEntries([...s.errorPages].map(([k, v]) => [String(k), v]));
       if (s.cacheControl) out.cache_control = s.cacheControl.map((c) => ({ match: c.match, value: c.value }));
       break;
     }

@@ -50,7 +50,8 @@ export interface ListNode {
 export interface MapNode {
   readonly kind: "map";
   readonly doc: string;
-  readonly key: "header-name";
+  /** "status": keys are HTTP status codes (route `errors`). */
+  readonly key: "header-name" | "status";
   readonly value: Leaf;
 }
 export interface TableNode {
@@ -210,6 +211,12 @@ export const ROUTE: TableNode = {
           item: { kind: "string", doc: "media type" },
         },
       },
+    },
+    errors: {
+      kind: "map",
+      key: "status",
+      doc: 'Custom error pages of a static route: status → a file in the root, e.g. { 404 = "/404.html" }; a missing page falls back to the built-in one.',
+      value: { kind: "string", doc: "path in the root" },
     },
     cache_control: {
       kind: "table",

@@ -861,7 +861,7 @@ const MEDIA_RANGE = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
 
 /** compress and cache_control: keys of the route that refine a static action (issue 10). */
 function staticExtras(v: Validator, r: Record<string, unknown>, p: string, action: RouteAction | null): RouteAction | null {
-  if (r.compress === undefined && r.cache_control === undefined) return action;
+  if (r.compress === undefined && r.cache_control === undefined && r.errors === undefined) return action;
   const isStatic = action?.kind === "static";
   let compress: CompressConfig | undefined;
   if (r.compress !== undefined) {
@@ -904,8 +904,31 @@ function staticExtras(v: Validator, r: Record<string, unknown>, p: string, actio
       });
     }
   }
+  let errorPages: Map<number, string> | undefined;
+  if (r.errors !== undefined) {
+    const ep = `${p}.errors`;
+    if (action && !isStatic) v.err(ep, `errors applies to static routes only; remove it or move it to a static route`);
+    if (!isTable(r.errors)) v.err(ep, `must be a table of status = "page", got ${describe(r.errors)}; e.g. { 404 = "/404.html" }`);
+    else {
+      errorPages = new Map();
+      for (const [k, val] of Object.entries(r.errors)) {
+        const cp = childPath(ep, k);
+        const status = /^[45]\d\d$/.test(k) ? Number(k) : 0;
+        if (status < 400 || status > 599) {
+          v.err(cp, `${JSON.stringify(k)} is not an error status; use a code from 400 to 599, e.g. 404 = "/404.html"`);
+          continue;
+        }
+        if (typeof val !== "string" || !val.startsWith("/") || /[?#\s\x00-\x1f\x7f]/.test(val) || normalizePath(val) !== val || val.endsWith("/")) {
+          v.err(cp, `${describe(val)} is not a page path; give the file's path in the root starting with "/", e.g. "/404.html"`);
+          continue;
+        }
+        errorPages.set(status, val);
+      }
+    }
+  }
   if (!action || action.kind !== "static") return action;
   let st: StaticConfig = action.static;
+  if (errorPages && errorPages.size > 0) st = { ...st, errorPages };
   if (compress) st = { ...st, compress };
   if (cacheControl && cacheControl.length > 0) st = { ...st, cacheControl };
   return { kind: "static", static: st };

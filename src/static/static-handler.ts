@@ -57,6 +57,8 @@ import { compressSync, SIDECAR_EXT, typeMatches } from "./codings.ts";
 import { contentTypeFor } from "./content-type.ts";
 import { makeVariant } from "./file-cache.ts";
 import type { Coding } from "../config/config.ts";
+import { closesConnection } from "../errors.ts";
+import { ExchangeDecorator } from "../middleware/decorator.ts";
 
 /** Largest read when streaming a file (256 KiB: large enough to amortise the syscall). */
 export const STREAM_CHUNK = 256 * 1024;
@@ -595,7 +597,62 @@ export function createStaticHandler(config: StaticConfig): Handler {
     else streamFile(ex, fd, 200, e.headers200, e.size, [{ start: 0, end: e.size - 1 }]);
   }
 
-  return handler;
+  /** A custom error page's cached entry (errors = { 404 = "/404.html" }), or null: use the built-in page. */
+  function errorPageEntry(pagePath: string): CachedFile | null {
+    const t = resolveTarget(pagePath);
+    if (!t.ok) return null;
+    const hit = cache.get(t.fsPath);
+    if (hit !== undefined && hit.body !== null && fresh(hit, t.cpath, t.fsPath)) return hit;
+    let fd = -1;
+    try {
+      fd = fs.openSync(t.fsPath, OPEN_FLAGS);
+      const fst = fs.fstatSync(fd);
+      if (!fst.isFile() || fst.size > maxFileSize || !insideRoot(t.fsPath)) return null;
+      const e = load(t.fsPath, fd, fst);
+      return e.body !== null ? e : null;
+    } catch {
+      return null; // missing or unreadable: the built-in page
+    } finally {
+      if (fd >= 0) closeQuietly(fd);
+    }
+  }
+
+  const pages = config.errorPages;
+  if (pages === undefined || pages.size === 0) return handler;
+  return (ex) => handler(new ErrorPageExchange(ex, pages, errorPageEntry));
+}
+
+/**
+ * Custom error pages of a static route: sendError() for a configured status answers with the
+ * page file instead of the built-in page (same status, same extra fields such as Allow, same
+ * access-log code). Errors that close the connection (the request stream is suspect) and errors
+ * after the head was sent keep the built-in behaviour, and so does a missing page.
+ */
+class ErrorPageExchange extends ExchangeDecorator {
+  constructor(
+    inner: Exchange,
+    private readonly pages: ReadonlyMap<number, string>,
+    private readonly entry: (pagePath: string) => CachedFile | null,
+  ) {
+    super(inner);
+  }
+
+  override sendError(status: number, code?: string, headers?: HeaderPairs): void {
+    const page = this.pages.get(status);
+    if (page === undefined || this.inner.responseStarted || (code !== undefined && closesConnection(code))) {
+      this.inner.sendError(status, code, headers);
+      return;
+    }
+    const e = this.entry(page);
+    if (e === null) {
+      this.inner.sendError(status, code, headers);
+      return;
+    }
+    if (code) this.inner.log.errorCode ??= code;
+    const pairs: [string, string][] = [["Content-Type", e.contentType]];
+    if (headers) for (const h of headers) pairs.push([h[0], h[1]]);
+    this.inner.respond(status, pairs, e.body);
+  }
 }
 
 /** The multipart body assembled from an in-memory file. */

@@ -1,7 +1,8 @@
 /**
  * try_files for a single-page app (issue 10): nginx/Caddy semantics, first existing candidate
  * served with 200, "{path}/" serving a folder's index, an explicit trailing "=404", and
- * cache_control following the file actually served (the SPA shell gets "*.html"'s rule).
+ * cache_control following the file actually served (the SPA shell gets "*.html"'s rule), and
+ * custom error pages (errors = { 404 = "/404.html" }; a missing page falls back to the built-in).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import path from "node:path";
@@ -20,11 +21,18 @@ beforeAll(async () => {
     "docs/index.html": "<p>docs</p>\n",
     "about.txt": "about\n",
     ".secret": "no\n",
+    "404.html": "<h1>custom not found</h1>\n",
   });
   cfgDir = makeRoot({
     "ds.toml": `
 [[site]]
 listen = ["127.0.0.1:0"]
+
+[[site.route]]
+path = "/e/"
+strip_prefix = "/e"
+static = { root = ${JSON.stringify(root)} }
+errors = { 404 = "/404.html", 405 = "/no-such-page.html" }
 
 [[site.route]]
 path = "/strict/"
@@ -73,4 +81,23 @@ test("HEAD of an SPA route has the shell's length", async () => {
   const r = await get(s.port, "/deep/link", {}, "HEAD");
   expect(r.status).toBe(200);
   expect(r.header("content-length")).toBe(String(SHELL.length));
+});
+
+test("custom error page: 404 answered with the page file, status kept", async () => {
+  const r = await get(s.port, "/e/nope.txt");
+  expect(r.status).toBe(404);
+  expect(r.header("content-type")).toBe("text/html; charset=utf-8");
+  expect(r.body.toString()).toBe("<h1>custom not found</h1>\n");
+  expect(r.header("content-length")).toBe(String(r.body.length));
+  const h = await get(s.port, "/e/nope.txt", {}, "HEAD");
+  expect(h.status).toBe(404);
+  expect(h.body.length).toBe(0);
+  // the page itself is still an ordinary file
+  expect((await get(s.port, "/e/404.html")).status).toBe(200);
+});
+
+test("custom error page missing: the built-in page, with its extra fields", async () => {
+  const r = await get(s.port, "/e/about.txt", {}, "DELETE");
+  expectErrorPage(r, 405);
+  expect(r.header("allow")).toBe("GET, HEAD, OPTIONS");
 });

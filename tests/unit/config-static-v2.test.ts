@@ -18,6 +18,7 @@ test("the issue's example is valid and reaches StaticConfig; --print-config roun
   const raw = cfg({
     static: { root: "public", precompressed: ["br", "zstd", "gzip"], try_files: ["{path}", "{path}/", "/index.html", "=404"] },
     compress: { codings: ["zstd", "br", "gzip"], min_size: 1024, types: ["text/*", "application/json"] },
+    errors: { "404": "/404.html" },
     cache_control: [
       { match: "/assets/**", value: "public, max-age=31536000, immutable" },
       { match: "*.html", value: "no-cache" },
@@ -68,6 +69,10 @@ describe("mistakes", () => {
     ["try_files =500", { static: { root: "public", try_files: ["{path}", "=500"] } }, "site[0].route[0].static.try_files[1]", /only "=404"/],
     ["try_files relative", { static: { root: "public", try_files: ["index.html"] } }, "site[0].route[0].static.try_files[0]", /start it with/],
     ["try_files other placeholder", { static: { root: "public", try_files: ["{host}/x"] } }, "site[0].route[0].static.try_files[0]", /only placeholder/],
+    ["errors bad status", { static: { root: "public" }, errors: { "200": "/x.html" } }, "site[0].route[0].errors.200", /error status/],
+    ["errors relative page", { static: { root: "public" }, errors: { "404": "404.html" } }, "site[0].route[0].errors.404", /page path/],
+    ["errors dot segments", { static: { root: "public" }, errors: { "404": "/a/../404.html" } }, "site[0].route[0].errors.404", /page path/],
+    ["errors on a proxy", { proxy: { to: ["http://127.0.0.1:9"] }, errors: { "404": "/404.html" } }, "site[0].route[0].errors", /static routes only/],
     ["unknown rule key", { static: { root: "public" }, cache_control: [{ match: "*", value: "x", vlaue: "y" }] }, "site[0].route[0].cache_control[0].vlaue", /unknown key/],
   ];
   test.each(rows)("%s", (_name, route, path, msg) => {

@@ -133,6 +133,8 @@ export interface StaticConfig {
   readonly tryFiles?: readonly TryFile[];
   /** Route `errors = { 404 = "/404.html" }`: status → request path of a page in the root. */
   readonly errorPages?: ReadonlyMap<number, string>;
+  /** `browse = true`: list a folder without an index file (HTML, or JSON for Accept: application/json). */
+  readonly browse?: boolean;
 }
 
 export type TryFile = { readonly template: string } | { readonly status: 404 };

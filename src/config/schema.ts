@@ -173,6 +173,7 @@ export const ROUTE: TableNode = {
           doc: 'Serve FILE.br / FILE.zst / FILE.gz next to FILE when the client accepts that coding ("br", "zstd", "gzip"; preference order).',
           item: { kind: "enum", values: ["br", "zstd", "gzip"], doc: "coding" },
         },
+        browse: { kind: "bool", default: false, doc: "List folders without an index file (HTML, or JSON for Accept: application/json); dotfiles are never listed." },
         try_files: {
           kind: "list",
           doc: 'Candidates tried in order, the first existing file is served (SPA: ["{path}", "{path}/", "/index.html"]); a last "=404" answers 404.',

@@ -808,10 +808,12 @@ function validateStatic(v: Validator, raw: unknown, p: string): RouteAction | nu
   const fileCacheMaxBytes = v.size(t.cache_max_bytes, f.cache_max_bytes!, `${p}.cache_max_bytes`);
   const pre = codingList(v, t.precompressed, STATIC_NODE.fields.precompressed as ListNode, `${p}.precompressed`);
   const tryFiles = validateTryFiles(v, t.try_files, `${p}.try_files`);
+  const browse = v.bool(t.browse, f.browse!, `${p}.browse`);
   if (root === null) return null;
   let st: StaticConfig = { root, index, serveDotfiles, fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
   if (pre && pre.length > 0) st = { ...st, precompressed: pre };
   if (tryFiles) st = { ...st, tryFiles };
+  if (browse) st = { ...st, browse };
   return { kind: "static", static: st };
 }
 

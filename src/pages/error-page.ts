@@ -131,7 +131,8 @@ function html(s: string): string {
  * Minified by hand to stay well under 2 KiB. The accent colour follows the status class:
  * amber for "your request" (4xx), red for "our side" (5xx).
  */
-const CSS =
+/** Shared with the directory listing (src/pages/dir-listing.ts), so both look alike. */
+export const CSS =
   ":root{color-scheme:light dark;--bg:#f7f7f8;--fg:#1f2328;--mut:#59636e;--ln:#d8dee4;--a4:#b35900;--a5:#c62828}" +
   "@media(prefers-color-scheme:dark){:root{--bg:#0f1115;--fg:#e6e8eb;--mut:#9198a1;--ln:#30363d;--a4:#f0a44b;--a5:#ff7b72}}" +
   "*{box-sizing:border-box}" +

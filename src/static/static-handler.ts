@@ -58,12 +58,24 @@ import { contentTypeFor } from "./content-type.ts";
 import { makeVariant } from "./file-cache.ts";
 import type { Coding } from "../config/config.ts";
 import { closesConnection } from "../errors.ts";
+import {
+  LISTING_PAGE_SIZE,
+  type ListingEntry,
+  type ListingView,
+  parseListingQuery,
+  renderListingHtml,
+  renderListingJson,
+  sortEntries,
+  wantsJson,
+} from "../pages/dir-listing.ts";
 import { ExchangeDecorator } from "../middleware/decorator.ts";
 
 /** Largest read when streaming a file (256 KiB: large enough to amortise the syscall). */
 export const STREAM_CHUNK = 256 * 1024;
 /** Smallest read while streaming, so a nearly full queue does not turn into many tiny reads. */
 const MIN_READ = 16 * 1024;
+/** Most names read from one folder for a listing (browse = true): bounds memory and time. */
+export const LISTING_MAX_ENTRIES = 10_000;
 /** Raw request paths whose resolution is memoised (attackers choose the keys: keep it bounded). */
 export const RESOLVE_CACHE_MAX = 1024;
 
@@ -247,6 +259,77 @@ export function createStaticHandler(config: StaticConfig): Handler {
   }
 
   const tryFiles = config.tryFiles ?? null;
+  const browse = config.browse === true;
+
+  /**
+   * browse = true: the listing of a folder that has no index file (docs/static-files.md).
+   * Dotfiles are never listed (whatever `dotfiles` says: a listing must not advertise them);
+   * entries that are neither files nor folders, or cannot be stat'ed, are left out. At most
+   * LISTING_MAX_ENTRIES names are read (bounded memory and time), LISTING_PAGE_SIZE per page.
+   */
+  function listDirectory(ex: Exchange, rel: string): void {
+    const dir = rel === "" ? root : root === "/" ? "/" + rel : root + "/" + rel;
+    const entries: ListingEntry[] = [];
+    let d: fs.Dir | null = null;
+    try {
+      if (!insideRoot(dir)) {
+        ex.sendError(404, "PATH_SYMLINK_ESCAPE");
+        return;
+      }
+      d = fs.opendirSync(dir);
+      let read = 0;
+      for (let ent = d.readSync(); ent !== null && read < LISTING_MAX_ENTRIES; ent = d.readSync()) {
+        read++;
+        if (ent.name.startsWith(".")) continue;
+        let st: fs.Stats | undefined;
+        try {
+          st = fs.statSync((dir === "/" ? "" : dir) + "/" + ent.name, STAT_OPTS);
+        } catch {
+          continue;
+        }
+        if (st === undefined || !(st.isFile() || st.isDirectory())) continue;
+        entries.push({ name: ent.name, dir: st.isDirectory(), size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs });
+      }
+    } catch (err) {
+      const e = fsErrorStatus(err);
+      ex.sendError(e.status, e.code);
+      return;
+    } finally {
+      try {
+        d?.closeSync();
+      } catch {
+        // already closed
+      }
+    }
+    const q = parseListingQuery(ex.head.query);
+    sortEntries(entries, q.sort, q.order);
+    const pages = Math.max(1, Math.ceil(entries.length / LISTING_PAGE_SIZE));
+    if (q.page > pages) {
+      ex.sendError(404, "FILE_NOT_FOUND");
+      return;
+    }
+    const view: ListingView = {
+      path: (ex.head.mount ?? "") + "/" + (rel === "" ? "" : rel + "/"),
+      entries: entries.slice((q.page - 1) * LISTING_PAGE_SIZE, q.page * LISTING_PAGE_SIZE),
+      sort: q.sort,
+      order: q.order,
+      page: q.page,
+      pages,
+      total: entries.length,
+    };
+    const json = wantsJson(ex.head.headers.get("accept"));
+    // Vary: Accept (HTML or JSON from one URL, §12.5.5); no-cache: a listing changes whenever
+    // the folder does and has no validator of its own.
+    ex.respond(
+      200,
+      [
+        ["Content-Type", json ? "application/json; charset=utf-8" : "text/html; charset=utf-8"],
+        ["Vary", "Accept"],
+        ["Cache-Control", "no-cache"],
+      ],
+      json ? renderListingJson(view) : renderListingHtml(view),
+    );
+  }
 
   /**
    * try_files (nginx/Caddy): the first candidate naming an existing regular file (a "/"-ending
@@ -328,7 +411,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
       return;
     }
     if (st === undefined) {
-      ex.sendError(404, "FILE_NOT_FOUND");
+      if (browse && t.trailingSlash) listDirectory(ex, t.rel);
+      else ex.sendError(404, "FILE_NOT_FOUND");
       return;
     }
 
@@ -343,6 +427,7 @@ export function createStaticHandler(config: StaticConfig): Handler {
 
     if (!st.isFile()) {
       if (st.isDirectory() && !t.trailingSlash) redirectToDirectory(ex, t.fsPath, t.rel);
+      else if (st.isDirectory() && browse) listDirectory(ex, t.rel);
       else ex.sendError(404, st.isDirectory() ? "FILE_NOT_FOUND" : "FILE_NOT_REGULAR");
       return;
     }

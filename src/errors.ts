@@ -97,6 +97,7 @@ const E = {
   PATH_TRAVERSAL: [400, true, "warn", "A .. segment that would leave the document root."],
   PATH_DOTFILE: [404, false, "warn", "A path segment starting with . while dotfiles are not served."],
   PATH_SYMLINK_ESCAPE: [404, false, "warn", "A symlink that resolves outside the document root."],
+  PATH_SYMLINK_DENIED: [404, false, "warn", "The path goes through a symlink and the route has symlinks = \"deny\"."],
   FILE_NOT_FOUND: [404, false, "info", "No such file (or a directory without an index file)."],
   FILE_NOT_REGULAR: [404, false, "warn", "The path names a device, socket or FIFO."],
   FILE_FORBIDDEN: [403, false, "warn", "The file exists but may not be read (EACCES/EPERM)."],

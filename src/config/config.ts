@@ -135,6 +135,12 @@ export interface StaticConfig {
   readonly errorPages?: ReadonlyMap<number, string>;
   /** `browse = true`: list a folder without an index file (HTML, or JSON for Accept: application/json). */
   readonly browse?: boolean;
+  /**
+   * Symlinks: "within_root" (default: followed while the real path stays in the root),
+   * "follow" (followed anywhere, nginx's default), "deny" (a path through any symlink is 404,
+   * nginx's disable_symlinks on). Absent = "within_root".
+   */
+  readonly symlinks?: "within_root" | "follow" | "deny";
 }
 
 export type TryFile = { readonly template: string } | { readonly status: 404 };

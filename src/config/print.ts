@@ -56,6 +56,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
         cache_max_bytes: formatSize(s.fileCacheMaxBytes),
         precompressed: [...(s.precompressed ?? [])],
         browse: s.browse ?? false,
+        symlinks: s.symlinks ?? "within_root",
       };
       if (s.tryFiles) (out.static as Raw).try_files = s.tryFiles.map((t) => ("status" in t ? `=${t.status}` : t.template));
       if (s.compress) out.compress = { codings: [...s.compress.codings], min_size: formatSize(s.compress.minSize), types: [...s.compress.types] };

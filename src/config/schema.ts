@@ -173,6 +173,13 @@ export const ROUTE: TableNode = {
           doc: 'Serve FILE.br / FILE.zst / FILE.gz next to FILE when the client accepts that coding ("br", "zstd", "gzip"; preference order).',
           item: { kind: "enum", values: ["br", "zstd", "gzip"], doc: "coding" },
         },
+        hidden: { kind: "enum", values: ["deny", "allow"], default: "deny", doc: 'Paths with a segment starting with ".": "deny" (404, as if missing) or "allow" (served; same as dotfiles = true).' },
+        symlinks: {
+          kind: "enum",
+          values: ["within_root", "follow", "deny"],
+          default: "within_root",
+          doc: '"within_root": followed while the real path stays in the root (else 404); "follow": followed anywhere; "deny": any symlink in the path is 404.',
+        },
         browse: { kind: "bool", default: false, doc: "List folders without an index file (HTML, or JSON for Accept: application/json); dotfiles are never listed." },
         try_files: {
           kind: "list",

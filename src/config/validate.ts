@@ -809,8 +809,14 @@ function validateStatic(v: Validator, raw: unknown, p: string): RouteAction | nu
   const pre = codingList(v, t.precompressed, STATIC_NODE.fields.precompressed as ListNode, `${p}.precompressed`);
   const tryFiles = validateTryFiles(v, t.try_files, `${p}.try_files`);
   const browse = v.bool(t.browse, f.browse!, `${p}.browse`);
+  const hidden = v.enumOf<"deny" | "allow">(t.hidden, f.hidden!, `${p}.hidden`);
+  if (t.hidden !== undefined && t.dotfiles !== undefined && (hidden === "allow") !== serveDotfiles) {
+    v.err(`${p}.hidden`, `hidden = ${JSON.stringify(hidden)} contradicts dotfiles = ${serveDotfiles}; keep one of the two (hidden is the newer name)`);
+  }
+  const symlinks = v.enumOf<"within_root" | "follow" | "deny">(t.symlinks, f.symlinks!, `${p}.symlinks`);
   if (root === null) return null;
-  let st: StaticConfig = { root, index, serveDotfiles, fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
+  let st: StaticConfig = { root, index, serveDotfiles: serveDotfiles || hidden === "allow", fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
+  if (symlinks !== "within_root") st = { ...st, symlinks };
   if (pre && pre.length > 0) st = { ...st, precompressed: pre };
   if (tryFiles) st = { ...st, tryFiles };
   if (browse) st = { ...st, browse };

@@ -167,6 +167,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
   const cache = new FileCache(config.fileCacheMaxBytes);
   const validityMs = config.fileCacheValidityMs;
   const targets = new Map<string, Target>();
+  const symlinks = config.symlinks ?? "within_root";
+  const symlinkCode = symlinks === "deny" ? "PATH_SYMLINK_DENIED" : "PATH_SYMLINK_ESCAPE";
 
   // ---- content negotiation (issue 10; docs/static-files.md "Compression") ----------------
   const compress = config.compress ?? null;
@@ -273,14 +275,14 @@ export function createStaticHandler(config: StaticConfig): Handler {
     let d: fs.Dir | null = null;
     try {
       if (!insideRoot(dir)) {
-        ex.sendError(404, "PATH_SYMLINK_ESCAPE");
+        ex.sendError(404, symlinkCode);
         return;
       }
       d = fs.opendirSync(dir);
       let read = 0;
       for (let ent = d.readSync(); ent !== null && read < LISTING_MAX_ENTRIES; ent = d.readSync()) {
         read++;
-        if (ent.name.startsWith(".")) continue;
+        if (ent.name.startsWith(".") || (symlinks === "deny" && ent.isSymbolicLink())) continue;
         let st: fs.Stats | undefined;
         try {
           st = fs.statSync((dir === "/" ? "" : dir) + "/" + ent.name, STAT_OPTS);
@@ -355,8 +357,12 @@ export function createStaticHandler(config: StaticConfig): Handler {
     return null;
   }
 
+  /** The symlinks policy (config.symlinks): may this path be served? (root is already real.) */
   function insideRoot(fsPath: string): boolean {
+    if (symlinks === "follow") return true;
     const real = fs.realpathSync.native(fsPath);
+    // "deny": the real path equals the literal one only when no component is a symlink.
+    if (symlinks === "deny") return real === fsPath;
     return real === root || real.startsWith(rootPrefix);
   }
 
@@ -455,7 +461,7 @@ export function createStaticHandler(config: StaticConfig): Handler {
       } else {
         if (!insideRoot(t.fsPath)) {
           closeQuietly(fd);
-          ex.sendError(404, "PATH_SYMLINK_ESCAPE");
+          ex.sendError(404, symlinkCode);
           return;
         }
         entry = load(t.fsPath, fd, fst);
@@ -599,7 +605,7 @@ export function createStaticHandler(config: StaticConfig): Handler {
   function redirectToDirectory(ex: Exchange, fsPath: string, rel: string): void {
     try {
       if (!insideRoot(fsPath)) {
-        ex.sendError(404, "PATH_SYMLINK_ESCAPE");
+        ex.sendError(404, symlinkCode);
         return;
       }
     } catch (err) {

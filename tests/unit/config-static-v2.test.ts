@@ -73,6 +73,9 @@ describe("mistakes", () => {
     ["errors relative page", { static: { root: "public" }, errors: { "404": "404.html" } }, "site[0].route[0].errors.404", /page path/],
     ["errors dot segments", { static: { root: "public" }, errors: { "404": "/a/../404.html" } }, "site[0].route[0].errors.404", /page path/],
     ["errors on a proxy", { proxy: { to: ["http://127.0.0.1:9"] }, errors: { "404": "/404.html" } }, "site[0].route[0].errors", /static routes only/],
+    ["hidden bad value", { static: { root: "public", hidden: "show" } }, "site[0].route[0].static.hidden", /must be/],
+    ["hidden contradicts dotfiles", { static: { root: "public", hidden: "allow", dotfiles: false } }, "site[0].route[0].static.hidden", /contradicts/],
+    ["symlinks bad value", { static: { root: "public", symlinks: "never" } }, "site[0].route[0].static.symlinks", /must be/],
     ["unknown rule key", { static: { root: "public" }, cache_control: [{ match: "*", value: "x", vlaue: "y" }] }, "site[0].route[0].cache_control[0].vlaue", /unknown key/],
   ];
   test.each(rows)("%s", (_name, route, path, msg) => {

@@ -118,6 +118,7 @@ const E = {
   UPSTREAM_TIMEOUT: [504, false, "error", "Upstream connect or first response byte timed out."],
   UPSTREAM_SEND_TIMEOUT: [504, false, "error", "The upstream took no request bytes for the send timeout."],
   UPSTREAM_BODY_TIMEOUT: [504, true, "error", "The upstream paused its response body too long: the response is cut."],
+  COMPRESS_ERROR: [null, true, "error", "Compressing a proxied response failed mid-stream: the response is cut."],
   UPSTREAM_PROTOCOL: [502, false, "error", "The upstream response could not be parsed."],
   UPSTREAM_CLOSED: [502, false, "error", "The upstream closed before sending a response."],
   UPSTREAM_TRUNCATED: [null, true, "error", "The upstream closed mid-response: the response is cut."],

@@ -19,6 +19,7 @@ import { createRespondHandler } from "./handlers/respond.ts";
 import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
+import { compressResponses } from "./middleware/compress/index.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -101,6 +102,8 @@ export class Runtime {
     if (route.responseHeaders) mw.push(responseHeaders(route.responseHeaders));
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
+    // Innermost: header rules see the compressed head (Content-Encoding, weak ETag).
+    if (route.compress) mw.push(compressResponses(route.compress));
     return mw.length === 0 ? terminal : compose(mw, terminal);
   }
 

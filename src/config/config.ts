@@ -220,6 +220,8 @@ export interface RouteConfig {
   /** The global timeouts with the route's overrides applied (body and upstream phases). */
   readonly timeouts: Timeouts;
   readonly action: RouteAction;
+  /** `compress` on a proxy route: compress proxied responses (src/middleware/compress/). Static routes keep theirs in StaticConfig. */
+  readonly compress?: CompressConfig;
 }
 
 export interface SiteConfig {

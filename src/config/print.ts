@@ -43,6 +43,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
       if (p.tlsCaFile !== null) proxy.tls_ca = p.tlsCaFile;
       proxy.underscores_in_headers = p.underscoresInHeaders;
       out.proxy = proxy;
+      if (r.compress) out.compress = { codings: [...r.compress.codings], min_size: formatSize(r.compress.minSize), types: [...r.compress.types] };
       break;
     }
     case "static": {

@@ -208,7 +208,7 @@ export const ROUTE: TableNode = {
     },
     compress: {
       kind: "table",
-      doc: "Compress a static route's responses for clients that accept it (Accept-Encoding); present = on.",
+      doc: "Compress a static or proxy route's responses for clients that accept it (Accept-Encoding); present = on.",
       fields: {
         codings: { kind: "list", default: ["zstd", "br", "gzip"], doc: "Codings offered, in server preference order (breaks ties in the client's q-values).", item: { kind: "enum", values: ["zstd", "br", "gzip"], doc: "coding" } },
         min_size: { kind: "size", default: 1024, doc: "Files smaller than this are sent as they are." },

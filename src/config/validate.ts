@@ -639,9 +639,12 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
   }
 
   action = staticExtras(v, r, p, action);
+  // compress on a proxy route: a response middleware (the static handler has its own).
+  const proxyCompress = action?.kind === "proxy" && r.compress !== undefined ? compressOf(v, r.compress, `${p}.compress`) : undefined;
 
   if (v.problems.length !== n0 || !match || !action) return null;
-  return { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
+  const route: RouteConfig = { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
+  return proxyCompress ? { ...route, compress: proxyCompress } : route;
 }
 
 /**
@@ -867,6 +870,22 @@ const CACHE_CONTROL_NODE = ROUTE_FIELDS.cache_control as TableNode;
 /** "type/subtype" or "type/*", lowercase tokens (RFC 9110 §8.3.1; matched against our own Content-Type). */
 const MEDIA_RANGE = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
 
+function compressOf(v: Validator, raw: unknown, cp: string): CompressConfig | undefined {
+  const t = v.table(raw, COMPRESS_NODE, cp);
+  if (!t) return undefined;
+  const f = COMPRESS_NODE.fields as Record<string, Leaf>;
+  const codings = codingList(v, t.codings, COMPRESS_NODE.fields.codings as ListNode, `${cp}.codings`) ?? ((COMPRESS_NODE.fields.codings as ListNode).default as Coding[]);
+  if (codings.length === 0) v.err(`${cp}.codings`, `is empty, so nothing is compressed; list codings, e.g. ["zstd", "br", "gzip"], or remove compress`);
+  const minSize = v.size(t.min_size, f.min_size!, `${cp}.min_size`);
+  const types: string[] = [];
+  const tl = v.list(t.types, COMPRESS_NODE.fields.types as ListNode, `${cp}.types`) ?? ((COMPRESS_NODE.fields.types as ListNode).default as string[]);
+  tl.forEach((m, j) => {
+    if (typeof m !== "string" || !MEDIA_RANGE.test(m)) return v.err(`${cp}.types[${j}]`, `${describe(m)} is not a media type; write it lowercase without parameters, e.g. "text/*" or "application/json"`);
+    types.push(m);
+  });
+  return { codings, minSize, types };
+}
+
 /** compress and cache_control: keys of the route that refine a static action (issue 10). */
 function staticExtras(v: Validator, r: Record<string, unknown>, p: string, action: RouteAction | null): RouteAction | null {
   if (r.compress === undefined && r.cache_control === undefined && r.errors === undefined) return action;
@@ -874,21 +893,8 @@ function staticExtras(v: Validator, r: Record<string, unknown>, p: string, actio
   let compress: CompressConfig | undefined;
   if (r.compress !== undefined) {
     const cp = `${p}.compress`;
-    if (action && !isStatic) v.err(cp, `compress applies to static routes only (proxied responses are sent as the backend encoded them); remove it or move it to a static route`);
-    const t = v.table(r.compress, COMPRESS_NODE, cp);
-    if (t) {
-      const f = COMPRESS_NODE.fields as Record<string, Leaf>;
-      const codings = codingList(v, t.codings, COMPRESS_NODE.fields.codings as ListNode, `${cp}.codings`) ?? ((COMPRESS_NODE.fields.codings as ListNode).default as Coding[]);
-      if (codings.length === 0) v.err(`${cp}.codings`, `is empty, so nothing is compressed; list codings, e.g. ["zstd", "br", "gzip"], or remove compress`);
-      const minSize = v.size(t.min_size, f.min_size!, `${cp}.min_size`);
-      const types: string[] = [];
-      const tl = v.list(t.types, COMPRESS_NODE.fields.types as ListNode, `${cp}.types`) ?? ((COMPRESS_NODE.fields.types as ListNode).default as string[]);
-      tl.forEach((m, j) => {
-        if (typeof m !== "string" || !MEDIA_RANGE.test(m)) return v.err(`${cp}.types[${j}]`, `${describe(m)} is not a media type; write it lowercase without parameters, e.g. "text/*" or "application/json"`);
-        types.push(m);
-      });
-      compress = { codings, minSize, types };
-    }
+    if (action && !isStatic && action.kind !== "proxy") v.err(cp, `compress applies to static and proxy routes only; remove it or move it to such a route`);
+    if (isStatic) compress = compressOf(v, r.compress, cp);
   }
   let cacheControl: CacheControlRule[] | undefined;
   if (r.cache_control !== undefined) {

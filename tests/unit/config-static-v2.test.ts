@@ -41,6 +41,16 @@ test("the issue's example is valid and reaches StaticConfig; --print-config roun
   expect(configToRaw(again.config)).toEqual(configToRaw(r.config));
 });
 
+test("compress on a proxy route: RouteConfig.compress, printed and loaded back the same", () => {
+  const r = validate(cfg({ proxy: { to: ["http://127.0.0.1:9"] }, compress: { codings: ["gzip"], min_size: "2k" } }), OPTS);
+  if (!r.ok) throw new Error(JSON.stringify(r.problems));
+  const route = r.config.sites[0]!.routes[0]!;
+  expect(route.compress).toEqual({ codings: ["gzip"], minSize: 2048, types: expect.arrayContaining(["text/*"]) });
+  const again = validate(configToRaw(r.config), OPTS);
+  if (!again.ok) throw new Error(JSON.stringify(again.problems));
+  expect(again.config.sites[0]!.routes[0]!.compress).toEqual(route.compress);
+});
+
 test("compress = {} turns compression on with the defaults", () => {
   const r = validate(cfg({ static: { root: "public" }, compress: {} }), OPTS);
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
@@ -58,7 +68,8 @@ describe("mistakes", () => {
     ["empty codings", { static: { root: "public" }, compress: { codings: [] } }, "site[0].route[0].compress.codings", /empty/],
     ["bad media type", { static: { root: "public" }, compress: { types: ["Text/HTML; charset=x"] } }, "site[0].route[0].compress.types[0]", /media type/],
     ["bad min_size", { static: { root: "public" }, compress: { min_size: "big" } }, "site[0].route[0].compress.min_size", /not a size/],
-    ["compress on a proxy", { proxy: { to: ["http://127.0.0.1:9"] }, compress: {} }, "site[0].route[0].compress", /static routes only/],
+    ["compress on a redirect", { redirect: { to: "/x" }, compress: {} }, "site[0].route[0].compress", /static and proxy routes only/],
+    ["compress on a proxy: bad coding", { proxy: { to: ["http://127.0.0.1:9"] }, compress: { codings: ["lzma"] } }, "site[0].route[0].compress.codings[0]", /must be/],
     ["cache_control on a redirect", { redirect: { to: "/x" }, cache_control: [{ match: "*", value: "no-cache" }] }, "site[0].route[0].cache_control", /static routes only/],
     ["cache_control not a list", { static: { root: "public" }, cache_control: { match: "*" } }, "site[0].route[0].cache_control", /list of tables/],
     ["rule without match", { static: { root: "public" }, cache_control: [{ value: "no-cache" }] }, "site[0].route[0].cache_control[0].match", /needs a pattern/],

@@ -14,7 +14,8 @@
  *  - Methods: GET and HEAD serve files. OPTIONS answers 204 with Allow (RFC 9110 §9.3.7) without
  *    touching the file system. Anything else is 405 with Allow (§15.5.6 requires it). Allow
  *    lists OPTIONS too, since we do answer it (§10.2.1: Allow lists the supported methods).
- *  - Symlinks are followed, but a file or directory whose real path leaves config.root is 404
+ *  - Symlinks (config.symlinks, default "within_root"; "follow" and "deny" in insideRoot())
+ *    are followed, but a file or directory whose real path leaves config.root is 404
  *    PATH_SYMLINK_ESCAPE: the same answer as a missing file, so the response does not reveal
  *    what lies outside the root. The realpath check runs when an entry is (re)built; later hits
  *    are safe without it because a re-pointed symlink yields a different (dev, ino) on stat,
@@ -23,13 +24,18 @@
  *    requests are in flight can race it, and hard links are indistinguishable from the file.
  *  - Directories: "/dir" → 301 to "/dir/" + the original query, built from the NORMALISED
  *    path, re-encoded (never reflecting the raw path, so "//evil.example" cannot become a
- *    protocol-relative Location). "/dir/" → "/dir/index.html", else 404 (no listings).
+ *    protocol-relative Location). "/dir/" → "/dir/index.html", else 404 (or the listing with
+ *    browse = true).
  *  - Non-regular files (FIFOs, devices, sockets) are 404. Files are opened with O_NONBLOCK so
  *    that a FIFO swapped in after the stat cannot block the event loop on open().
  *  - Errors map to status + stable code: ENOENT/ENOTDIR → 404 FILE_NOT_FOUND, EACCES/EPERM →
  *    403 FILE_FORBIDDEN, ENAMETOOLONG → 414 FILE_NAME_TOO_LONG (the name comes from the URI),
  *    ELOOP → 404 FILE_SYMLINK_LOOP, anything else → 500 FILE_ERROR. After the head is sent the
  *    only honest signal left is cutting the connection: ex.abort(FILE_READ_ERROR/FILE_TRUNCATED).
+ *  - Issue 10 (docs/static-files.md): content negotiation and compressed variants (negotiate,
+ *    variantOf, serveSidecar), cache_control baked into the prepared heads (extraFor),
+ *    try_files (tryCandidates), browse (listDirectory) and custom error pages
+ *    (ErrorPageExchange).
  *  - The handler uses the Config it was created with (a reload creates a new handler, and with
  *    it a new cache).
  */

@@ -231,3 +231,19 @@ describe("cache_control", () => {
     expect(nm.header("cache-control")).toBe(want);
   });
 });
+
+describe("a real client: curl --compressed decodes every coding", () => {
+  const CURL = Bun.which("curl");
+  if (CURL === null && process.env.CI !== "true") console.warn("static-compress.test.ts: curl cases skipped: no curl on PATH (under CI=true this fails)");
+  test.skipIf(CURL === null && process.env.CI !== "true").each(["gzip", "br", "zstd"])("%s", async (coding) => {
+    expect(CURL, "curl is required under CI=true").not.toBeNull();
+    const out = path.join(cfgDir, `curl-${coding}.out`);
+    const proc = Bun.spawn([CURL!, "-sS", "--compressed", "-H", `Accept-Encoding: ${coding}`, "-o", out, "-w", "%{http_code} %{size_download}", `http://127.0.0.1:${s.port}/app.js`], { stdout: "pipe", stderr: "pipe" });
+    const meta = await new Response(proc.stdout).text();
+    expect(await proc.exited).toBe(0);
+    const [code, downloaded] = meta.split(" ");
+    expect(code).toBe("200");
+    expect(Number(downloaded)).toBeLessThan(FILES["app.js"]!.length); // it came compressed
+    expect(fs.readFileSync(out, "utf8")).toBe(FILES["app.js"]!);
+  });
+});

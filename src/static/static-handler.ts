@@ -75,6 +75,7 @@ import {
   wantsJson,
 } from "../pages/dir-listing.ts";
 import { ExchangeDecorator } from "../middleware/decorator.ts";
+import { CompressExchange } from "../middleware/compress/index.ts";
 
 /** Largest read when streaming a file (256 KiB: large enough to amortise the syscall). */
 export const STREAM_CHUNK = 256 * 1024;
@@ -505,7 +506,13 @@ export function createStaticHandler(config: StaticConfig): Handler {
       }
       const c = coding as Coding;
       if (precompressed.includes(c) && serveSidecar(ex, e, fd, c)) return;
-      if (onTheFly.includes(c) && e.body !== null && compressible(e.contentType, e.size)) {
+      if (onTheFly.includes(c) && compressible(e.contentType, e.size)) {
+        if (e.body === null) {
+          // Too big for the cache: stream it through a compressor (backpressure and the weak
+          // ETag as for proxied responses, src/middleware/compress/; nginx's gzip does the same).
+          serve(new CompressExchange(ex, compress!, c), e, fd);
+          return;
+        }
         const v = variantOf(e, c);
         if (v !== null) {
           if (fd >= 0) closeQuietly(fd);

@@ -127,12 +127,40 @@ describe("negotiation edge cases", () => {
     expect(png.body.toString("latin1")).toBe(FILES["pic.png"]!);
   });
 
-  test("a file above cache_max_file_size is sent as identity (documented threshold)", async () => {
-    const r = await get(s.port, "/big.txt", { "Accept-Encoding": "gzip" });
+  test.each(["gzip", "br", "zstd"])("a file above cache_max_file_size is compressed as a stream (%s)", async (coding) => {
+    const r = await get(s.port, "/big.txt", { "Accept-Encoding": coding });
     expect(r.status).toBe(200);
-    expect(r.header("content-encoding")).toBeUndefined();
+    expect(r.header("content-encoding")).toBe(coding);
+    expect(r.header("content-length")).toBeUndefined(); // chunked: the length is not known ahead
     expect(r.header("vary")).toBe("Accept-Encoding");
-    expect(r.body.toString()).toBe(FILES["big.txt"]!);
+    const ident = await get(s.port, "/big.txt");
+    expect(ident.header("content-encoding")).toBeUndefined();
+    expect(ident.header("vary")).toBe("Accept-Encoding");
+    // A streamed variant's ETag is the identity's, weakened (like nginx's gzip).
+    expect(r.header("etag")).toBe("W/" + ident.header("etag"));
+    expect(decode(coding, r.body).toString()).toBe(FILES["big.txt"]!);
+    // HEAD: the same Content-Encoding, no body.
+    const h = await get(s.port, "/big.txt", { "Accept-Encoding": coding }, "HEAD");
+    expect(h.header("content-encoding")).toBe(coding);
+    expect(h.body.length).toBe(0);
+    // The weak tag revalidates (weak comparison, RFC 9110 §13.1.2).
+    const nm = await get(s.port, "/big.txt", { "Accept-Encoding": coding, "If-None-Match": r.header("etag")! });
+    expect(nm.status).toBe(304);
+  });
+
+  test("a slow reader of a large compressed file gets it intact (backpressure)", async () => {
+    const { Conn } = await import("./core-helpers.ts");
+    const c = await Conn.open(s.port, { paused: true });
+    try {
+      c.write("GET /big.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+      await Bun.sleep(300); // not reading: the server's queue fills and the file read pauses
+      c.sock.resume();
+      const r = await c.response("GET", 10_000);
+      expect(r.header("content-encoding")).toBe("gzip");
+      expect(zlib.gunzipSync(r.body).toString()).toBe(FILES["big.txt"]!);
+    } finally {
+      c.destroy();
+    }
   });
 });
 

@@ -100,7 +100,8 @@ export function compressedHead(pairs: HeaderPairs, coding: Coding | null): [stri
   return out;
 }
 
-class CompressExchange extends ExchangeDecorator {
+/** Also used by the static handler to stream large files through a compressor. */
+export class CompressExchange extends ExchangeDecorator {
   private z: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress | null = null;
   private userDrain: (() => void) | null = null;
   private userAbort: (() => void) | null = null;

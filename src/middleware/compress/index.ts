@@ -183,6 +183,9 @@ export class CompressExchange extends ExchangeDecorator {
       if (this.done) return;
       this.done = true;
       this.inner.abort("COMPRESS_ERROR");
+      // The producer below (proxy, file stream) must stop and release what it holds (upstream
+      // socket, fd): tell it as if the client had gone.
+      this.userAbort?.();
     });
     this.inner.startResponse(status, compressedHead(pairs, this.coding), null);
   }

@@ -110,6 +110,7 @@ const E = {
   PATH_TRAVERSAL: [400, true, "warn", "A .. segment that would leave the document root."],
   PATH_DOTFILE: [404, false, "warn", "A path segment starting with . while dotfiles are not served."],
   PATH_SYMLINK_ESCAPE: [404, false, "warn", "A symlink that resolves outside the document root."],
+  PATH_SYMLINK_DENIED: [404, false, "warn", "The path goes through a symlink and the route has symlinks = \"deny\"."],
   FILE_NOT_FOUND: [404, false, "info", "No such file (or a directory without an index file)."],
   FILE_NOT_REGULAR: [404, false, "warn", "The path names a device, socket or FIFO."],
   FILE_FORBIDDEN: [403, false, "warn", "The file exists but may not be read (EACCES/EPERM)."],
@@ -120,6 +121,7 @@ const E = {
   FILE_TRUNCATED: [null, true, "error", "The file shrank while it was sent: the response is cut."],
   PRECONDITION_FAILED: [412, false, "warn", "If-Match / If-Unmodified-Since failed."],
   RANGE_NOT_SATISFIABLE: [416, false, "warn", "No requested range overlaps the file."],
+  NOT_ACCEPTABLE: [406, false, "info", "Accept-Encoding rules out every representation we have (e.g. identity;q=0 and no acceptable coding)."],
 
   // ---- reverse proxy ------------------------------------------------------------------------
   PROXY_CONNECT: [501, true, "warn", "CONNECT or authority-form target on a proxy route."],
@@ -129,6 +131,7 @@ const E = {
   UPSTREAM_TIMEOUT: [504, false, "error", "Upstream connect or first response byte timed out."],
   UPSTREAM_SEND_TIMEOUT: [504, false, "error", "The upstream took no request bytes for the send timeout."],
   UPSTREAM_BODY_TIMEOUT: [504, true, "error", "The upstream paused its response body too long: the response is cut."],
+  COMPRESS_ERROR: [null, true, "error", "Compressing a proxied response failed mid-stream: the response is cut."],
   UPSTREAM_PROTOCOL: [502, false, "error", "The upstream response could not be parsed."],
   UPSTREAM_CLOSED: [502, false, "error", "The upstream closed before sending a response."],
   UPSTREAM_TRUNCATED: [null, true, "error", "The upstream closed mid-response: the response is cut."],

@@ -21,6 +21,7 @@ import { createProxyContext, createProxyHandler, type ProxyContext } from "./pro
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
 import { UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
+import { compressResponses } from "./middleware/compress/index.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -124,6 +125,8 @@ export class Runtime {
     if (access) mw.push(...access.checks);
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
+    // Innermost: header rules see the compressed head (Content-Encoding, weak ETag).
+    if (route.compress) mw.push(compressResponses(route.compress));
     return mw.length === 0 ? terminal : compose(mw, terminal);
   }
 

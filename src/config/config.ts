@@ -194,6 +194,51 @@ export interface StaticConfig {
    * open_file_cache_valid: a change may go unseen for up to this long.
    */
   readonly fileCacheValidityMs: number;
+  /** Route `compress = { ... }` (issue 10): absent = no on-the-fly compression. */
+  readonly compress?: CompressConfig;
+  /** `precompressed = [...]`: sidecar codings looked for next to a file, in preference order. */
+  readonly precompressed?: readonly Coding[];
+  /** Route `cache_control = [...]`: first matching rule sets Cache-Control (200, 206 and 304). */
+  readonly cacheControl?: readonly CacheControlRule[];
+  /**
+   * `try_files` (nginx/Caddy): candidates tried in order, "{path}" = the request path; the
+   * first that names an existing file is served with 200. `status` set: the explicit "=404".
+   */
+  readonly tryFiles?: readonly TryFile[];
+  /** Route `errors = { 404 = "/404.html" }`: status → request path of a page in the root. */
+  readonly errorPages?: ReadonlyMap<number, string>;
+  /** `browse = true`: list a folder without an index file (HTML, or JSON for Accept: application/json). */
+  readonly browse?: boolean;
+  /**
+   * Symlinks: "within_root" (default: followed while the real path stays in the root),
+   * "follow" (followed anywhere, nginx's default), "deny" (a path through any symlink is 404,
+   * nginx's disable_symlinks on). Absent = "within_root".
+   */
+  readonly symlinks?: "within_root" | "follow" | "deny";
+}
+
+export type TryFile = { readonly template: string } | { readonly status: 404 };
+
+/** Content codings we produce (Bun/node:zlib built-ins). */
+export type Coding = "zstd" | "br" | "gzip";
+
+/** On-the-fly compression of a static route (docs/static-files.md, "Compression"). */
+export interface CompressConfig {
+  /** Offered codings, in server preference order (ties in the client's q-values). */
+  readonly codings: readonly Coding[];
+  /** Files smaller than this are sent as they are. */
+  readonly minSize: number;
+  /** Media types compressed: "type/subtype" or "type/*" (lowercase, no parameters). */
+  readonly types: readonly string[];
+}
+
+/** One `cache_control` rule; `re` is compiled from `match` at load (src/static/cache-control.ts). */
+export interface CacheControlRule {
+  readonly match: string;
+  readonly value: string;
+  readonly re: RegExp;
+  /** No "/" in the pattern: matched against the file name only. */
+  readonly nameOnly: boolean;
 }
 
 /** One address to listen on. Sites that name the same address share one listener. */
@@ -251,6 +296,8 @@ export interface RouteConfig {
   readonly action: RouteAction;
   /** ip_allow / ip_deny / rate_limit / basic_auth / forward_auth / security_headers; absent = none of them. */
   readonly access?: AccessConfig;
+  /** `compress` on a proxy route: compress proxied responses (src/middleware/compress/). Static routes keep theirs in StaticConfig. */
+  readonly compress?: CompressConfig;
 }
 
 export interface SiteConfig {

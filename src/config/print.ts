@@ -44,6 +44,7 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
       if (p.tlsCaFile !== null) proxy.tls_ca = p.tlsCaFile;
       proxy.underscores_in_headers = p.underscoresInHeaders;
       out.proxy = proxy;
+      if (r.compress) out.compress = { codings: [...r.compress.codings], min_size: formatSize(r.compress.minSize), types: [...r.compress.types] };
       break;
     }
     case "static": {
@@ -55,7 +56,14 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
         cache_validity: formatDuration(s.fileCacheValidityMs),
         cache_max_file_size: formatSize(s.fileCacheMaxFileSize),
         cache_max_bytes: formatSize(s.fileCacheMaxBytes),
+        precompressed: [...(s.precompressed ?? [])],
+        browse: s.browse ?? false,
+        symlinks: s.symlinks ?? "within_root",
       };
+      if (s.tryFiles) (out.static as Raw).try_files = s.tryFiles.map((t) => ("status" in t ? `=${t.status}` : t.template));
+      if (s.compress) out.compress = { codings: [...s.compress.codings], min_size: formatSize(s.compress.minSize), types: [...s.compress.types] };
+      if (s.errorPages) out.errors = Object.fromEntries([...s.errorPages].map(([k, v]) => [String(k), v]));
+      if (s.cacheControl) out.cache_control = s.cacheControl.map((c) => ({ match: c.match, value: c.value }));
       break;
     }
     case "redirect":

@@ -50,7 +50,8 @@ export interface ListNode {
 export interface MapNode {
   readonly kind: "map";
   readonly doc: string;
-  readonly key: "header-name" | "user-name";
+  /** "status": keys are HTTP status codes (route `errors`). */
+  readonly key: "header-name" | "user-name" | "status";
   readonly value: Leaf;
 }
 export interface TableNode {
@@ -177,6 +178,26 @@ export const ROUTE: TableNode = {
         cache_validity: { kind: "duration", default: DEFAULTS.fileCacheValidityMs, min: 0, doc: "Trust a cached file this long without re-checking the disk; 0 = check every request." },
         cache_max_file_size: { kind: "size", default: DEFAULTS.fileCacheMaxFileSize, doc: "Files up to this size are kept in memory with a precomputed head." },
         cache_max_bytes: { kind: "size", default: DEFAULTS.fileCacheMaxBytes, doc: "Total bytes of file bodies kept in memory for this route." },
+        precompressed: {
+          kind: "list",
+          default: [],
+          doc: 'Serve FILE.br / FILE.zst / FILE.gz next to FILE when the client accepts that coding ("br", "zstd", "gzip"; preference order).',
+          item: { kind: "enum", values: ["br", "zstd", "gzip"], doc: "coding" },
+        },
+        hidden: { kind: "enum", values: ["deny", "allow"], default: "deny", doc: 'Paths with a segment starting with ".": "deny" (404, as if missing) or "allow" (served; same as dotfiles = true).' },
+        symlinks: {
+          kind: "enum",
+          values: ["within_root", "follow", "deny"],
+          default: "within_root",
+          doc: '"within_root": followed while the real path stays in the root (else 404); "follow": followed anywhere; "deny": any symlink in the path is 404.',
+        },
+        browse: { kind: "bool", default: false, doc: "List folders without an index file (HTML, or JSON for Accept: application/json); dotfiles are never listed." },
+        try_files: {
+          kind: "list",
+          doc: 'Candidates tried in order, the first existing file is served (SPA: ["{path}", "{path}/", "/index.html"]); a last "=404" answers 404.',
+          item: { kind: "string", doc: "path" },
+          defaultText: "off",
+        },
       },
     },
     redirect: {
@@ -233,6 +254,35 @@ export const ROUTE: TableNode = {
       doc: "true: add X-Content-Type-Options, Referrer-Policy and X-Frame-Options (unless the response has them); { csp = true } also a permissive Content-Security-Policy.",
       fields: {
         csp: { kind: "bool", default: false, doc: "Also add Content-Security-Policy: frame-ancestors 'self'; object-src 'none'; base-uri 'self'." },
+      },
+    },
+    compress: {
+      kind: "table",
+      doc: "Compress a static or proxy route's responses for clients that accept it (Accept-Encoding); present = on.",
+      fields: {
+        codings: { kind: "list", default: ["zstd", "br", "gzip"], doc: "Codings offered, in server preference order (breaks ties in the client's q-values).", item: { kind: "enum", values: ["zstd", "br", "gzip"], doc: "coding" } },
+        min_size: { kind: "size", default: 1024, doc: "Files smaller than this are sent as they are." },
+        types: {
+          kind: "list",
+          default: ["text/*", "application/json", "application/javascript", "image/svg+xml", "application/wasm", "application/xml", "application/manifest+json"],
+          doc: 'Media types compressed: "type/subtype" or "type/*".',
+          item: { kind: "string", doc: "media type" },
+        },
+      },
+    },
+    errors: {
+      kind: "map",
+      key: "status",
+      doc: 'Custom error pages of a static route: status → a file in the root, e.g. { 404 = "/404.html" }; a missing page falls back to the built-in one.',
+      value: { kind: "string", doc: "path in the root" },
+    },
+    cache_control: {
+      kind: "table",
+      array: true,
+      doc: 'Cache-Control for a static route\'s files: glob rules, first match wins (a pattern with "/" matches the whole path, "**" crosses folders; without "/" the file name).',
+      fields: {
+        match: { kind: "string", required: true, doc: 'Glob: "/assets/**" or "*.html".' },
+        value: { kind: "string", required: true, doc: 'Cache-Control value, e.g. "public, max-age=31536000, immutable".' },
       },
     },
   },

@@ -8,6 +8,9 @@ import path from "node:path";
 import type {
   AccessConfig,
   BasicAuthConfig,
+  CacheControlRule,
+  Coding,
+  CompressConfig,
   Config,
   ForwardAuthConfig,
   RateLimitConfig,
@@ -26,6 +29,7 @@ import type {
   UpstreamServerConfig,
   HealthCheckConfig,
   UpstreamPolicy,
+  TryFile,
 } from "./config.ts";
 import { DEFAULT_ADMIN_LISTEN } from "./config.ts";
 import { DEFAULTS } from "./config.ts";
@@ -36,6 +40,7 @@ import { prefixMatches } from "../router/routes.ts";
 import { shadowedBy } from "../router/shadow.ts";
 import { parseDuration, parseSize } from "./size.ts";
 import { didYouMean, parseTemplate } from "./template.ts";
+import { compileRule } from "../static/cache-control.ts";
 
 export interface Problem {
   /** Field path, indexes from 0: "site[1].route[2].proxy.to[0]". "" = the whole file. */
@@ -663,11 +668,16 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
     else action = validateRespond(v, r.respond, ap);
   }
 
+  action = staticExtras(v, r, p, action);
+  // compress on a proxy route: a response middleware (the static handler has its own).
+  const proxyCompress = action?.kind === "proxy" && r.compress !== undefined ? compressOf(v, r.compress, `${p}.compress`) : undefined;
   const access = validateAccess(v, r, p);
 
   if (v.problems.length !== n0 || !match || !action) return null;
-  const route: RouteConfig = { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
-  return access === null ? route : { ...route, access };
+  let route: RouteConfig = { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
+  if (access !== null) route = { ...route, access };
+  if (proxyCompress) route = { ...route, compress: proxyCompress };
+  return route;
 }
 
 // ---- access and traffic control (issue 12) ---------------------------------------------------
@@ -1138,8 +1148,142 @@ function validateStatic(v: Validator, raw: unknown, p: string): RouteAction | nu
   const fileCacheValidityMs = v.duration(t.cache_validity, f.cache_validity!, `${p}.cache_validity`);
   const fileCacheMaxFileSize = v.size(t.cache_max_file_size, f.cache_max_file_size!, `${p}.cache_max_file_size`);
   const fileCacheMaxBytes = v.size(t.cache_max_bytes, f.cache_max_bytes!, `${p}.cache_max_bytes`);
+  const pre = codingList(v, t.precompressed, STATIC_NODE.fields.precompressed as ListNode, `${p}.precompressed`);
+  const tryFiles = validateTryFiles(v, t.try_files, `${p}.try_files`);
+  const browse = v.bool(t.browse, f.browse!, `${p}.browse`);
+  const hidden = v.enumOf<"deny" | "allow">(t.hidden, f.hidden!, `${p}.hidden`);
+  if (t.hidden !== undefined && t.dotfiles !== undefined && (hidden === "allow") !== serveDotfiles) {
+    v.err(`${p}.hidden`, `hidden = ${JSON.stringify(hidden)} contradicts dotfiles = ${serveDotfiles}; keep one of the two (hidden is the newer name)`);
+  }
+  const symlinks = v.enumOf<"within_root" | "follow" | "deny">(t.symlinks, f.symlinks!, `${p}.symlinks`);
   if (root === null) return null;
-  const st: StaticConfig = { root, index, serveDotfiles, fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
+  let st: StaticConfig = { root, index, serveDotfiles: serveDotfiles || hidden === "allow", fileCacheMaxFileSize, fileCacheMaxBytes, fileCacheValidityMs };
+  if (symlinks !== "within_root") st = { ...st, symlinks };
+  if (pre && pre.length > 0) st = { ...st, precompressed: pre };
+  if (tryFiles) st = { ...st, tryFiles };
+  if (browse) st = { ...st, browse };
+  return { kind: "static", static: st };
+}
+
+/** try_files: paths starting with "/" or "{path}" (the only placeholder), "=404" last. */
+function validateTryFiles(v: Validator, raw: unknown, p: string): TryFile[] | null {
+  const l = v.list(raw, STATIC_NODE.fields.try_files as ListNode, p);
+  if (l === null) return null;
+  if (l.length === 0) v.err(p, `is empty; list candidates, e.g. ["{path}", "{path}/", "/index.html"], or remove try_files`);
+  const out: TryFile[] = [];
+  l.forEach((c, j) => {
+    const cp = `${p}[${j}]`;
+    if (typeof c !== "string") return v.err(cp, `must be a string, got ${describe(c)}; e.g. "/index.html"`);
+    if (c.startsWith("=")) {
+      if (c !== "=404") return v.err(cp, `${JSON.stringify(c)}: only "=404" is supported as a status; write "=404" or a path`);
+      if (j !== l.length - 1) return v.err(cp, `"=404" ends the list (later candidates would never be tried); move it last`);
+      out.push({ status: 404 });
+      return;
+    }
+    const rest = c.replace(/\{path\}/g, "");
+    if (!(c.startsWith("/") || c.startsWith("{path}")) || /[{}?#\s\x00-\x1f\x7f]/.test(rest)) {
+      return v.err(cp, `${JSON.stringify(c)} is not a candidate path; start it with "/" or "{path}" ({path} is the only placeholder; no query), e.g. "/index.html"`);
+    }
+    out.push({ template: c });
+  });
+  return out;
+}
+
+/** A list of distinct content codings (precompressed, compress.codings); null when absent. */
+function codingList(v: Validator, raw: unknown, node: ListNode, p: string): Coding[] | null {
+  const l = v.list(raw, node, p);
+  if (l === null) return null;
+  const out: Coding[] = [];
+  l.forEach((c, j) => {
+    const cp = `${p}[${j}]`;
+    const name = v.enumOf<Coding>(c, { ...node.item, default: undefined }, cp);
+    if (name === undefined) return;
+    if (out.includes(name)) v.err(cp, `${JSON.stringify(name)} is listed twice; list each coding once`);
+    else out.push(name);
+  });
+  return out;
+}
+
+const COMPRESS_NODE = ROUTE_FIELDS.compress as TableNode;
+const CACHE_CONTROL_NODE = ROUTE_FIELDS.cache_control as TableNode;
+/** "type/subtype" or "type/*", lowercase tokens (RFC 9110 §8.3.1; matched against our own Content-Type). */
+const MEDIA_RANGE = /^[a-z0-9!#$&^_.+-]+\/(\*|[a-z0-9!#$&^_.+-]+)$/;
+
+function compressOf(v: Validator, raw: unknown, cp: string): CompressConfig | undefined {
+  const t = v.table(raw, COMPRESS_NODE, cp);
+  if (!t) return undefined;
+  const f = COMPRESS_NODE.fields as Record<string, Leaf>;
+  const codings = codingList(v, t.codings, COMPRESS_NODE.fields.codings as ListNode, `${cp}.codings`) ?? ((COMPRESS_NODE.fields.codings as ListNode).default as Coding[]);
+  if (codings.length === 0) v.err(`${cp}.codings`, `is empty, so nothing is compressed; list codings, e.g. ["zstd", "br", "gzip"], or remove compress`);
+  const minSize = v.size(t.min_size, f.min_size!, `${cp}.min_size`);
+  const types: string[] = [];
+  const tl = v.list(t.types, COMPRESS_NODE.fields.types as ListNode, `${cp}.types`) ?? ((COMPRESS_NODE.fields.types as ListNode).default as string[]);
+  tl.forEach((m, j) => {
+    if (typeof m !== "string" || !MEDIA_RANGE.test(m)) return v.err(`${cp}.types[${j}]`, `${describe(m)} is not a media type; write it lowercase without parameters, e.g. "text/*" or "application/json"`);
+    types.push(m);
+  });
+  return { codings, minSize, types };
+}
+
+/** compress and cache_control: keys of the route that refine a static action (issue 10). */
+function staticExtras(v: Validator, r: Record<string, unknown>, p: string, action: RouteAction | null): RouteAction | null {
+  if (r.compress === undefined && r.cache_control === undefined && r.errors === undefined) return action;
+  const isStatic = action?.kind === "static";
+  let compress: CompressConfig | undefined;
+  if (r.compress !== undefined) {
+    const cp = `${p}.compress`;
+    if (action && !isStatic && action.kind !== "proxy") v.err(cp, `compress applies to static and proxy routes only; remove it or move it to such a route`);
+    if (isStatic) compress = compressOf(v, r.compress, cp);
+  }
+  let cacheControl: CacheControlRule[] | undefined;
+  if (r.cache_control !== undefined) {
+    const cp = `${p}.cache_control`;
+    if (action && !isStatic) v.err(cp, `cache_control applies to static routes only; use response_headers to set Cache-Control on other routes`);
+    if (!Array.isArray(r.cache_control)) v.err(cp, `must be a list of tables, got ${describe(r.cache_control)}; e.g. [{ match = "/assets/**", value = "public, max-age=31536000, immutable" }]`);
+    else {
+      cacheControl = [];
+      r.cache_control.forEach((item, j) => {
+        const ip = `${cp}[${j}]`;
+        const t = v.table(item, CACHE_CONTROL_NODE, ip);
+        if (!t) return;
+        const f = CACHE_CONTROL_NODE.fields as Record<string, Leaf>;
+        const match = v.str(t.match, f.match!, `${ip}.match`);
+        const value = v.str(t.value, f.value!, `${ip}.value`);
+        if (match === undefined) return v.err(`${ip}.match`, `a rule needs a pattern; add match = "/assets/**" or match = "*.html"`);
+        if (value === undefined) return v.err(`${ip}.value`, `a rule needs a value; add value = "no-cache"`);
+        if (match === "" || /[\x00-\x1f\x7f]/.test(match)) return v.err(`${ip}.match`, `${JSON.stringify(match)} is not a pattern; write e.g. "/assets/**" or "*.html"`);
+        if (value === "" || !FIELD_VALUE.test(value) || value !== value.trim()) return v.err(`${ip}.value`, `${JSON.stringify(value)} is not a field value; remove control characters and leading or trailing spaces`);
+        cacheControl!.push(compileRule(match, value));
+      });
+    }
+  }
+  let errorPages: Map<number, string> | undefined;
+  if (r.errors !== undefined) {
+    const ep = `${p}.errors`;
+    if (action && !isStatic) v.err(ep, `errors applies to static routes only; remove it or move it to a static route`);
+    if (!isTable(r.errors)) v.err(ep, `must be a table of status = "page", got ${describe(r.errors)}; e.g. { 404 = "/404.html" }`);
+    else {
+      errorPages = new Map();
+      for (const [k, val] of Object.entries(r.errors)) {
+        const cp = childPath(ep, k);
+        const status = /^[45]\d\d$/.test(k) ? Number(k) : 0;
+        if (status < 400 || status > 599) {
+          v.err(cp, `${JSON.stringify(k)} is not an error status; use a code from 400 to 599, e.g. 404 = "/404.html"`);
+          continue;
+        }
+        if (typeof val !== "string" || !val.startsWith("/") || /[?#\s\x00-\x1f\x7f]/.test(val) || normalizePath(val) !== val || val.endsWith("/")) {
+          v.err(cp, `${describe(val)} is not a page path; give the file's path in the root starting with "/", e.g. "/404.html"`);
+          continue;
+        }
+        errorPages.set(status, val);
+      }
+    }
+  }
+  if (!action || action.kind !== "static") return action;
+  let st: StaticConfig = action.static;
+  if (errorPages && errorPages.size > 0) st = { ...st, errorPages };
+  if (compress) st = { ...st, compress };
+  if (cacheControl && cacheControl.length > 0) st = { ...st, cacheControl };
   return { kind: "static", static: st };
 }
 

@@ -57,6 +57,10 @@ const PAGES: Readonly<Record<number, PageText>> = {
     title: "Misdirected Request",
     explain: "This server has no site for the host name in the request; check the address, or the DNS record that points it here.",
   },
+  406: {
+    title: "Not Acceptable",
+    explain: "The request rules out every form the server has for this resource (see its Accept-Encoding header); allow identity or a supported encoding and try again.",
+  },
   412: {
     title: "Precondition Failed",
     explain: "The resource changed since your copy was fetched, so the conditional request was not applied; reload it and try again.",
@@ -135,7 +139,8 @@ function html(s: string): string {
  * Minified by hand to stay well under 2 KiB. The accent colour follows the status class:
  * amber for "your request" (4xx), red for "our side" (5xx).
  */
-const CSS =
+/** Shared with the directory listing (src/pages/dir-listing.ts), so both look alike. */
+export const CSS =
   ":root{color-scheme:light dark;--bg:#f7f7f8;--fg:#1f2328;--mut:#59636e;--ln:#d8dee4;--a4:#b35900;--a5:#c62828}" +
   "@media(prefers-color-scheme:dark){:root{--bg:#0f1115;--fg:#e6e8eb;--mut:#9198a1;--ln:#30363d;--a4:#f0a44b;--a5:#ff7b72}}" +
   "*{box-sizing:border-box}" +

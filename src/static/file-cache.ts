@@ -49,8 +49,16 @@ export interface CachedFile extends Validators, FileIdentity {
   readonly headers200: PreparedHeaders;
   /** ETag + Last-Modified: what a 304 carries (RFC 9110 §15.4.5). */
   readonly headers304: PreparedHeaders;
-  /** Bytes charged against the cache budget. */
-  readonly weight: number;
+  /** Bytes charged against the cache budget (grows when a compressed variant is added). */
+  weight: number;
+  /**
+   * Compressed variants of `body` by coding (issue 10), made on first request and dropped with
+   * the entry when the file changes; null value = compressing did not make it smaller. Their
+   * bytes are charged to this entry's weight, so they live under the same cache budget.
+   */
+  variants: Map<string, CachedFile | null> | null;
+  /** Responses for this file depend on Accept-Encoding (sends Vary; see static-handler.ts). */
+  readonly negotiable: boolean;
   /** Set on every hit, cleared by eviction's second-chance pass. */
   referenced: boolean;
   /** performance.now() of the last time the disk confirmed this entry (--cache-validity). */
@@ -65,20 +73,31 @@ export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
 }
 
 /** Build an entry from a file's identity (from fstat of the fd the body was read from). */
-export function makeEntry(path: string, id: FileIdentity, body: Uint8Array | null): CachedFile {
-  const contentType = contentTypeFor(path);
+export function makeEntry(
+  path: string,
+  id: FileIdentity,
+  body: Uint8Array | null,
+  extra: HeaderPairs = [],
+  negotiable = false,
+  contentType = contentTypeFor(path),
+  etagSuffix = "",
+): CachedFile {
   // HTTP-dates have one-second resolution: truncate so that If-Modified-Since comparisons and
   // the Last-Modified we send agree (§13.1.3).
   const lastModified = Math.floor(id.mtimeMs / 1000) * 1000;
   const lastModifiedText = formatHttpDate(lastModified);
-  const etag = makeEtag(id.size, id.mtimeMs);
+  const etag = withSuffix(makeEtag(id.size, id.mtimeMs), etagSuffix);
   const pairs: HeaderPairs = [
     ["Content-Type", contentType],
     ["Last-Modified", lastModifiedText],
     ["ETag", etag],
     // §14.3: advertise range support so clients can resume downloads.
     ["Accept-Ranges", "bytes"],
+    ...extra,
   ];
+  // §15.4.5: a 304 carries the Cache-Control and Vary the 200 would (Content-Encoding is not
+  // among them, it describes content a 304 does not have).
+  const extra304 = extra.filter(([n]) => n !== "Content-Encoding");
   return {
     path,
     dev: id.dev,
@@ -93,14 +112,30 @@ export function makeEntry(path: string, id: FileIdentity, body: Uint8Array | nul
     body,
     pairs,
     headers200: prepareHeaders(pairs),
-    headers304: prepareHeaders([
-      ["Last-Modified", lastModifiedText],
-      ["ETag", etag],
-    ]),
+    headers304: prepareHeaders([["Last-Modified", lastModifiedText], ["ETag", etag], ...extra304]),
     weight: (body === null ? 0 : body.length) + ENTRY_OVERHEAD + path.length * 2,
+    variants: null,
+    negotiable,
     referenced: false,
     checkedAt: performance.now(),
   };
+}
+
+/** "\"1f4-18c\"" + "-br" → "\"1f4-18c-br\"": each coding's variant has its own strong tag (§8.8.3). */
+export function withSuffix(etag: string, suffix: string): string {
+  return suffix === "" ? etag : etag.slice(0, -1) + suffix + '"';
+}
+
+/**
+ * The compressed variant of a cached entry: same metadata, own body, own strong ETag, plus
+ * Content-Encoding. `extra` is the identity's extra fields (Vary, Cache-Control).
+ */
+export function makeVariant(base: CachedFile, coding: string, body: Uint8Array, extra: HeaderPairs): CachedFile {
+  const id: FileIdentity = { dev: base.dev, ino: base.ino, size: base.size, mtimeMs: base.mtimeMs, ctimeMs: base.ctimeMs };
+  const v = makeEntry(base.path, id, body, [["Content-Encoding", coding], ...extra], true, base.contentType, "-" + coding);
+  // A variant's size is its body's length (the base's size is the identity length; Content-Length
+  // comes from the body we hand to respond()).
+  return { ...v, size: body.length, weight: body.length + ENTRY_OVERHEAD };
 }
 
 export class FileCache {
@@ -146,6 +181,31 @@ export class FileCache {
     }
     this.entries.set(e.path, e);
     this.used += e.weight;
+    return true;
+  }
+
+  /**
+   * Charge `n` more bytes to a cached entry (a compressed variant), evicting other entries to
+   * stay within budget. False (nothing charged) when the entry is not in the cache or the
+   * entry alone would exceed the budget: the caller then does not keep the variant.
+   */
+  charge(e: CachedFile, n: number): boolean {
+    if (this.entries.get(e.path) !== e || e.weight + n > this.maxBytes) return false;
+    e.weight += n;
+    this.used += n;
+    e.referenced = true;
+    let chances = this.entries.size;
+    while (this.used > this.maxBytes) {
+      const victim = this.entries.values().next().value!;
+      if ((victim === e || victim.referenced) && chances-- > 0) {
+        victim.referenced = false;
+        this.entries.delete(victim.path);
+        this.entries.set(victim.path, victim);
+        continue;
+      }
+      if (victim === e) break; // cannot happen: e.weight <= maxBytes and the rest is evictable
+      this.delete(victim.path);
+    }
     return true;
   }
 

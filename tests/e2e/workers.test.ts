@@ -53,7 +53,8 @@ test("a killed worker is restarted and service continues", async () => {
     return now.length === 2 && !now.includes(victim!);
   }, 5000);
   expect(replaced).toBe(true);
-  // [test fix] The new worker can be up before the supervisor's line has come through the pipe.
+  // The supervisor's line arrives through the stderr pipe, read asynchronously: wait for it
+  // (the new worker can be visible in /proc before the line is read).
   await waitFor(() => srv.stderr().includes("restarting"), 5000);
   expect(srv.stderr()).toContain("restarting");
   for (let i = 0; i < 10; i++) expect((await get(srv.port, "/")).status).toBe(200);

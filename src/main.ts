@@ -11,6 +11,8 @@ import pkg from "../package.json" with { type: "json" };
 import { buildCommit, VERSION } from "./build-info.ts";
 import { healthCheck } from "./health-client.ts";
 import { createAdminHandler } from "./observe/admin.ts";
+import { metrics, mergeSnapshots } from "./observe/metrics.ts";
+import { reloadFailure, reloadSuccess, startLagProbe } from "./observe/server-metrics.ts";
 import type { Config, ListenAddress } from "./config/config.ts";
 import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
 import { formatProblem } from "./config/load.ts";
@@ -103,6 +105,9 @@ function announce(config: Config, addresses: readonly ListenAddress[], extra = "
   for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on http://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
 }
 
+/** The supervisor's admin listener logs nothing (workers log the traffic). */
+const NO_LOG: AccessLogger = { log() {}, reopen() {}, flush() {}, close() {} };
+
 function supervise(cli: RunResult): void {
   const config = cli.config;
   // Fail fast, with the usual one-line reason, if an address cannot be bound at all. For port 0
@@ -122,6 +127,7 @@ function supervise(cli: RunResult): void {
     }
   }
   process.env[PORTS_ENV] = JSON.stringify(ports);
+  startLagProbe();
   let ready = 0;
   const sup = new Supervisor({
     workers: config.workers,
@@ -131,6 +137,25 @@ function supervise(cli: RunResult): void {
       if (++ready === config.workers) announce(config, bound, ` (${config.workers} workers)`);
     },
   });
+  // The admin listener belongs to the supervisor: one address for the whole instance. /readyz is
+  // 200 once every worker listens; /metrics asks each worker for its registry over IPC and
+  // answers with the sum (docs/observability.md, "Workers").
+  if (config.admin !== null) {
+    const admin = new Server({ runtime: new Runtime(config), logger: NO_LOG });
+    try {
+      admin.startAdmin(
+        config.admin,
+        createAdminHandler({
+          get ready() {
+            return sup.allReady;
+          },
+          scrape: () => sup.scrape().then((snaps) => mergeSnapshots([metrics.snapshot(), ...snaps])),
+        }),
+      );
+    } catch (e) {
+      process.stderr.write(`dreamserver: warning: ${listenError(e)}; running without the admin listener (/healthz, /readyz, /metrics)\n`);
+    }
+  }
   let stopping = false;
   const stop = (sig: NodeJS.Signals) => {
     if (stopping) {
@@ -153,10 +178,12 @@ function supervise(cli: RunResult): void {
       return;
     }
     if (!r.ok) {
+      reloadFailure.inc();
       for (const l of problemLines(r)) process.stderr.write(`dreamserver: ${l}\n`);
       process.stderr.write(`dreamserver: reload refused; still serving the previous configuration\n`);
       return;
     }
+    reloadSuccess.inc();
     for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
     if (r.config.workers !== config.workers) process.stderr.write(`dreamserver: the number of workers changes only on restart (still ${config.workers})\n`);
     sup.signal("SIGHUP");
@@ -184,7 +211,14 @@ function serve(cli: RunResult): void {
     logger.close();
     fail(listenError(e));
   }
-  if (config.admin !== null) {
+  startLagProbe();
+  // A worker's metrics are scraped by its supervisor over IPC (the supervisor owns the admin listener).
+  if (worker) {
+    process.on("message", (m: unknown) => {
+      if (typeof m === "object" && m !== null && (m as { t?: string }).t === "scrape") process.send?.({ t: "metrics", id: (m as { id: number }).id, snap: metrics.snapshot() });
+    });
+  }
+  if (config.admin !== null && !worker) {
     try {
       server.startAdmin(config.admin, createAdminHandler(server));
     } catch (e) {
@@ -201,6 +235,7 @@ function serve(cli: RunResult): void {
       return;
     }
     if (!r.ok) {
+      if (!worker) reloadFailure.inc();
       // The supervisor has printed these already.
       if (!worker) for (const l of problemLines(r)) process.stderr.write(`dreamserver: ${l}\n`);
       if (!worker) process.stderr.write(`dreamserver: reload refused; still serving the previous configuration\n`);
@@ -212,9 +247,11 @@ function serve(cli: RunResult): void {
       server.reload(next);
     } catch (e) {
       next.retire();
+      if (!worker) reloadFailure.inc();
       process.stderr.write(`dreamserver: ${listenError(e)}; reload refused, still serving the previous configuration\n`);
       return;
     }
+    if (!worker) reloadSuccess.inc();
     if (r.config.accessLog !== config.accessLog || r.config.logFormat !== config.logFormat) {
       const old = logger;
       logger = openLog(r.config);

@@ -19,6 +19,7 @@ import { createRespondHandler } from "./handlers/respond.ts";
 import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
+import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -32,6 +33,8 @@ export interface RouteLimits {
 
 /** What the engine needs from the exchange it dispatches (implemented by the HTTP/1 exchange). */
 export interface DispatchableExchange extends Exchange {
+  /** Where the exchange's metrics go, set once the site and route are known. */
+  routeMetrics: RouteMetrics | null;
   /** Apply the route's limits; false if the request already breaks them (the answer is sent). */
   applyRouteLimits(limits: RouteLimits): boolean;
 }
@@ -56,6 +59,9 @@ export class Runtime {
   private readonly chains = new Map<RouteConfig, Handler>();
   private readonly proxies: ProxyContext[] = [];
   private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
+  /** Pre-resolved metrics per route, and per site for requests none of its routes took (empty when metrics are off). */
+  private readonly routeMetrics = new Map<RouteConfig, RouteMetrics>();
+  private readonly siteMetrics = new Map<SiteConfig, RouteMetrics>();
   /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
   readonly parserLimits: Limits;
 
@@ -66,7 +72,10 @@ export class Runtime {
         this.chains.set(route, this.buildChain(route));
         const t = route.timeouts;
         this.routeLimits.set(route, { maxBodySize: route.maxBodySize, bodyIdleMs: t.bodyIdleMs, sendIdleMs: t.sendIdleMs, handlerIdleMs: handlerBackstop(t) });
+        // Labels are config indexes, never request data: the series count is bounded by the config.
+        if (config.metricsEnabled) this.routeMetrics.set(route, routeMetrics(String(site.index), String(route.index)));
       }
+      if (config.metricsEnabled) this.siteMetrics.set(site, routeMetrics(String(site.index), "none"));
     }
     let maxBody = config.limits.maxBodySize;
     for (const site of config.sites) for (const r of site.routes) if (r.maxBodySize > maxBody) maxBody = r.maxBodySize;
@@ -118,6 +127,7 @@ export class Runtime {
       return;
     }
     const compiled = this.sites.get(site)!;
+    ex.routeMetrics = this.siteMetrics.get(site) ?? null;
     // "OPTIONS *" asks about the server as a whole (RFC 9110 §9.3.7): routed like "/", so the
     // catch-all route (a proxy forwards it, static answers with Allow) handles it.
     const path = ex.head.form === "asterisk" ? "/" : normalizePath(ex.head.path);
@@ -130,6 +140,7 @@ export class Runtime {
       ex.sendError(404, "NO_ROUTE");
       return;
     }
+    ex.routeMetrics = this.routeMetrics.get(route) ?? null;
     if (!ex.applyRouteLimits(this.routeLimits.get(route)!)) return;
     this.chains.get(route)!(ex);
   }

@@ -216,6 +216,8 @@ export interface Config {
    * drain starts, so a load balancer (a Kubernetes Service) stops sending new connections first.
    */
   readonly shutdownDelayMs: number;
+  /** [metrics] enabled: count requests, bytes and connections for GET /metrics (off only to measure its cost). */
+  readonly metricsEnabled: boolean;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -301,6 +303,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     sites: [],
     admin: null,
     shutdownDelayMs: 0,
+    metricsEnabled: true,
     ...overrides,
   };
 }

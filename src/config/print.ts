@@ -74,6 +74,7 @@ export function configToRaw(c: Config): Raw {
     server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection, shutdown_delay: formatDuration(c.shutdownDelayMs) },
     log: { access: c.accessLog, format: c.logFormat },
     admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port) },
+    metrics: { enabled: c.metricsEnabled },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
     site: c.sites.map((s) => ({

@@ -227,6 +227,13 @@ export const SCHEMA: TableNode = {
         listen: { kind: "string", default: DEFAULT_ADMIN_LISTEN, doc: 'Address of the admin listener, or "off"; loopback by default. If it cannot be bound (e.g. a second instance on this machine) the server warns and runs without it.' },
       },
     },
+    metrics: {
+      kind: "table",
+      doc: "Prometheus metrics on the admin listener (GET /metrics).",
+      fields: {
+        enabled: { kind: "bool", default: true, doc: "Count requests, bytes and connections; false leaves only the process series (to measure the cost)." },
+      },
+    },
     log: {
       kind: "table",
       doc: "Access log.",

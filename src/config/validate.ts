@@ -307,6 +307,7 @@ const ROUTE_FIELDS = ROUTE_NODE.fields;
 const SERVER_NODE = SCHEMA.fields.server as TableNode;
 const LOG_NODE = SCHEMA.fields.log as TableNode;
 const ADMIN_NODE = SCHEMA.fields.admin as TableNode;
+const METRICS_NODE = SCHEMA.fields.metrics as TableNode;
 const LIMITS_NODE = SCHEMA.fields.limits as TableNode;
 const TIMEOUTS_NODE = SCHEMA.fields.timeouts as TableNode;
 const PROXY_NODE = ROUTE_FIELDS.proxy as TableNode;
@@ -363,6 +364,10 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     if (typeof a === "string") v.err("admin.listen", `${a.replace(/;.*$/, "")}; write an address such as "127.0.0.1:9180", or "off"`);
     else admin = a;
   }
+
+  // [metrics]
+  const metricsRaw = v.table(t.metrics, METRICS_NODE, "metrics") ?? {};
+  const metricsEnabled = v.bool(metricsRaw.enabled, (METRICS_NODE.fields as Record<string, Leaf>).enabled!, "metrics.enabled");
 
   // [log]
   const log = v.table(t.log, LOG_NODE, "log") ?? {};
@@ -427,6 +432,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     sites,
     admin,
     shutdownDelayMs,
+    metricsEnabled,
   };
   return { ok: true, config, warnings: v.warnings };
 }

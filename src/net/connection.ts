@@ -23,6 +23,7 @@ import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
+import { receivedBytes, type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
 
 export interface ConnectionContext {
   readonly config: Config;
@@ -34,6 +35,8 @@ export interface ConnectionContext {
   readonly localPort: number;
   /** Set by the server while draining for shutdown: finish in-flight work, then close. */
   readonly shuttingDown: boolean;
+  /** Count this listener's traffic in the metrics (false for the admin listener, or [metrics] enabled = false). */
+  readonly metricsOn: boolean;
   release(conn: Connection): void;
 }
 
@@ -87,6 +90,10 @@ export class Connection {
   /** performance.now() deadline for the current phase; 0 = none. */
   deadline = 0;
   private tunnel: TunnelHandlers | null = null;
+  /** An upgraded (WebSocket) tunnel is open on this connection (the metrics count them at scrape time). */
+  get tunnelled(): boolean {
+    return this.tunnel !== null;
+  }
   closed = false;
 
   constructor(
@@ -109,6 +116,7 @@ export class Connection {
 
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    if (this.ctx.metricsOn) receivedBytes.inc(chunk.byteLength);
     if (this.tunnel) {
       this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
       this.tunnel.data(chunk);
@@ -518,6 +526,7 @@ export class Connection {
       latencyMs: 0,
       error: code,
     });
+    if (this.ctx.metricsOn) UNROUTED.record("-", status, this.out.totalBytes - before, 0);
     this.closeWhenFlushed();
   }
 
@@ -668,6 +677,8 @@ export class ExchangeImpl implements DispatchableExchange {
   wantDrain = false;
   onDrain: (() => void) | null = null;
   onAbort: (() => void) | null = null;
+  /** The route's pre-resolved metrics, set by Runtime.dispatch (null: not routed). */
+  routeMetrics: RouteMetrics | null = null;
   private framing = Framing.None;
   private remaining = 0;
   private bytesBefore: number;
@@ -926,6 +937,9 @@ export class ExchangeImpl implements DispatchableExchange {
     this.logged = true;
     const h = this.head;
     const l = this.log;
+    const bytes = this.conn.out.totalBytes - this.bytesBefore;
+    const latencyMs = performance.now() - this.startedAt;
+    if (this.conn.ctx.metricsOn) (this.routeMetrics ?? UNROUTED).record(h.method, status, bytes, latencyMs / 1000);
     this.conn.ctx.logger.log({
       time: this.startedWall,
       id: this.id,
@@ -934,8 +948,8 @@ export class ExchangeImpl implements DispatchableExchange {
       path: h.target,
       host: h.host,
       status,
-      bytes: this.conn.out.totalBytes - this.bytesBefore,
-      latencyMs: performance.now() - this.startedAt,
+      bytes,
+      latencyMs,
       error,
       upstream: l.upstream,
       upstreamStatus: l.upstreamStatus,

@@ -13,6 +13,8 @@ import { errorPage } from "../pages/error-page.ts";
 import { Connection, type ConnectionContext, type ExchangeImpl } from "./connection.ts";
 import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
+import { metrics } from "../observe/metrics.ts";
+import { acceptedConnections, openConnections, openTunnels, refusedConnections, UNROUTED } from "../observe/server-metrics.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
@@ -73,6 +75,9 @@ class Listener implements ConnectionContext {
   get localPort(): number {
     return this.socket?.port ?? this.address.port;
   }
+  get metricsOn(): boolean {
+    return this.handler === null && this.server.runtime.config.metricsEnabled;
+  }
   dispatch(ex: ExchangeImpl): void {
     if (this.handler !== null) this.handler(ex);
     else this.server.runtime.dispatch(ex, this.key);
@@ -99,6 +104,18 @@ export class Server {
   constructor(private readonly opts: ServerOptions) {
     this.runtime = opts.runtime;
     this.logger = opts.logger;
+    // Scrape-time gauges: walking the connections at each scrape costs nothing per request.
+    metrics.onCollect(() => {
+      let open = 0;
+      let tunnels = 0;
+      for (const c of this.connections) {
+        if (c.ctx === this.admin) continue;
+        open++;
+        if (c.tunnelled) tunnels++;
+      }
+      openConnections.set(open);
+      openTunnels.set(tunnels);
+    });
   }
 
   get config(): Config {
@@ -145,6 +162,8 @@ export class Server {
    */
   startAdmin(address: ListenAddress, handler: Handler): void {
     this.admin = this.listen(address, handler);
+    // A supervisor runs only the admin listener (no start()): its connections need deadlines too.
+    this.sweepTimer ??= setInterval(() => this.sweep(), SWEEP_MS);
   }
 
   get adminAddress(): ListenAddress | null {
@@ -165,7 +184,13 @@ export class Server {
       socket: {
         binaryType: "buffer" as const,
         open(socket: Socket<Connection>) {
+          const counted = l.metricsOn;
+          if (counted) acceptedConnections.inc();
           if (self.connections.size >= self.maxConnections) {
+            if (counted) {
+              refusedConnections.inc();
+              UNROUTED.record("-", 503, OVER_CAPACITY.byteLength, 0);
+            }
             self.refuse(socket);
             return;
           }

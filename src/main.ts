@@ -12,6 +12,7 @@ import { buildCommit, VERSION } from "./build-info.ts";
 import { healthCheck } from "./health-client.ts";
 import { createAdminHandler } from "./observe/admin.ts";
 import { metrics, mergeSnapshots } from "./observe/metrics.ts";
+import { configureTracing } from "./observe/tracer.ts";
 import { reloadFailure, reloadSuccess, startLagProbe } from "./observe/server-metrics.ts";
 import type { Config, ListenAddress } from "./config/config.ts";
 import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
@@ -212,6 +213,7 @@ function serve(cli: RunResult): void {
     fail(listenError(e));
   }
   startLagProbe();
+  configureTracing(config.tracingSample, config.otlpEndpoint);
   // A worker's metrics are scraped by its supervisor over IPC (the supervisor owns the admin listener).
   if (worker) {
     process.on("message", (m: unknown) => {
@@ -252,6 +254,7 @@ function serve(cli: RunResult): void {
       return;
     }
     if (!worker) reloadSuccess.inc();
+    configureTracing(r.config.tracingSample, r.config.otlpEndpoint);
     if (r.config.accessLog !== config.accessLog || r.config.logFormat !== config.logFormat) {
       const old = logger;
       logger = openLog(r.config);

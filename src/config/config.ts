@@ -218,6 +218,10 @@ export interface Config {
   readonly shutdownDelayMs: number;
   /** [metrics] enabled: count requests, bytes and connections for GET /metrics (off only to measure its cost). */
   readonly metricsEnabled: boolean;
+  /** [tracing] sample: the share (0 to 1) of new traces marked sampled; an incoming traceparent's flag is honoured. */
+  readonly tracingSample: number;
+  /** [tracing] otlp_endpoint: where sampled spans are sent (OTLP/HTTP JSON), or null. */
+  readonly otlpEndpoint: URL | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -289,6 +293,9 @@ export function defaultStaticConfig(overrides: Partial<StaticConfig> & { root: s
   };
 }
 
+/** [tracing] sample by default: one new trace in ten is sampled. */
+export const DEFAULT_TRACING_SAMPLE = 0.1;
+
 /** A one-site Config with defaults everywhere, for tests and embedding. */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
@@ -304,6 +311,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     admin: null,
     shutdownDelayMs: 0,
     metricsEnabled: true,
+    tracingSample: DEFAULT_TRACING_SAMPLE,
+    otlpEndpoint: null,
     ...overrides,
   };
 }

@@ -75,6 +75,7 @@ export function configToRaw(c: Config): Raw {
     log: { access: c.accessLog, format: c.logFormat },
     admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port) },
     metrics: { enabled: c.metricsEnabled },
+    tracing: { sample: c.tracingSample, otlp_endpoint: c.otlpEndpoint?.href ?? "" },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
     site: c.sites.map((s) => ({

@@ -308,6 +308,7 @@ const SERVER_NODE = SCHEMA.fields.server as TableNode;
 const LOG_NODE = SCHEMA.fields.log as TableNode;
 const ADMIN_NODE = SCHEMA.fields.admin as TableNode;
 const METRICS_NODE = SCHEMA.fields.metrics as TableNode;
+const TRACING_NODE = SCHEMA.fields.tracing as TableNode;
 const LIMITS_NODE = SCHEMA.fields.limits as TableNode;
 const TIMEOUTS_NODE = SCHEMA.fields.timeouts as TableNode;
 const PROXY_NODE = ROUTE_FIELDS.proxy as TableNode;
@@ -368,6 +369,29 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
   // [metrics]
   const metricsRaw = v.table(t.metrics, METRICS_NODE, "metrics") ?? {};
   const metricsEnabled = v.bool(metricsRaw.enabled, (METRICS_NODE.fields as Record<string, Leaf>).enabled!, "metrics.enabled");
+
+  // [tracing]
+  const trRaw = v.table(t.tracing, TRACING_NODE, "tracing") ?? {};
+  const trf = TRACING_NODE.fields as Record<string, Leaf>;
+  let tracingSample = trf.sample!.default as number;
+  if (trRaw.sample !== undefined) {
+    if (typeof trRaw.sample !== "number" || !Number.isFinite(trRaw.sample) || trRaw.sample < 0 || trRaw.sample > 1) {
+      v.err("tracing.sample", `must be a number from 0 to 1, got ${describe(trRaw.sample)}; e.g. 0.1 samples one new trace in ten`);
+    } else tracingSample = trRaw.sample;
+  }
+  const otlpRaw = v.str(trRaw.otlp_endpoint, trf.otlp_endpoint!, "tracing.otlp_endpoint") ?? "";
+  let otlpEndpoint: URL | null = null;
+  if (otlpRaw !== "") {
+    let u: URL | null = null;
+    try {
+      u = new URL(otlpRaw);
+    } catch {
+      u = null;
+    }
+    if (u === null || (u.protocol !== "http:" && u.protocol !== "https:") || u.username !== "" || u.password !== "") {
+      v.err("tracing.otlp_endpoint", `${JSON.stringify(otlpRaw)} is not an http:// or https:// URL without credentials; write e.g. "http://127.0.0.1:4318/v1/traces", or leave it empty`);
+    } else otlpEndpoint = u;
+  }
 
   // [log]
   const log = v.table(t.log, LOG_NODE, "log") ?? {};
@@ -433,6 +457,8 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     admin,
     shutdownDelayMs,
     metricsEnabled,
+    tracingSample,
+    otlpEndpoint,
   };
   return { ok: true, config, warnings: v.warnings };
 }

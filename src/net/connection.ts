@@ -23,6 +23,7 @@ import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
+import type { Tracer } from "../observe/tracer.ts";
 import { receivedBytes, type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
 
 export interface ConnectionContext {
@@ -37,6 +38,8 @@ export interface ConnectionContext {
   readonly shuttingDown: boolean;
   /** Count this listener's traffic in the metrics (false for the admin listener, or [metrics] enabled = false). */
   readonly metricsOn: boolean;
+  /** The tracer for this listener's requests, or null (the admin listener). */
+  readonly tracer: Tracer | null;
   release(conn: Connection): void;
 }
 
@@ -437,6 +440,8 @@ export class Connection {
     const incomingId = head.headers.get("x-request-id");
     const id = incomingId !== undefined && VALID_REQUEST_ID.test(incomingId) ? incomingId : nanoid();
     const ex = new ExchangeImpl(this, head, id);
+    const tracer = this.ctx.tracer;
+    if (tracer !== null) ex.log.trace = tracer.start(head);
     this.current = ex;
     ex.requestDone = head.bodyKind === "none";
     if (ex.requestDone) {
@@ -940,6 +945,8 @@ export class ExchangeImpl implements DispatchableExchange {
     const bytes = this.conn.out.totalBytes - this.bytesBefore;
     const latencyMs = performance.now() - this.startedAt;
     if (this.conn.ctx.metricsOn) (this.routeMetrics ?? UNROUTED).record(h.method, status, bytes, latencyMs / 1000);
+    const trace = l.trace;
+    if (trace !== undefined) this.conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
     this.conn.ctx.logger.log({
       time: this.startedWall,
       id: this.id,
@@ -956,6 +963,8 @@ export class ExchangeImpl implements DispatchableExchange {
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
       userAgent: h.headers.get("user-agent"),
+      traceId: trace?.traceId,
+      spanId: trace?.spanId,
     });
   }
 }

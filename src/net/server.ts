@@ -14,6 +14,7 @@ import { Connection, type ConnectionContext, type ExchangeImpl } from "./connect
 import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
 import { metrics } from "../observe/metrics.ts";
+import { type Tracer, tracer } from "../observe/tracer.ts";
 import { acceptedConnections, openConnections, openTunnels, refusedConnections, UNROUTED } from "../observe/server-metrics.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
@@ -74,6 +75,9 @@ class Listener implements ConnectionContext {
   }
   get localPort(): number {
     return this.socket?.port ?? this.address.port;
+  }
+  get tracer(): Tracer | null {
+    return this.handler === null ? tracer : null;
   }
   get metricsOn(): boolean {
     return this.handler === null && this.server.runtime.config.metricsEnabled;

@@ -40,7 +40,7 @@ function backend() {
     },
   });
   stops.push(() => srv.stop(true));
-  return { port: srv.port, seen };
+  return { port: srv.port!, seen };
 }
 
 interface OtlpSpan {
@@ -70,7 +70,7 @@ function receiver() {
     },
   });
   stops.push(() => srv.stop(true));
-  return { port: srv.port, spans, posts };
+  return { port: srv.port!, spans, posts };
 }
 
 async function start(backendPort: number, tracing: string, format = "text"): Promise<{ s: RunningServer; port: number }> {

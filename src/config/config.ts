@@ -222,6 +222,8 @@ export interface Config {
   readonly tracingSample: number;
   /** [tracing] otlp_endpoint: where sampled spans are sent (OTLP/HTTP JSON), or null. */
   readonly otlpEndpoint: URL | null;
+  /** [admin] token: Bearer token for /api/* and /dashboard, or null (allowed only on a loopback admin address). */
+  readonly adminToken: string | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -313,6 +315,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     metricsEnabled: true,
     tracingSample: DEFAULT_TRACING_SAMPLE,
     otlpEndpoint: null,
+    adminToken: null,
     ...overrides,
   };
 }

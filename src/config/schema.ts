@@ -226,6 +226,7 @@ export const SCHEMA: TableNode = {
       doc: "The admin listener: GET /healthz (the process is alive) and GET /readyz (it takes traffic; 503 once stopping).",
       fields: {
         listen: { kind: "string", default: DEFAULT_ADMIN_LISTEN, doc: 'Address of the admin listener, or "off"; loopback by default. If it cannot be bound (e.g. a second instance on this machine) the server warns and runs without it.' },
+        token: { kind: "string", default: "", doc: "Bearer token for the admin API (/api/*) and /dashboard; required when listen is not a loopback address. /healthz, /readyz and /metrics need none. Redacted in GET /api/config." },
       },
     },
     metrics: {

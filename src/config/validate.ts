@@ -365,6 +365,14 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     if (typeof a === "string") v.err("admin.listen", `${a.replace(/;.*$/, "")}; write an address such as "127.0.0.1:9180", or "off"`);
     else admin = a;
   }
+  const tokenRaw = v.str(adminRaw.token, (ADMIN_NODE.fields as Record<string, Leaf>).token!, "admin.token") ?? "";
+  const adminToken = tokenRaw === "" ? null : tokenRaw;
+  if (adminToken !== null && (adminToken.length < 16 || !/^[\x21-\x7e]+$/.test(adminToken))) {
+    v.err("admin.token", `must be at least 16 visible ASCII characters without spaces; generate one with: head -c 24 /dev/urandom | base64`);
+  }
+  if (admin !== null && adminToken === null && !isLoopback(admin.hostname)) {
+    v.err("admin.token", `is required when admin.listen (${adminListen}) is not a loopback address: the admin API can reload the config; set token = "<long random string>" (e.g. head -c 24 /dev/urandom | base64), or listen on 127.0.0.1`);
+  }
 
   // [metrics]
   const metricsRaw = v.table(t.metrics, METRICS_NODE, "metrics") ?? {};
@@ -459,8 +467,14 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     metricsEnabled,
     tracingSample,
     otlpEndpoint,
+    adminToken,
   };
   return { ok: true, config, warnings: v.warnings };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: an admin listener there is reachable from this machine only. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /** A route's path as written: "/api/", "=/x", "~^/re". */

@@ -24,6 +24,7 @@ import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
 import type { Tracer } from "../observe/tracer.ts";
+import { recordError } from "../observe/recent-errors.ts";
 import { receivedBytes, type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
 
 export interface ConnectionContext {
@@ -944,7 +945,11 @@ export class ExchangeImpl implements DispatchableExchange {
     const l = this.log;
     const bytes = this.conn.out.totalBytes - this.bytesBefore;
     const latencyMs = performance.now() - this.startedAt;
-    if (this.conn.ctx.metricsOn) (this.routeMetrics ?? UNROUTED).record(h.method, status, bytes, latencyMs / 1000);
+    if (this.conn.ctx.metricsOn) {
+      const rm = this.routeMetrics ?? UNROUTED;
+      rm.record(h.method, status, bytes, latencyMs / 1000);
+      if (status >= 500 || error !== undefined) recordError({ t: this.startedWall, status, code: error ?? "-", method: h.method.length <= 16 ? h.method : "other", route: `${rm.site}/${rm.route}` });
+    }
     const trace = l.trace;
     if (trace !== undefined) this.conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
     this.conn.ctx.logger.log({

@@ -9,6 +9,13 @@
  */
 import { spawn, type Subprocess } from "bun";
 import type { Snapshot } from "../observe/metrics.ts";
+import type { RecentError } from "../observe/recent-errors.ts";
+
+/** What a worker answers to a scrape. */
+export interface WorkerStats {
+  snap: Snapshot;
+  errors: RecentError[];
+}
 
 /** How long a scrape waits for a worker's metrics; a worker that does not answer is left out of that scrape. */
 const SCRAPE_TIMEOUT_MS = 2000;
@@ -40,7 +47,7 @@ export class Supervisor {
   private stopping = false;
   private readonly ready = new Set<number>();
   private scrapeSeq = 0;
-  private readonly scrapes = new Map<number, (snap: Snapshot) => void>();
+  private readonly scrapes = new Map<number, (stats: WorkerStats) => void>();
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -59,8 +66,8 @@ export class Supervisor {
           this.ready.add(i);
           this.opts.onReady(i);
         } else if (typeof message === "object" && message !== null && (message as { t?: string }).t === "metrics") {
-          const m = message as { id: number; snap: Snapshot };
-          this.scrapes.get(m.id)?.(m.snap);
+          const m = message as { id: number } & WorkerStats;
+          this.scrapes.get(m.id)?.({ snap: m.snap, errors: m.errors ?? [] });
         }
       },
     });
@@ -94,12 +101,12 @@ export class Supervisor {
    * Ask every live worker for its metrics over IPC and collect the answers (in any order). A
    * worker that does not answer within SCRAPE_TIMEOUT_MS (busy, or restarting) is left out.
    */
-  scrape(): Promise<Snapshot[]> {
+  scrape(): Promise<WorkerStats[]> {
     const live = this.procs.filter((p): p is Subprocess => p !== null && p.exitCode === null);
     return Promise.all(
       live.map(
         (p) =>
-          new Promise<Snapshot | null>((resolve) => {
+          new Promise<WorkerStats | null>((resolve) => {
             const id = ++this.scrapeSeq;
             const t = setTimeout(() => {
               this.scrapes.delete(id);
@@ -119,7 +126,7 @@ export class Supervisor {
             }
           }),
       ),
-    ).then((all) => all.filter((s): s is Snapshot => s !== null));
+    ).then((all) => all.filter((s): s is WorkerStats => s !== null));
   }
 
   /** Forward a signal to every live worker. */

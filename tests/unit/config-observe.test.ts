@@ -48,3 +48,26 @@ describe("observability config: mistakes", () => {
     });
   }
 });
+
+describe("[admin] token", () => {
+  const site = { site: [{ listen: ["127.0.0.1:8080"], route: [{ path: "/", respond: { status: 200 } }] }] };
+  const rows: [string, Record<string, unknown>, string | null][] = [
+    ["loopback without a token", { listen: "127.0.0.1:9180" }, null],
+    ["::1 without a token", { listen: "[::1]:9180" }, null],
+    ["0.0.0.0 with a token", { listen: "0.0.0.0:9180", token: "0123456789abcdef" }, null],
+    ["0.0.0.0 without a token", { listen: "0.0.0.0:9180" }, "is required when admin.listen"],
+    ["a pod address without a token", { listen: "10.1.2.3:9180" }, "is required when admin.listen"],
+    ["a short token", { listen: "127.0.0.1:9180", token: "short" }, "at least 16"],
+    ["a token with a space", { listen: "127.0.0.1:9180", token: "0123456789 abcdef" }, "without spaces"],
+  ];
+  for (const [name, adminRaw, fragment] of rows) {
+    test(name, () => {
+      const r = validate({ admin: adminRaw, ...site }, OPTS);
+      if (fragment === null) expect(r.ok).toBe(true);
+      else {
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(r.problems.find((p) => p.path === "admin.token")?.message).toContain(fragment);
+      }
+    });
+  }
+});

@@ -13,6 +13,7 @@ import { formatTraceparent, parseTraceparent, parseTracestate } from "./trace-co
 import { OtlpExporter, type SpanData } from "./otlp-exporter.ts";
 
 const POOL_SIZE = 64 * 1024;
+const ZEROS = "0".repeat(64);
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolPos = POOL_SIZE;
 
@@ -25,7 +26,7 @@ function randomHex(bytes: number): string {
     }
     const s = pool.toString("hex", poolPos, poolPos + bytes);
     poolPos += bytes;
-    if (!/^0+$/.test(s)) return s;
+    if (s !== ZEROS.slice(0, bytes * 2)) return s;
   }
 }
 
@@ -58,11 +59,18 @@ export class Tracer {
 
   /** The request's trace: continue a valid incoming traceparent (its sampled flag honoured), else a new one. */
   start(head: RequestHead): RequestTrace {
-    const parent = parseTraceparent(head.headers.getAll("traceparent"));
+    // Most requests carry no traceparent: look before collecting the field lines.
+    const parent = head.headers.get("traceparent") === undefined ? null : parseTraceparent(head.headers.getAll("traceparent"));
     if (parent !== null) {
       return { traceId: parent.traceId, spanId: newSpanId(), parentId: parent.parentId, sampled: (parent.flags & 1) === 1, state: parseTracestate(head.headers.getAll("tracestate")), attempts: null };
     }
-    return { traceId: newTraceId(), spanId: newSpanId(), parentId: "", sampled: this.sample > 0 && Math.random() < this.sample, state: null, attempts: null };
+    // Trace and span id from one hex conversion (24 random bytes).
+    const ids = randomHex(24);
+    let traceId = ids.slice(0, 32);
+    let spanId = ids.slice(32);
+    if (traceId === ZEROS.slice(0, 32)) traceId = newTraceId();
+    if (spanId === ZEROS.slice(0, 16)) spanId = newSpanId();
+    return { traceId, spanId, parentId: "", sampled: this.sample > 0 && Math.random() < this.sample, state: null, attempts: null };
   }
 
   /** The traceparent/tracestate field lines for a new upstream attempt (a child of the request's span). */

@@ -91,6 +91,20 @@ class Listener implements ConnectionContext {
   }
 }
 
+/** Servers of this process, for the scrape-time connection gauges (one collector, not one per server). */
+const liveServers = new Set<Server>();
+metrics.onCollect(() => {
+  let open = 0;
+  let tunnels = 0;
+  for (const s of liveServers) {
+    const n = s.countOpen();
+    open += n.open;
+    tunnels += n.tunnels;
+  }
+  openConnections.set(open);
+  openTunnels.set(tunnels);
+});
+
 export class Server {
   runtime: Runtime;
   /** Swapped by a reload that changes the access log's path or format. */
@@ -108,18 +122,19 @@ export class Server {
   constructor(private readonly opts: ServerOptions) {
     this.runtime = opts.runtime;
     this.logger = opts.logger;
-    // Scrape-time gauges: walking the connections at each scrape costs nothing per request.
-    metrics.onCollect(() => {
-      let open = 0;
-      let tunnels = 0;
-      for (const c of this.connections) {
-        if (c.ctx === this.admin) continue;
-        open++;
-        if (c.tunnelled) tunnels++;
-      }
-      openConnections.set(open);
-      openTunnels.set(tunnels);
-    });
+    liveServers.add(this);
+  }
+
+  /** Site connections and tunnels open now (the admin listener's excluded), for the scrape-time gauges. */
+  countOpen(): { open: number; tunnels: number } {
+    let open = 0;
+    let tunnels = 0;
+    for (const c of this.connections) {
+      if (c.ctx === this.admin) continue;
+      open++;
+      if (c.tunnelled) tunnels++;
+    }
+    return { open, tunnels };
   }
 
   get config(): Config {
@@ -352,6 +367,7 @@ export class Server {
     this.listeners.clear();
     this.admin?.socket?.stop(true);
     this.admin = null;
+    liveServers.delete(this);
   }
 
   /**
@@ -368,6 +384,7 @@ export class Server {
 
   /** Stop immediately (tests). */
   stop(): void {
+    liveServers.delete(this);
     this.shuttingDown = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const l of this.listeners.values()) l.socket?.stop(true);

@@ -33,6 +33,10 @@ const PAGES: Readonly<Record<number, PageText>> = {
     title: "Bad Request",
     explain: "The server could not understand this request because it was malformed; check the address and try again, or report it to whoever runs the client.",
   },
+  401: {
+    title: "Unauthorized",
+    explain: "This page needs credentials that were missing or wrong; send the token you were given in the Authorization field and try again.",
+  },
   403: {
     title: "Forbidden",
     explain: "This resource exists but you are not allowed to see it; if you think you should be, ask the site administrator.",

@@ -155,6 +155,9 @@ const E = {
   INTERNAL_ERROR: [500, false, "error", "An unexpected error in the engine around a handler."],
   SHUTDOWN_TIMEOUT: [null, true, "warn", "Graceful shutdown deadline passed: the remaining connections are cut."],
   SHUTDOWN_FORCED: [null, true, "warn", "A second stop signal: all connections are cut at once."],
+
+  // ---- admin listener -------------------------------------------------------------------------
+  ADMIN_UNAUTHORIZED: [401, false, "warn", "The admin API or dashboard needs Authorization: Bearer <[admin] token>; it was missing or wrong."],
 } as const satisfies Record<string, Entry>;
 
 export type ErrorCode = keyof typeof E;

@@ -5,6 +5,7 @@
  *
  * The connection engine (src/net/) implements Exchange; handlers never touch sockets.
  */
+import type { RequestTrace } from "./observe/tracer.ts";
 import type { Config } from "./config/config.ts";
 import type { HeaderList } from "./http1/header-list.ts";
 import type { RequestHead } from "./http1/message-head.ts";
@@ -51,6 +52,8 @@ export interface ExchangeLogFields {
   upstreamStatus?: number;
   upstreamConnectMs?: number;
   upstreamTtfbMs?: number;
+  /** W3C trace state of this request (src/observe/tracer.ts); the proxy forwards a child of it. */
+  trace?: RequestTrace;
 }
 
 /**

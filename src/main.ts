@@ -10,7 +10,11 @@
 import pkg from "../package.json" with { type: "json" };
 import { buildCommit, VERSION } from "./build-info.ts";
 import { healthCheck } from "./health-client.ts";
-import { createAdminHandler } from "./observe/admin.ts";
+import { createAdminHandler, type ReloadResult } from "./observe/admin.ts";
+import { metrics, mergeSnapshots } from "./observe/metrics.ts";
+import { configureTracing } from "./observe/tracer.ts";
+import { recentErrors } from "./observe/recent-errors.ts";
+import { reloadFailure, reloadSuccess, startLagProbe } from "./observe/server-metrics.ts";
 import type { Config, ListenAddress } from "./config/config.ts";
 import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
 import { formatProblem } from "./config/load.ts";
@@ -119,6 +123,9 @@ function announce(config: Config, addresses: readonly ListenAddress[], extra = "
   for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on http://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
 }
 
+/** The supervisor's admin listener logs nothing (workers log the traffic). */
+const NO_LOG: AccessLogger = { log() {}, reopen() {}, flush() {}, close() {} };
+
 function supervise(cli: RunResult): void {
   const config = cli.config;
   // Fail fast, with the usual one-line reason, if an address cannot be bound at all. For port 0
@@ -138,6 +145,7 @@ function supervise(cli: RunResult): void {
     }
   }
   process.env[PORTS_ENV] = JSON.stringify(ports);
+  startLagProbe();
   let ready = 0;
   const sup = new Supervisor({
     workers: config.workers,
@@ -147,6 +155,34 @@ function supervise(cli: RunResult): void {
       if (++ready === config.workers) announce(config, bound, ` (${config.workers} workers)`);
     },
   });
+  // The admin listener belongs to the supervisor: one address for the whole instance. /readyz is
+  // 200 once every worker listens; /metrics asks each worker for its registry over IPC and
+  // answers with the sum (docs/observability.md, "Workers").
+  let current = config;
+  if (config.admin !== null) {
+    const admin = new Server({ runtime: new Runtime(config), logger: NO_LOG });
+    try {
+      admin.startAdmin(
+        config.admin,
+        createAdminHandler({
+          get ready() {
+            return sup.allReady;
+          },
+          get config() {
+            return current;
+          },
+          stats: () =>
+            sup.scrape().then((all) => ({
+              snap: mergeSnapshots([metrics.snapshot(), ...all.map((w) => w.snap)]),
+              errors: all.flatMap((w) => w.errors).sort((a, b) => b.t - a.t).slice(0, 20),
+            })),
+          reload: () => reloadAll(),
+        }),
+      );
+    } catch (e) {
+      process.stderr.write(`dreamserver: warning: ${listenError(e)}; running without the admin listener (/healthz, /readyz, /metrics)\n`);
+    }
+  }
   let stopping = false;
   const stop = (sig: NodeJS.Signals) => {
     if (stopping) {
@@ -161,22 +197,29 @@ function supervise(cli: RunResult): void {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => sup.signal("SIGUSR1"));
-  process.on("SIGHUP", () => {
+  // SIGHUP and POST /api/reload.
+  function reloadAll(): ReloadResult {
     // Validate once here so problems are printed once; only a valid file reaches the workers.
     const r = reloadConfig(cli);
     if (r === null) {
       sup.signal("SIGUSR1");
-      return;
+      return { ok: false, messages: ["no config file to re-read (started with flags only); the access log was reopened"] };
     }
     if (!r.ok) {
-      for (const l of problemLines(r)) process.stderr.write(`dreamserver: ${l}\n`);
+      reloadFailure.inc();
+      const lines = problemLines(r);
+      for (const l of lines) process.stderr.write(`dreamserver: ${l}\n`);
       process.stderr.write(`dreamserver: reload refused; still serving the previous configuration\n`);
-      return;
+      return { ok: false, messages: [...lines, "reload refused; still serving the previous configuration"] };
     }
+    reloadSuccess.inc();
+    current = r.config;
     for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
     if (r.config.workers !== config.workers) process.stderr.write(`dreamserver: the number of workers changes only on restart (still ${config.workers})\n`);
     sup.signal("SIGHUP");
-  });
+    return { ok: true, messages: [`configuration reloaded from ${r.file} by ${config.workers} workers: ${describe(r.config)}`] };
+  }
+  process.on("SIGHUP", () => reloadAll());
   sup.start();
 }
 
@@ -200,27 +243,49 @@ function serve(cli: RunResult): void {
     logger.close();
     fail(listenError(e));
   }
-  if (config.admin !== null) {
+  startLagProbe();
+  configureTracing(config.tracingSample, config.otlpEndpoint);
+  // A worker's metrics are scraped by its supervisor over IPC (the supervisor owns the admin listener).
+  if (worker) {
+    process.on("message", (m: unknown) => {
+      if (typeof m === "object" && m !== null && (m as { t?: string }).t === "scrape") process.send?.({ t: "metrics", id: (m as { id: number }).id, snap: metrics.snapshot(), errors: recentErrors() });
+    });
+  }
+  if (config.admin !== null && !worker) {
     try {
-      server.startAdmin(config.admin, createAdminHandler(server));
+      server.startAdmin(
+        config.admin,
+        createAdminHandler({
+          get ready() {
+            return server.ready;
+          },
+          get config() {
+            return server.config;
+          },
+          reload: () => reload(),
+        }),
+      );
     } catch (e) {
       // Not fatal: the sites are what the server is for (e.g. a second instance on one machine).
       if (!quiet) process.stderr.write(`dreamserver: warning: ${listenError(e)}; running without the admin listener (/healthz, /readyz)\n`);
     }
   }
 
-  const reload = () => {
+  // SIGHUP and POST /api/reload.
+  const reload = (): ReloadResult => {
     const r = reloadConfig(cli);
     if (r === null) {
       // No config file: nothing to re-read. HUP reopens the log like USR1 instead of killing us.
       logger.reopen();
-      return;
+      return { ok: false, messages: ["no config file to re-read (started with flags only); the access log was reopened"] };
     }
     if (!r.ok) {
+      if (!worker) reloadFailure.inc();
+      const lines = problemLines(r);
       // The supervisor has printed these already.
-      if (!worker) for (const l of problemLines(r)) process.stderr.write(`dreamserver: ${l}\n`);
+      if (!worker) for (const l of lines) process.stderr.write(`dreamserver: ${l}\n`);
       if (!worker) process.stderr.write(`dreamserver: reload refused; still serving the previous configuration\n`);
-      return;
+      return { ok: false, messages: [...lines, "reload refused; still serving the previous configuration"] };
     }
     if (!worker) for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
     const prev = server.runtime;
@@ -230,9 +295,12 @@ function serve(cli: RunResult): void {
     } catch (e) {
       prev.restoreUpstreams();
       next.retire();
+      if (!worker) reloadFailure.inc();
       process.stderr.write(`dreamserver: ${listenError(e)}; reload refused, still serving the previous configuration\n`);
-      return;
+      return { ok: false, messages: [`${listenError(e)}; reload refused, still serving the previous configuration`] };
     }
+    if (!worker) reloadSuccess.inc();
+    configureTracing(r.config.tracingSample, r.config.otlpEndpoint);
     if (r.config.accessLog !== config.accessLog || r.config.logFormat !== config.logFormat) {
       const old = logger;
       logger = openLog(r.config);
@@ -242,6 +310,7 @@ function serve(cli: RunResult): void {
     config = r.config;
     const who = worker ? `worker ${process.env[WORKER_ENV]}` : "dreamserver";
     process.stderr.write(`${who}: configuration reloaded from ${r.file}: ${describe(r.config)}\n`);
+    return { ok: true, messages: [`configuration reloaded from ${r.file}: ${describe(r.config)}`] };
   };
 
   let stopping = false;
@@ -278,7 +347,7 @@ function serve(cli: RunResult): void {
   if (worker) process.on("SIGINT", () => {});
   else process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGUSR1", () => logger.reopen());
-  process.on("SIGHUP", reload);
+  process.on("SIGHUP", () => reload());
   process.on("uncaughtException", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
   process.on("unhandledRejection", (e) => process.stderr.write(`dreamserver: internal error: ${(e as Error)?.stack ?? e}\n`));
 

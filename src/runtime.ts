@@ -22,6 +22,7 @@ import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMat
 import { createStaticHandler } from "./static/static-handler.ts";
 import { UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
 import { compressResponses } from "./middleware/compress/index.ts";
+import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -35,6 +36,8 @@ export interface RouteLimits {
 
 /** What the engine needs from the exchange it dispatches (implemented by the HTTP/1 exchange). */
 export interface DispatchableExchange extends Exchange {
+  /** Where the exchange's metrics go, set once the site and route are known. */
+  routeMetrics: RouteMetrics | null;
   /** Apply the route's limits; false if the request already breaks them (the answer is sent). */
   applyRouteLimits(limits: RouteLimits): boolean;
 }
@@ -61,6 +64,9 @@ export class Runtime {
   /** forward_auth pools and the like, released with the runtime (issue 12). */
   private readonly accessRetire: (() => void)[] = [];
   private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
+  /** Pre-resolved metrics per route, and per site for requests none of its routes took (empty when metrics are off). */
+  private readonly routeMetrics = new Map<RouteConfig, RouteMetrics>();
+  private readonly siteMetrics = new Map<SiteConfig, RouteMetrics>();
   /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
   readonly parserLimits: Limits;
   /** The upstream group each proxy route sends to (held by the registry, which outlives reloads). */
@@ -81,7 +87,10 @@ export class Runtime {
         this.chains.set(route, this.buildChain(route));
         const t = route.timeouts;
         this.routeLimits.set(route, { maxBodySize: route.maxBodySize, bodyIdleMs: t.bodyIdleMs, sendIdleMs: t.sendIdleMs, handlerIdleMs: handlerBackstop(t) });
+        // Labels are config indexes, never request data: the series count is bounded by the config.
+        if (config.metricsEnabled) this.routeMetrics.set(route, routeMetrics(String(site.index), String(route.index)));
       }
+      if (config.metricsEnabled) this.siteMetrics.set(site, routeMetrics(String(site.index), "none"));
     }
     let maxBody = config.limits.maxBodySize;
     for (const site of config.sites) for (const r of site.routes) if (r.maxBodySize > maxBody) maxBody = r.maxBodySize;
@@ -144,6 +153,7 @@ export class Runtime {
       return;
     }
     const compiled = this.sites.get(site)!;
+    ex.routeMetrics = this.siteMetrics.get(site) ?? null;
     // "OPTIONS *" asks about the server as a whole (RFC 9110 §9.3.7): routed like "/", so the
     // catch-all route (a proxy forwards it, static answers with Allow) handles it.
     const path = ex.head.form === "asterisk" ? "/" : normalizePath(ex.head.path);
@@ -156,6 +166,7 @@ export class Runtime {
       ex.sendError(404, "NO_ROUTE");
       return;
     }
+    ex.routeMetrics = this.routeMetrics.get(route) ?? null;
     if (!ex.applyRouteLimits(this.routeLimits.get(route)!)) return;
     this.chains.get(route)!(ex);
   }

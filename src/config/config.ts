@@ -341,6 +341,14 @@ export interface Config {
   readonly shutdownDelayMs: number;
   /** The [upstream.NAME] groups, in file order (routes hold the same objects). */
   readonly upstreams: readonly UpstreamGroupConfig[];
+  /** [metrics] enabled: count requests, bytes and connections for GET /metrics (off only to measure its cost). */
+  readonly metricsEnabled: boolean;
+  /** [tracing] sample: the share (0 to 1) of new traces marked sampled; an incoming traceparent's flag is honoured. */
+  readonly tracingSample: number;
+  /** [tracing] otlp_endpoint: where sampled spans are sent (OTLP/HTTP JSON), or null. */
+  readonly otlpEndpoint: URL | null;
+  /** [admin] token: Bearer token for /api/* and /dashboard, or null (allowed only on a loopback admin address). */
+  readonly adminToken: string | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -420,6 +428,9 @@ export function defaultStaticConfig(overrides: Partial<StaticConfig> & { root: s
   };
 }
 
+/** [tracing] sample by default: one new trace in ten is sampled. */
+export const DEFAULT_TRACING_SAMPLE = 0.1;
+
 /** A one-site Config with defaults everywhere, for tests and embedding. */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
@@ -435,6 +446,10 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     admin: null,
     shutdownDelayMs: 0,
     upstreams: [],
+    metricsEnabled: true,
+    tracingSample: DEFAULT_TRACING_SAMPLE,
+    otlpEndpoint: null,
+    adminToken: null,
     ...overrides,
   };
 }

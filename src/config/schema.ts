@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -22,7 +22,8 @@ export type LeafKind =
   | "token" // HTTP token (method, header name)
   | "template" // string with placeholders
   | "file" // path of a readable file
-  | "dir"; // path of a directory
+  | "dir" // path of a directory
+  | "ratio"; // number from 0 to 1
 
 export interface Leaf {
   readonly kind: LeafKind;
@@ -374,6 +375,22 @@ export const SCHEMA: TableNode = {
       doc: "The admin listener: GET /healthz (the process is alive) and GET /readyz (it takes traffic; 503 once stopping).",
       fields: {
         listen: { kind: "string", default: DEFAULT_ADMIN_LISTEN, doc: 'Address of the admin listener, or "off"; loopback by default. If it cannot be bound (e.g. a second instance on this machine) the server warns and runs without it.' },
+        token: { kind: "string", default: "", doc: "Bearer token for the admin API (/api/*) and /dashboard; required when listen is not a loopback address. /healthz, /readyz and /metrics need none. Redacted in GET /api/config." },
+      },
+    },
+    metrics: {
+      kind: "table",
+      doc: "Prometheus metrics on the admin listener (GET /metrics).",
+      fields: {
+        enabled: { kind: "bool", default: true, doc: "Count requests, bytes and connections; false leaves only the process series (to measure the cost)." },
+      },
+    },
+    tracing: {
+      kind: "table",
+      doc: "W3C Trace Context: a span per request, a child span per upstream attempt, trace_id/span_id in the access log.",
+      fields: {
+        sample: { kind: "ratio", default: DEFAULT_TRACING_SAMPLE, doc: "Share of new traces marked sampled (0 to 1); an incoming traceparent's sampled flag is always honoured." },
+        otlp_endpoint: { kind: "string", default: "", doc: 'OTLP/HTTP JSON collector URL for sampled spans, e.g. "http://127.0.0.1:4318/v1/traces"; empty = no export.' },
       },
     },
     log: {
@@ -473,5 +490,7 @@ export function typeName(n: Node): string {
       return "file path";
     case "dir":
       return "directory path";
+    case "ratio":
+      return "number from 0 to 1";
   }
 }

@@ -323,6 +323,8 @@ const ROUTE_FIELDS = ROUTE_NODE.fields;
 const SERVER_NODE = SCHEMA.fields.server as TableNode;
 const LOG_NODE = SCHEMA.fields.log as TableNode;
 const ADMIN_NODE = SCHEMA.fields.admin as TableNode;
+const METRICS_NODE = SCHEMA.fields.metrics as TableNode;
+const TRACING_NODE = SCHEMA.fields.tracing as TableNode;
 const LIMITS_NODE = SCHEMA.fields.limits as TableNode;
 const TIMEOUTS_NODE = SCHEMA.fields.timeouts as TableNode;
 const PROXY_NODE = ROUTE_FIELDS.proxy as TableNode;
@@ -378,6 +380,41 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     const a = parseListenAddress(adminListen);
     if (typeof a === "string") v.err("admin.listen", `${a.replace(/;.*$/, "")}; write an address such as "127.0.0.1:9180", or "off"`);
     else admin = a;
+  }
+  const tokenRaw = v.str(adminRaw.token, (ADMIN_NODE.fields as Record<string, Leaf>).token!, "admin.token") ?? "";
+  const adminToken = tokenRaw === "" ? null : tokenRaw;
+  if (adminToken !== null && (adminToken.length < 16 || !/^[\x21-\x7e]+$/.test(adminToken))) {
+    v.err("admin.token", `must be at least 16 visible ASCII characters without spaces; generate one with: head -c 24 /dev/urandom | base64`);
+  }
+  if (admin !== null && adminToken === null && !isLoopback(admin.hostname)) {
+    v.err("admin.token", `is required when admin.listen (${adminListen}) is not a loopback address: the admin API can reload the config; set token = "<long random string>" (e.g. head -c 24 /dev/urandom | base64), or listen on 127.0.0.1`);
+  }
+
+  // [metrics]
+  const metricsRaw = v.table(t.metrics, METRICS_NODE, "metrics") ?? {};
+  const metricsEnabled = v.bool(metricsRaw.enabled, (METRICS_NODE.fields as Record<string, Leaf>).enabled!, "metrics.enabled");
+
+  // [tracing]
+  const trRaw = v.table(t.tracing, TRACING_NODE, "tracing") ?? {};
+  const trf = TRACING_NODE.fields as Record<string, Leaf>;
+  let tracingSample = trf.sample!.default as number;
+  if (trRaw.sample !== undefined) {
+    if (typeof trRaw.sample !== "number" || !Number.isFinite(trRaw.sample) || trRaw.sample < 0 || trRaw.sample > 1) {
+      v.err("tracing.sample", `must be a number from 0 to 1, got ${describe(trRaw.sample)}; e.g. 0.1 samples one new trace in ten`);
+    } else tracingSample = trRaw.sample;
+  }
+  const otlpRaw = v.str(trRaw.otlp_endpoint, trf.otlp_endpoint!, "tracing.otlp_endpoint") ?? "";
+  let otlpEndpoint: URL | null = null;
+  if (otlpRaw !== "") {
+    let u: URL | null = null;
+    try {
+      u = new URL(otlpRaw);
+    } catch {
+      u = null;
+    }
+    if (u === null || (u.protocol !== "http:" && u.protocol !== "https:") || u.username !== "" || u.password !== "") {
+      v.err("tracing.otlp_endpoint", `${JSON.stringify(otlpRaw)} is not an http:// or https:// URL without credentials; write e.g. "http://127.0.0.1:4318/v1/traces", or leave it empty`);
+    } else otlpEndpoint = u;
   }
 
   // [log]
@@ -447,8 +484,17 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     admin,
     shutdownDelayMs,
     upstreams: [...v.groups.values()],
+    metricsEnabled,
+    tracingSample,
+    otlpEndpoint,
+    adminToken,
   };
   return { ok: true, config, warnings: v.warnings };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: an admin listener there is reachable from this machine only. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /** A route's path as written: "/api/", "=/x", "~^/re". */

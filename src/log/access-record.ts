@@ -19,6 +19,9 @@ export interface AccessRecord {
   readonly upstreamConnectMs?: number;
   readonly upstreamTtfbMs?: number;
   readonly userAgent?: string;
+  /** W3C trace id and this request's span id (src/observe/tracer.ts). */
+  readonly traceId?: string;
+  readonly spanId?: string;
 }
 
 export interface AccessLogger {

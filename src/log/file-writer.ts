@@ -34,6 +34,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { logWriteErrors } from "../observe/server-metrics.ts";
 
 export interface AppendWriterOptions {
   /** Write the buffer out once it holds this many bytes. */
@@ -325,6 +326,7 @@ export class AppendWriter {
   }
 
   private drop(lines: number, reason: string): void {
+    logWriteErrors.inc(lines);
     if (this.dropped === 0) {
       this.warn(`access log: ${reason}; dropping log lines until it recovers`);
     }

@@ -3,7 +3,7 @@
  *
  * Keys, in this order: time (ISO 8601 UTC), id, ip, method, path, host, status, bytes,
  * latency_ms; then, only when present: error, upstream, upstream_status, upstream_connect_ms,
- * upstream_ttfb_ms, user_agent. Durations are numbers of milliseconds rounded to microseconds.
+ * upstream_ttfb_ms, user_agent, trace_id, span_id. Durations are numbers of milliseconds rounded to microseconds.
  */
 import type { AccessRecord } from "./access-record.ts";
 import { isoTime } from "./format-text.ts";
@@ -48,6 +48,10 @@ export function formatJson(r: AccessRecord): string {
   if (r.upstreamConnectMs !== undefined) o.upstream_connect_ms = ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) o.upstream_ttfb_ms = ms(r.upstreamTtfbMs);
   if (r.userAgent !== undefined) o.user_agent = r.userAgent;
+  if (r.traceId !== undefined) {
+    o.trace_id = r.traceId;
+    o.span_id = r.spanId;
+  }
   const s = JSON.stringify(o);
   return (NON_ASCII.test(s) ? s.replace(NON_ASCII_G, escapeUnit) : s) + "\n";
 }

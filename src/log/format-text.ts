@@ -5,6 +5,7 @@
  *     | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.42ms
  *     [ | error=CODE] [ | upstream=127.0.0.1:8000] [ | upstream_status=200]
  *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | user_agent=curl/8.5.0]
+ *     [ | trace_id=4bf92f3577b34da6a3ce929d0e0e4736 | span_id=00f067aa0ba902b7]
  *
  * (one physical line, wrapped here for reading).
  *
@@ -118,5 +119,7 @@ export function formatText(r: AccessRecord): string {
   if (r.upstreamConnectMs !== undefined) line += " | upstream_connect=" + ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) line += " | upstream_ttfb=" + ms(r.upstreamTtfbMs);
   if (r.userAgent !== undefined) line += " | user_agent=" + escapeValue(r.userAgent);
+  // Our own lowercase hex: nothing to escape.
+  if (r.traceId !== undefined) line += " | trace_id=" + r.traceId + " | span_id=" + r.spanId;
   return line + "\n";
 }

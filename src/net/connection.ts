@@ -23,6 +23,9 @@ import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
+import type { Tracer } from "../observe/tracer.ts";
+import { recordError } from "../observe/recent-errors.ts";
+import { receivedBytes, type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
 
 export interface ConnectionContext {
   readonly config: Config;
@@ -34,6 +37,10 @@ export interface ConnectionContext {
   readonly localPort: number;
   /** Set by the server while draining for shutdown: finish in-flight work, then close. */
   readonly shuttingDown: boolean;
+  /** Count this listener's traffic in the metrics (false for the admin listener, or [metrics] enabled = false). */
+  readonly metricsOn: boolean;
+  /** The tracer for this listener's requests, or null (the admin listener). */
+  readonly tracer: Tracer | null;
   release(conn: Connection): void;
   /**
    * The connection became idle keep-alive (a request answered, no byte of the next one yet) or
@@ -92,6 +99,10 @@ export class Connection {
   /** performance.now() deadline for the current phase; 0 = none. */
   deadline = 0;
   private tunnel: TunnelHandlers | null = null;
+  /** An upgraded (WebSocket) tunnel is open on this connection (the metrics count them at scrape time). */
+  get tunnelled(): boolean {
+    return this.tunnel !== null;
+  }
   closed = false;
 
   constructor(
@@ -119,6 +130,7 @@ export class Connection {
 
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    if (this.ctx.metricsOn) receivedBytes.inc(chunk.byteLength);
     if (this.tunnel) {
       this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
       this.tunnel.data(chunk);
@@ -440,6 +452,8 @@ export class Connection {
     const incomingId = head.headers.get("x-request-id");
     const id = incomingId !== undefined && VALID_REQUEST_ID.test(incomingId) ? incomingId : nanoid();
     const ex = new ExchangeImpl(this, head, id);
+    const tracer = this.ctx.tracer;
+    if (tracer !== null) ex.log.trace = tracer.start(head);
     this.current = ex;
     ex.requestDone = head.bodyKind === "none";
     if (ex.requestDone) {
@@ -530,6 +544,7 @@ export class Connection {
       latencyMs: 0,
       error: code,
     });
+    if (this.ctx.metricsOn) UNROUTED.record("-", status, this.out.totalBytes - before, 0);
     this.closeWhenFlushed();
   }
 
@@ -680,6 +695,8 @@ export class ExchangeImpl implements DispatchableExchange {
   wantDrain = false;
   onDrain: (() => void) | null = null;
   onAbort: (() => void) | null = null;
+  /** The route's pre-resolved metrics, set by Runtime.dispatch (null: not routed). */
+  routeMetrics: RouteMetrics | null = null;
   private framing = Framing.None;
   private remaining = 0;
   private bytesBefore: number;
@@ -938,6 +955,15 @@ export class ExchangeImpl implements DispatchableExchange {
     this.logged = true;
     const h = this.head;
     const l = this.log;
+    const bytes = this.conn.out.totalBytes - this.bytesBefore;
+    const latencyMs = performance.now() - this.startedAt;
+    if (this.conn.ctx.metricsOn) {
+      const rm = this.routeMetrics ?? UNROUTED;
+      rm.record(h.method, status, bytes, latencyMs / 1000);
+      if (status >= 500 || error !== undefined) recordError({ t: this.startedWall, status, code: error ?? "-", method: h.method.length <= 16 ? h.method : "other", route: `${rm.site}/${rm.route}` });
+    }
+    const trace = l.trace;
+    if (trace !== undefined) this.conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
     this.conn.ctx.logger.log({
       time: this.startedWall,
       id: this.id,
@@ -946,14 +972,16 @@ export class ExchangeImpl implements DispatchableExchange {
       path: h.target,
       host: h.host,
       status,
-      bytes: this.conn.out.totalBytes - this.bytesBefore,
-      latencyMs: performance.now() - this.startedAt,
+      bytes,
+      latencyMs,
       error,
       upstream: l.upstream,
       upstreamStatus: l.upstreamStatus,
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
       userAgent: h.headers.get("user-agent"),
+      traceId: trace?.traceId,
+      spanId: trace?.spanId,
     });
   }
 }

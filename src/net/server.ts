@@ -13,6 +13,9 @@ import { errorPage } from "../pages/error-page.ts";
 import { Connection, type ConnectionContext, type ExchangeImpl } from "./connection.ts";
 import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
+import { metrics } from "../observe/metrics.ts";
+import { type Tracer, tracer } from "../observe/tracer.ts";
+import { acceptedConnections, openConnections, openTunnels, refusedConnections, UNROUTED } from "../observe/server-metrics.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
@@ -75,6 +78,12 @@ class Listener implements ConnectionContext {
   get localPort(): number {
     return this.socket?.port ?? this.address.port;
   }
+  get tracer(): Tracer | null {
+    return this.handler === null ? tracer : null;
+  }
+  get metricsOn(): boolean {
+    return this.handler === null && this.server.runtime.config.metricsEnabled;
+  }
   dispatch(ex: ExchangeImpl): void {
     if (this.handler !== null) this.handler(ex);
     else this.server.runtime.dispatch(ex, this.key);
@@ -86,6 +95,20 @@ class Listener implements ConnectionContext {
     this.server.markIdle(conn, idle);
   }
 }
+
+/** Servers of this process, for the scrape-time connection gauges (one collector, not one per server). */
+const liveServers = new Set<Server>();
+metrics.onCollect(() => {
+  let open = 0;
+  let tunnels = 0;
+  for (const s of liveServers) {
+    const n = s.countOpen();
+    open += n.open;
+    tunnels += n.tunnels;
+  }
+  openConnections.set(open);
+  openTunnels.set(tunnels);
+});
 
 export class Server {
   runtime: Runtime;
@@ -112,6 +135,19 @@ export class Server {
   constructor(private readonly opts: ServerOptions) {
     this.runtime = opts.runtime;
     this.logger = opts.logger;
+    liveServers.add(this);
+  }
+
+  /** Site connections and tunnels open now (the admin listener's excluded), for the scrape-time gauges. */
+  countOpen(): { open: number; tunnels: number } {
+    let open = 0;
+    let tunnels = 0;
+    for (const c of this.connections) {
+      if (c.ctx === this.admin) continue;
+      open++;
+      if (c.tunnelled) tunnels++;
+    }
+    return { open, tunnels };
   }
 
   get config(): Config {
@@ -158,6 +194,8 @@ export class Server {
    */
   startAdmin(address: ListenAddress, handler: Handler): void {
     this.admin = this.listen(address, handler);
+    // A supervisor runs only the admin listener (no start()): its connections need deadlines too.
+    this.sweepTimer ??= setInterval(() => this.sweep(), SWEEP_MS);
   }
 
   get adminAddress(): ListenAddress | null {
@@ -178,7 +216,13 @@ export class Server {
       socket: {
         binaryType: "buffer" as const,
         open(socket: Socket<Connection>) {
+          const counted = l.metricsOn;
+          if (counted) acceptedConnections.inc();
           if (self.connections.size >= self.maxConnections) {
+            if (counted) {
+              refusedConnections.inc();
+              UNROUTED.record("-", 503, OVER_CAPACITY.byteLength, 0);
+            }
             self.refuse(socket);
             return;
           }
@@ -402,6 +446,7 @@ export class Server {
     this.listeners.clear();
     this.admin?.socket?.stop(true);
     this.admin = null;
+    liveServers.delete(this);
   }
 
   /**
@@ -418,6 +463,7 @@ export class Server {
 
   /** Stop immediately (tests). */
   stop(): void {
+    liveServers.delete(this);
     this.shuttingDown = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const l of this.listeners.values()) l.socket?.stop(true);

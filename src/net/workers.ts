@@ -8,6 +8,17 @@
  * write(2), so lines from different workers never interleave mid-line.
  */
 import { spawn, type Subprocess } from "bun";
+import type { Snapshot } from "../observe/metrics.ts";
+import type { RecentError } from "../observe/recent-errors.ts";
+
+/** What a worker answers to a scrape. */
+export interface WorkerStats {
+  snap: Snapshot;
+  errors: RecentError[];
+}
+
+/** How long a scrape waits for a worker's metrics; a worker that does not answer is left out of that scrape. */
+const SCRAPE_TIMEOUT_MS = 2000;
 
 /** Set in a worker's environment; its value is the worker index. */
 export const WORKER_ENV = "DREAMSERVER_WORKER";
@@ -34,6 +45,9 @@ export class Supervisor {
   private readonly procs: (Subprocess | null)[] = [];
   private readonly startedAt: number[] = [];
   private stopping = false;
+  private readonly ready = new Set<number>();
+  private scrapeSeq = 0;
+  private readonly scrapes = new Map<number, (stats: WorkerStats) => void>();
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -48,7 +62,13 @@ export class Supervisor {
       stdout: "inherit",
       stderr: "inherit",
       ipc: (message) => {
-        if (message === "ready") this.opts.onReady(i);
+        if (message === "ready") {
+          this.ready.add(i);
+          this.opts.onReady(i);
+        } else if (typeof message === "object" && message !== null && (message as { t?: string }).t === "metrics") {
+          const m = message as { id: number } & WorkerStats;
+          this.scrapes.get(m.id)?.({ snap: m.snap, errors: m.errors ?? [] });
+        }
       },
     });
     this.procs[i] = proc;
@@ -56,6 +76,7 @@ export class Supervisor {
     proc.exited.then((code) => {
       if (this.procs[i] !== proc) return;
       this.procs[i] = null;
+      this.ready.delete(i);
       if (this.stopping) return;
       if (code === 2) {
         // Configuration or bind error: restarting cannot help. The worker printed why.
@@ -69,6 +90,43 @@ export class Supervisor {
         if (!this.stopping) this.spawnWorker(i);
       }, young ? 1000 : 0);
     });
+  }
+
+  /** Every worker is up and listening, and no stop has begun (the supervisor's /readyz). */
+  get allReady(): boolean {
+    return !this.stopping && this.ready.size === this.opts.workers;
+  }
+
+  /**
+   * Ask every live worker for its metrics over IPC and collect the answers (in any order). A
+   * worker that does not answer within SCRAPE_TIMEOUT_MS (busy, or restarting) is left out.
+   */
+  scrape(): Promise<WorkerStats[]> {
+    const live = this.procs.filter((p): p is Subprocess => p !== null && p.exitCode === null);
+    return Promise.all(
+      live.map(
+        (p) =>
+          new Promise<WorkerStats | null>((resolve) => {
+            const id = ++this.scrapeSeq;
+            const t = setTimeout(() => {
+              this.scrapes.delete(id);
+              resolve(null);
+            }, SCRAPE_TIMEOUT_MS);
+            this.scrapes.set(id, (snap) => {
+              clearTimeout(t);
+              this.scrapes.delete(id);
+              resolve(snap);
+            });
+            try {
+              p.send({ t: "scrape", id });
+            } catch {
+              clearTimeout(t);
+              this.scrapes.delete(id);
+              resolve(null);
+            }
+          }),
+      ),
+    ).then((all) => all.filter((s): s is WorkerStats => s !== null));
   }
 
   /** Forward a signal to every live worker. */

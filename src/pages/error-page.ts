@@ -35,7 +35,7 @@ const PAGES: Readonly<Record<number, PageText>> = {
   },
   401: {
     title: "Unauthorized",
-    explain: "This page needs you to sign in; reload it and enter your user name and password, or ask the site administrator for access.",
+    explain: "This page needs credentials that were missing or wrong: sign in with your user name and password, or send the token you were given in the Authorization field.",
   },
   403: {
     title: "Forbidden",

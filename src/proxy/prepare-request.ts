@@ -173,7 +173,8 @@ function forwardedNode(ip: string): string {
  */
 const NO_VALUES: string[] = [];
 
-const SET_HERE = new Set(["host", "x-request-id", "via", "content-length", "expect", "http2-settings"]);
+// traceparent/tracestate: replaced per upstream attempt by the proxy (a child span, src/observe/tracer.ts).
+const SET_HERE = new Set(["host", "x-request-id", "via", "content-length", "expect", "http2-settings", "traceparent", "tracestate"]);
 
 /**
  * Client-address fields besides X-Forwarded-* / Forwarded that backends and frameworks believe:

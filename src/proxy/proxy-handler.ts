@@ -8,6 +8,7 @@
  * until ex.onDrain; a slow upstream makes its write queue fill → the request body sink returns
  * false and the engine stops reading the client until we call ex.resumeBody().
  */
+import { tracer } from "../observe/tracer.ts";
 import type { Limits, ProxyConfig, Timeouts } from "../config/config.ts";
 import type { BodySink, Exchange, Handler, HeaderPairs, TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
@@ -352,7 +353,9 @@ class ProxiedExchange implements BodySink {
     // body bytes produced before uncork leave in the same write.
     conn.out.cork();
     try {
-      conn.out.writeLatin1(p.headText);
+      const trace = this.ex.log.trace;
+      // A new child span per attempt, its traceparent added at the end of the head (W3C Trace Context §3.2).
+      conn.out.writeLatin1(trace === undefined ? p.headText : p.headText.slice(0, -2) + tracer.upstreamFields(trace, this.server?.label ?? "") + "\r\n");
       this.sentAt = performance.now();
       if (p.bodyKind === "none") {
         this.requestSent = true;

@@ -54,7 +54,8 @@ describe("text format", () => {
       p: "/sub/b.txt?x=1&y=2",
       host: "example.test:8080",
       status: "200",
-      extra: undefined,
+      // Every request is in a trace (W3C Trace Context; a fresh one here): its ids close the line.
+      extra: expect.stringMatching(/^ \| trace_id=[0-9a-f]{32} \| span_id=[0-9a-f]{16}$/),
     });
     // bytes = everything written for this exchange, head included.
     expect(Number(bytes)).toBe(r.data.length);
@@ -68,11 +69,11 @@ describe("text format", () => {
     const r1 = await raw(srv.port, "GET /missing HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-404\r\nConnection: close\r\n\r\n");
     expect(parseResponses(r1.data)[0]!.status).toBe(404);
     const l404 = await logLine(srv, "id=log-404");
-    expect(l404).toMatch(/^\[INFO\] .* \| status=404 \| .* \| error=FILE_NOT_FOUND$/);
+    expect(l404).toMatch(/^\[INFO\] .* \| status=404 \| .* \| error=FILE_NOT_FOUND \| trace_id=[0-9a-f]{32} \| span_id=[0-9a-f]{16}$/);
     const r2 = await raw(srv.port, "DELETE /a.txt HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-405\r\nConnection: close\r\n\r\n");
     expect(parseResponses(r2.data)[0]!.status).toBe(405);
     const l405 = await logLine(srv, "id=log-405");
-    expect(l405).toMatch(/^\[WARN\] .* \| method=DELETE \| .* \| status=405 \| .* \| error=METHOD_NOT_ALLOWED$/);
+    expect(l405).toMatch(/^\[WARN\] .* \| method=DELETE \| .* \| status=405 \| .* \| error=METHOD_NOT_ALLOWED \| trace_id=[0-9a-f]{32} \| span_id=[0-9a-f]{16}$/);
   });
 
   test("a valid incoming X-Request-ID is kept, echoed and logged", async () => {
@@ -145,7 +146,7 @@ describe("JSON format", () => {
       await s.stop();
       const recs = lines(s.readLog()).map((l) => JSON.parse(l));
       expect(recs.length).toBe(2);
-      expect(Object.keys(recs[0])).toEqual(["time", "id", "ip", "method", "path", "host", "status", "bytes", "latency_ms"]);
+      expect(Object.keys(recs[0])).toEqual(["time", "id", "ip", "method", "path", "host", "status", "bytes", "latency_ms", "trace_id", "span_id"]);
       expect(recs[0]).toMatchObject({ id: "json-1", ip: "127.0.0.1", method: "GET", path: "/a.txt", host: "j.test", status: 200 });
       expect(typeof recs[0].bytes).toBe("number");
       expect(typeof recs[0].latency_ms).toBe("number");

@@ -240,7 +240,7 @@ describe("signals", () => {
       expect(await c.closed(3000)).toBe(true);
       expect(c.received).toBeLessThan(big.data.length);
       // The cut exchange is logged, attributed to the shutdown rather than to the client.
-      expect(s.readLog()).toMatch(/id=stuck-1 .* \| error=SHUTDOWN_TIMEOUT$/m);
+      expect(s.readLog()).toMatch(/id=stuck-1 .* \| error=SHUTDOWN_TIMEOUT \| trace_id=[0-9a-f]{32} \| span_id=[0-9a-f]{16}$/m);
     } finally {
       c.destroy();
       await s.stop("SIGKILL");
@@ -260,7 +260,7 @@ describe("signals", () => {
       s.proc.kill("SIGTERM");
       expect(await s.proc.exited).toBe(0);
       expect(performance.now() - t0).toBeLessThan(1500);
-      expect(s.readLog()).toMatch(/id=stuck-2 .* \| error=SHUTDOWN_FORCED$/m);
+      expect(s.readLog()).toMatch(/id=stuck-2 .* \| error=SHUTDOWN_FORCED \| trace_id=[0-9a-f]{32} \| span_id=[0-9a-f]{16}$/m);
     } finally {
       c.destroy();
       await s.stop("SIGKILL");

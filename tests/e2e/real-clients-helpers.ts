@@ -16,6 +16,9 @@ const SOURCE: Record<string, string> = {
   curl: "apt-get install curl",
   wrk: "apt-get install wrk",
   node: "install Node.js (it ships with npm)",
+  prometheus: "apt-get install prometheus",
+  promtool: "apt-get install prometheus",
+  chromium: "apt-get install chromium",
 };
 
 /** Clients from `names` that are not on PATH. */

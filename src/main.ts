@@ -99,8 +99,8 @@ function describe(config: Config): string {
   return `${n} site${n === 1 ? "" : "s"}, ${routes.length} route${routes.length === 1 ? "" : "s"} from ${config.source ?? "the command line"}`;
 }
 
-function announce(config: Config, addresses: readonly ListenAddress[], extra = ""): void {
-  for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on http://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
+function announce(config: Config, addresses: readonly (ListenAddress & { tls?: boolean })[], extra = ""): void {
+  for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on ${a.tls ? "https" : "http"}://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
 }
 
 function supervise(cli: RunResult): void {

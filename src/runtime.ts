@@ -19,6 +19,8 @@ import { createRespondHandler } from "./handlers/respond.ts";
 import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
+import { ListenerTls } from "./tls/listener-tls.ts";
+import { createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -34,6 +36,8 @@ export interface RouteLimits {
 export interface DispatchableExchange extends Exchange {
   /** Apply the route's limits; false if the request already breaks them (the answer is sent). */
   applyRouteLimits(limits: RouteLimits): boolean;
+  /** The SNI name of a TLS connection (ASCII-lowercased), null without SNI; absent on plain HTTP. */
+  readonly tlsServerName?: string | null;
 }
 
 interface CompiledSite {
@@ -58,6 +62,10 @@ export class Runtime {
   private readonly routeLimits = new Map<RouteConfig, RouteLimits>();
   /** The global limits with maxBodySize raised to the largest a route allows (the parser checks it before routing). */
   readonly parserLimits: Limits;
+  /** Per TLS address (listenKey): its default certificate and SNI contexts (src/tls/listener-tls.ts). */
+  private readonly tls = new Map<string, ListenerTls>();
+  /** Plain sites with redirect_https: their 308 handler. */
+  private readonly httpsRedirects = new Map<SiteConfig, Handler>();
 
   constructor(readonly config: Config) {
     for (const site of config.sites) {
@@ -73,6 +81,16 @@ export class Runtime {
     this.parserLimits = maxBody === config.limits.maxBodySize ? config.limits : { ...config.limits, maxBodySize: maxBody };
     this.addresses = listenAddresses(config);
     this.tables = buildSiteTables(config.sites);
+    for (const [key, table] of this.tables) {
+      const tlsSites = table.sites.filter((s) => s.tls !== undefined);
+      if (tlsSites.length > 0) this.tls.set(key, new ListenerTls(table, tlsSites));
+    }
+    for (const site of config.sites) if (site.redirectHttps) this.httpsRedirects.set(site, createHttpsRedirect(httpsPortFor(config, site)));
+  }
+
+  /** The TLS settings of an address, or null for plain HTTP. */
+  tlsFor(key: string): ListenerTls | null {
+    return this.tls.get(key) ?? null;
   }
 
   private buildChain(route: RouteConfig): Handler {
@@ -117,6 +135,18 @@ export class Runtime {
       ex.sendError(421, "NO_SITE");
       return;
     }
+    if (ex.tlsServerName && site.tls !== undefined && this.tls.get(key)?.siteFor(ex.tlsServerName) !== site) {
+      // The certificate was chosen for another site: answering would let one site's name
+      // front for another's (domain fronting). RFC 9110 §15.5.20: the client may retry on a
+      // connection made for this Host.
+      ex.sendError(421, "MISDIRECTED_SNI");
+      return;
+    }
+    const redirect = this.httpsRedirects.get(site);
+    if (redirect !== undefined && !isAcmeChallenge(ex.head.path)) {
+      redirect(ex);
+      return;
+    }
     const compiled = this.sites.get(site)!;
     // "OPTIONS *" asks about the server as a whole (RFC 9110 §9.3.7): routed like "/", so the
     // catch-all route (a proxy forwards it, static answers with Allow) handles it.
@@ -138,4 +168,16 @@ export class Runtime {
   retire(): void {
     for (const p of this.proxies) p.pool.retire();
   }
+}
+
+/**
+ * The port a redirect_https site sends clients to: that of the first TLS site serving one of its
+ * hosts (so a test or non-standard setup redirects to where HTTPS really is), else 443.
+ */
+export function httpsPortFor(config: Config, site: SiteConfig): number {
+  for (const s of config.sites) {
+    if (s.tls === undefined) continue;
+    if (s.hosts.length === 0 || site.hosts.length === 0 || s.hosts.some((h) => site.hosts.includes(h))) return s.listen[0]?.port ?? 443;
+  }
+  return 443;
 }

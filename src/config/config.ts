@@ -187,6 +187,20 @@ export interface SiteConfig {
    */
   readonly hosts: readonly string[];
   readonly routes: readonly RouteConfig[];
+  /** `tls = { cert, key }`: this site's addresses serve HTTPS with this pair (docs/https.md). Absent = plain HTTP. */
+  readonly tls?: SiteTls;
+  /** `redirect_https = true` (a plain site): every request except ACME HTTP-01 challenges gets a 308 to https. */
+  readonly redirectHttps?: boolean;
+}
+
+/** A site's certificate: PEM texts read at load (cert holds the chain), and the files they came from. */
+export interface SiteTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: string;
+  readonly key: string;
+  /** notAfter of the leaf certificate (ms since the epoch), for the expiry warning and the docs. */
+  readonly notAfter: number;
 }
 
 /** The whole validated configuration of one instance: immutable; a reload builds a new one. */

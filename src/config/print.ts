@@ -79,6 +79,8 @@ export function configToRaw(c: Config): Raw {
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),
       hosts: [...s.hosts],
+      ...(s.tls ? { tls: { cert: s.tls.certFile, key: s.tls.keyFile } } : {}),
+      ...(s.redirectHttps ? { redirect_https: true } : {}),
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),
   };

@@ -202,6 +202,15 @@ export const SITE: TableNode = {
       doc: 'Host names, exact or with a leading "*." wildcard; none = the default site of its addresses.',
       item: { kind: "host", doc: "host name" },
     },
+    tls: {
+      kind: "table",
+      doc: "Serve this site's addresses over HTTPS (TLS 1.2+, ALPN http/1.1) with this certificate; SNI picks among the sites of one address (docs/https.md). Every site of an address must have tls, or none.",
+      fields: {
+        cert: { kind: "file", required: true, doc: "PEM certificate file: the leaf first, then the intermediates (the chain)." },
+        key: { kind: "file", required: true, doc: "PEM private key file of the certificate (keep it mode 0600)." },
+      },
+    },
+    redirect_https: { kind: "bool", default: false, doc: "On a plain-HTTP site: answer every request with 308 to https://host{uri} (the port of an HTTPS site for that host, if not 443); ACME HTTP-01 challenge paths are not redirected." },
     route: ROUTE,
   },
 };

@@ -15,6 +15,7 @@ import type {
   RouteAction,
   RouteConfig,
   SiteConfig,
+  SiteTls,
   StaticConfig,
   Template,
   Timeouts,
@@ -22,6 +23,7 @@ import type {
 import { DEFAULT_ADMIN_LISTEN } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
 import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
+import { checkPair } from "../tls/check-pair.ts";
 import { normalizePath } from "../router/path.ts";
 import { prefixMatches } from "../router/routes.ts";
 import { shadowedBy } from "../router/shadow.ts";
@@ -481,8 +483,57 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
       if (route) routes.push(route);
     });
   }
+  const tls = validateSiteTls(v, s.tls, p);
+  const redirectHttps = v.bool(s.redirect_https, SITE_NODE.fields.redirect_https as Leaf, `${p}.redirect_https`);
+  if (redirectHttps && s.tls !== undefined) v.err(`${p}.redirect_https`, `a site with tls already serves HTTPS; put redirect_https = true on a plain-HTTP site for the same hosts instead`);
   ok = v.problems.length === n0;
-  return ok ? { index: i, listen, hosts, routes } : null;
+  if (!ok) return null;
+  const site: SiteConfig = { index: i, listen, hosts, routes };
+  // Only present when set, so configs without TLS keep their old shape (and print the same).
+  return tls || redirectHttps ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}) } : site;
+}
+
+/** `tls = { cert, key }`: both files read and checked as a pair now, so --check finds a bad pair. */
+function validateSiteTls(v: Validator, raw: unknown, p: string): SiteTls | null {
+  if (raw === undefined) return null;
+  const tp = `${p}.tls`;
+  if (raw === "auto") {
+    v.err(tp, `automatic certificates (ACME) are not available in this version; give tls = { cert = "/path/site.crt", key = "/path/site.key" }`);
+    return null;
+  }
+  const node = SITE_NODE.fields.tls as TableNode;
+  const t = v.table(raw, node, tp, "site.tls");
+  if (!t) return null;
+  const f = node.fields as Record<string, Leaf>;
+  const read = (key: "cert" | "key"): { text: string; abs: string } | null => {
+    const kp = `${tp}.${key}`;
+    if (t[key] === undefined) {
+      v.err(kp, `is missing; tls needs both cert and key, e.g. tls = { cert = "/etc/dreamserver/site.crt", key = "/etc/dreamserver/site.key" }`);
+      return null;
+    }
+    const file = v.str(t[key], f[key]!, kp);
+    if (file === undefined) return null;
+    const abs = path.resolve(v.o.baseDir, file);
+    const r = v.o.fs.readFile(abs);
+    if ("error" in r) {
+      v.err(kp, `${JSON.stringify(file)} cannot be read (${r.error}; resolved to ${abs}); give the path of a readable PEM file`);
+      return null;
+    }
+    return { text: r.text, abs };
+  };
+  const cert = read("cert");
+  const key = read("key");
+  if (!cert || !key) return null;
+  const c = checkPair(cert.text, key.text);
+  if (!c.ok) {
+    const file = c.field === "cert" ? cert.abs : key.abs;
+    v.err(`${tp}.${c.field}`, `${JSON.stringify(file)} ${c.error}`);
+    return null;
+  }
+  if (c.notAfter <= Date.now()) {
+    v.warnings.push({ path: `${tp}.cert`, message: `${JSON.stringify(cert.abs)} expired on ${new Date(c.notAfter).toISOString()} (${c.subject}); clients will refuse it: renew it and reload (SIGHUP)` });
+  }
+  return { certFile: cert.abs, keyFile: key.abs, cert: cert.text, key: key.text, notAfter: c.notAfter };
 }
 
 /** Duplicate (address, host) pairs across sites, and addresses that overlap on one port. */
@@ -508,6 +559,18 @@ function checkAddresses(v: Validator, sites: SiteConfig[], raw: unknown[]): void
           v.err(`site[${s.index}].hosts[${Math.max(0, j)}]`, `${JSON.stringify(h)} on ${addr} is already served by site[${prev}]; remove it from one site, or merge the routes into one site`);
         } else owner.set(key, s.index);
       });
+    }
+  }
+  // One address is either TLS or plain: a listener either starts with a handshake or it does not.
+  const tlsOf = new Map<string, { tls: boolean; site: number }>();
+  for (const s of sites) {
+    for (const a of s.listen) {
+      const addr = displayAddr(a);
+      const prev = tlsOf.get(addr);
+      if (prev === undefined) tlsOf.set(addr, { tls: s.tls !== undefined, site: s.index });
+      else if (prev.tls !== (s.tls !== undefined)) {
+        v.err(`site[${s.index}].listen`, `${addr} mixes TLS and plain-HTTP sites (site[${prev.site}] ${prev.tls ? "has" : "has no"} tls); give every site of one address tls = { cert, key }, or move the plain sites to another port`);
+      }
     }
   }
   // 0.0.0.0:8080 and 127.0.0.1:8080 cannot both be bound.

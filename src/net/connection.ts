@@ -34,6 +34,8 @@ export interface ConnectionContext {
   readonly localPort: number;
   /** Set by the server while draining for shutdown: finish in-flight work, then close. */
   readonly shuttingDown: boolean;
+  /** The listener serves TLS: exchanges report scheme "https" (X-Forwarded-Proto, Location rewrites). */
+  readonly secure?: boolean;
   release(conn: Connection): void;
 }
 
@@ -88,6 +90,8 @@ export class Connection {
   deadline = 0;
   private tunnel: TunnelHandlers | null = null;
   closed = false;
+  /** TLS: the SNI name (ASCII-lowercased) once the handshake is done; null without SNI or on plain HTTP. */
+  tlsServerName: string | null = null;
 
   constructor(
     readonly socket: Socket<Connection>,
@@ -636,8 +640,8 @@ const enum Framing {
 }
 
 export class ExchangeImpl implements DispatchableExchange {
-  readonly scheme = "http" as const;
-  readonly secure = false;
+  readonly scheme: "http" | "https";
+  readonly secure: boolean;
   /** The route's body limit (the global one is enforced by the parser). */
   bodyLimit = Number.POSITIVE_INFINITY;
   /** Longest pause inside the request body: the route's, once routed. */
@@ -680,6 +684,8 @@ export class ExchangeImpl implements DispatchableExchange {
     readonly id: string,
   ) {
     this.clientIp = conn.clientIp;
+    this.secure = conn.ctx.secure === true;
+    this.scheme = this.secure ? "https" : "http";
     this.localPort = conn.ctx.localPort;
     this.config = conn.ctx.config;
     this.bytesBefore = conn.out.totalBytes;
@@ -688,6 +694,11 @@ export class ExchangeImpl implements DispatchableExchange {
     this.bodyIdleMs = t.bodyIdleMs;
     this.sendIdleMs = t.sendIdleMs;
     this.handlerIdleMs = handlerBackstop(t);
+  }
+
+  /** The SNI name of this TLS connection (Runtime.dispatch answers 421 when Host names another site). */
+  get tlsServerName(): string | null {
+    return this.conn.tlsServerName;
   }
 
   // ---- request body -------------------------------------------------------------------

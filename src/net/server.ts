@@ -13,6 +13,7 @@ import { errorPage } from "../pages/error-page.ts";
 import { Connection, type ConnectionContext, type ExchangeImpl } from "./connection.ts";
 import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
+import { asciiLower } from "../http1/field-syntax.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
@@ -73,6 +74,11 @@ class Listener implements ConnectionContext {
   get localPort(): number {
     return this.socket?.port ?? this.address.port;
   }
+  get secure(): boolean {
+    return this.tls;
+  }
+  /** Set when bound: a TLS address stays TLS for its lifetime (a reload cannot flip it). */
+  tls = false;
   dispatch(ex: ExchangeImpl): void {
     if (this.handler !== null) this.handler(ex);
     else this.server.runtime.dispatch(ex, this.key);
@@ -111,8 +117,8 @@ export class Server {
   }
 
   /** Every address as bound (port 0 resolved), in config order. */
-  boundAddresses(): ListenAddress[] {
-    return [...this.listeners.values()].map((l) => ({ hostname: l.address.hostname, port: l.localPort }));
+  boundAddresses(): (ListenAddress & { tls?: boolean })[] {
+    return [...this.listeners.values()].map((l) => ({ hostname: l.address.hostname, port: l.localPort, ...(l.tls ? { tls: true } : {}) }));
   }
 
   get connectionCount(): number {
@@ -186,6 +192,20 @@ export class Server {
         close(socket: Socket<Connection>) {
           socket.data?.onClose();
         },
+        // TLS only (docs/https.md): SNI picks the site's certificate; the handshake records the name.
+        serverName(_socket: Socket<Connection>, name: string) {
+          return self.runtime.tlsFor(key)?.contextFor(name);
+        },
+        handshake(socket: Socket<Connection>, ok: boolean) {
+          const conn = socket.data;
+          if (!conn) return;
+          if (!ok) {
+            conn.close();
+            return;
+          }
+          const name = socket.getServername() as string | undefined | false;
+          conn.tlsServerName = typeof name === "string" && name !== "" ? asciiLower(name) : null;
+        },
         error(socket: Socket<Connection>, err: Error) {
           // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).
           console.error(`[ERROR] connection error: ${err?.message ?? err}`);
@@ -198,6 +218,15 @@ export class Server {
         },
       },
     };
+    // A TLS address: Bun's tls option holds the default certificate; serverName picks per SNI.
+    const tls = handler === null ? this.runtime.tlsFor(key) : null;
+    if (tls !== null) {
+      (options as Record<string, unknown>).tls = tls.listenOptions;
+      l.tls = true;
+    } else {
+      delete (options.socket as Record<string, unknown>).serverName;
+      delete (options.socket as Record<string, unknown>).handshake;
+    }
     try {
       // reusePort works although the type definitions omit it (docs/runtime-notes.md).
       l.socket = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
@@ -218,6 +247,11 @@ export class Server {
     const old = this.runtime;
     const wanted = new Map(next.addresses.map((a) => [listenKey(a), a] as const));
     const added: Listener[] = [];
+    for (const [key, l] of this.listeners) {
+      if (wanted.has(key) && l.tls !== (next.tlsFor(key) !== null)) {
+        throw new Error(`${key} cannot switch between TLS and plain HTTP on a reload; restart the server`);
+      }
+    }
     try {
       for (const [key, a] of wanted) if (!this.listeners.has(key)) added.push(this.listen(a));
     } catch (e) {

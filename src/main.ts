@@ -108,14 +108,15 @@ function supervise(cli: RunResult): void {
   // Fail fast, with the usual one-line reason, if an address cannot be bound at all. For port 0
   // the probe also picks the port every worker then shares (SO_REUSEPORT).
   const ports: Record<string, number> = {};
-  const bound: ListenAddress[] = [];
+  const bound: (ListenAddress & { tls?: boolean })[] = [];
   for (const a of listenAddresses(config)) {
     try {
       // Without reusePort on purpose: it then also fails when another DreamServer's worker group
       // holds the port with SO_REUSEPORT, instead of silently joining that group.
       const probe = Bun.listen({ hostname: a.hostname, port: a.port, socket: { data() {} } });
       if (a.port === 0) ports[listenKey(a)] = probe.port;
-      bound.push({ hostname: a.hostname, port: probe.port });
+      const tls = config.sites.some((s) => s.tls !== undefined && s.listen.some((x) => listenKey(x) === listenKey(a)));
+      bound.push({ hostname: a.hostname, port: probe.port, ...(tls ? { tls } : {}) });
       probe.stop(true);
     } catch (e) {
       fail(listenError(new ListenError(a, e)));

@@ -16,6 +16,7 @@ const SOURCE: Record<string, string> = {
   curl: "apt-get install curl",
   wrk: "apt-get install wrk",
   node: "install Node.js (it ships with npm)",
+  openssl: "apt-get install openssl",
 };
 
 /** Clients from `names` that are not on PATH. */

@@ -159,7 +159,7 @@ test("SNI picks the site like Host routing: exact, wildcard, then the first TLS 
   const [a, b] = r.config.sites;
   const table = buildSiteTables(r.config.sites).get("127.0.0.1:8443")!;
   const lt = new ListenerTls(table, [a!, b!]);
-  const rows: [string, unknown][] = [
+  const rows: [string, typeof a][] = [
     ["a.example", a],
     ["b.example", b],
     ["x.w.example", b],

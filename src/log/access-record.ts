@@ -19,6 +19,10 @@ export interface AccessRecord {
   readonly upstreamConnectMs?: number;
   readonly upstreamTtfbMs?: number;
   readonly userAgent?: string;
+  /** TLS connections: protocol version ("TLSv1.3"), cipher suite, and the SNI name when sent. */
+  readonly tlsVersion?: string;
+  readonly tlsCipher?: string;
+  readonly sni?: string;
 }
 
 export interface AccessLogger {

@@ -4,7 +4,8 @@
  *   [INFO] DREAM_SERVER REQUEST | time=2025-11-26T04:34:00.123Z | id=abc | ip=127.0.0.1 | method=GET
  *     | path=/x?y=1 | host=example.com | status=200 | bytes=1234 | latency=0.42ms
  *     [ | error=CODE] [ | upstream=127.0.0.1:8000] [ | upstream_status=200]
- *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | user_agent=curl/8.5.0]
+ *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | tls=TLSv1.3] [ | cipher=TLS_AES_128_GCM_SHA256]
+ *     [ | sni=example.com] [ | user_agent=curl/8.5.0]
  *
  * (one physical line, wrapped here for reading).
  *
@@ -117,6 +118,9 @@ export function formatText(r: AccessRecord): string {
   if (r.upstreamStatus !== undefined) line += " | upstream_status=" + int(r.upstreamStatus);
   if (r.upstreamConnectMs !== undefined) line += " | upstream_connect=" + ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) line += " | upstream_ttfb=" + ms(r.upstreamTtfbMs);
+  if (r.tlsVersion !== undefined) line += " | tls=" + escapeValue(r.tlsVersion);
+  if (r.tlsCipher !== undefined) line += " | cipher=" + escapeValue(r.tlsCipher);
+  if (r.sni !== undefined) line += " | sni=" + escapeValue(r.sni);
   if (r.userAgent !== undefined) line += " | user_agent=" + escapeValue(r.userAgent);
   return line + "\n";
 }

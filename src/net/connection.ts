@@ -92,6 +92,9 @@ export class Connection {
   closed = false;
   /** TLS: the SNI name (ASCII-lowercased) once the handshake is done; null without SNI or on plain HTTP. */
   tlsServerName: string | null = null;
+  /** TLS: protocol version and cipher suite, for the access log; null on plain HTTP. */
+  tlsVersion: string | null = null;
+  tlsCipher: string | null = null;
 
   constructor(
     readonly socket: Socket<Connection>,
@@ -953,6 +956,7 @@ export class ExchangeImpl implements DispatchableExchange {
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
       userAgent: h.headers.get("user-agent"),
+      ...(this.conn.tlsVersion !== null ? { tlsVersion: this.conn.tlsVersion, tlsCipher: this.conn.tlsCipher ?? "-", ...(this.conn.tlsServerName !== null ? { sni: this.conn.tlsServerName } : {}) } : {}),
     });
   }
 }

@@ -205,6 +205,9 @@ export class Server {
           }
           const name = socket.getServername() as string | undefined | false;
           conn.tlsServerName = typeof name === "string" && name !== "" ? asciiLower(name) : null;
+          const cipher = socket.getCipher() as { name?: string | null; version?: string | null } | undefined;
+          conn.tlsVersion = cipher?.version ?? "-";
+          conn.tlsCipher = cipher?.name ?? "-";
         },
         error(socket: Socket<Connection>, err: Error) {
           // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).

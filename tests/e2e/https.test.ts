@@ -37,8 +37,6 @@ const backend: ReturnType<typeof Bun.serve> = Bun.serve({
 });
 
 const CONFIG = `
-[log]
-access = "off"
 [admin]
 listen = "off"
 [timeouts]
@@ -209,6 +207,12 @@ describe("Bun TLS client", () => {
     expect(mismatch).toStartWith("HTTP/1.1 421 ");
     expect(ok).toStartWith("HTTP/1.1 200 ");
     expect(ok).toEndWith("static b\n");
+  });
+
+  test("the access log names the protocol, cipher and SNI", async () => {
+    await tlsExchange("b.example", ["GET /?logcheck HTTP/1.1\r\nHost: b.example\r\n\r\n"], read("b.crt"));
+    const line = await waitFor(() => srv.readLog().split("\n").find((l) => l.includes("path=/?logcheck")), 3000);
+    expect(line).toMatch(/ \| tls=TLSv1\.3 \| cipher=TLS_[A-Z0-9_]+ \| sni=b\.example/);
   });
 
   test("a connection that never finishes its handshake is closed at the header deadline", async () => {

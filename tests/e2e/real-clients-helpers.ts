@@ -17,6 +17,7 @@ const SOURCE: Record<string, string> = {
   wrk: "apt-get install wrk",
   node: "install Node.js (it ships with npm)",
   openssl: "apt-get install openssl",
+  pebble: "apt-get install pebble",
 };
 
 /** Clients from `names` that are not on PATH. */

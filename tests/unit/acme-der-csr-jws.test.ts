@@ -8,6 +8,8 @@ import { base64url, encodeLength, oid, pem, unsignedInteger } from "../../src/ac
 import { buildCsr, csrPem, p1363ToDer } from "../../src/acme/csr.ts";
 import { generateP256, keyAuthorization, publicJwk, signJws, thumbprint } from "../../src/acme/jws.ts";
 import { IN_CI } from "../e2e/real-clients-helpers.ts";
+import { parseResponse } from "../../src/acme/https-client.ts";
+import { retryAfterMs } from "../../src/acme/client.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
@@ -104,4 +106,32 @@ describe("JWS", () => {
     expect(await thumbprint(jwk)).toBe(want);
     expect(await keyAuthorization("tok", jwk)).toBe(`tok.${want}`);
   });
+});
+
+describe("ACME HTTPS response reading", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const rows: [string, string, number, string][] = [
+    ["content-length", "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nLocation: https://ca/acct/1\r\n\r\n{}", 201, "{}"],
+    ["chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n", 200, "abcde"],
+    ["read to close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it", 200, "all of it"],
+  ];
+  for (const [what, raw, status, body] of rows) {
+    test(what, () => {
+      const r = parseResponse(enc(raw));
+      expect(r.status).toBe(status);
+      expect(new TextDecoder().decode(r.body)).toBe(body);
+    });
+  }
+  test("header names are lowercased, values trimmed", () => {
+    expect(parseResponse(enc("HTTP/1.1 200 OK\r\nReplay-Nonce:  abc \r\n\r\n")).headers.get("replay-nonce")).toBe("abc");
+  });
+  test("no status line is an error", () => expect(() => parseResponse(enc("garbage\r\n\r\n"))).toThrow(/no HTTP status line/));
+  const waits: [string | undefined, number][] = [
+    [undefined, 500],
+    ["3", 3000],
+    ["999", 60_000],
+    ["Wed, 21 Oct 2015 07:28:00 GMT", 500],
+    ["-1", 500],
+  ];
+  for (const [v, ms] of waits) test(`Retry-After ${v} → ${ms} ms`, () => expect(retryAfterMs(v, 500)).toBe(ms));
 });

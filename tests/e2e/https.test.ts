@@ -288,6 +288,23 @@ describe("Bun TLS client", () => {
   });
 });
 
+describe("a broken pair on reload", () => {
+  test.skipIf(skipWithout(["openssl"], "broken pair reload"))("keeps the certificates in use and says why", async () => {
+    need(["openssl"]);
+    const before = subjectOf(await sClient(["-servername", "b.example"]));
+    fs.copyFileSync(path.join(dir, "a.key"), path.join(dir, "b.key")); // no longer b.crt's key
+    const refused = (srv.stderr().match(/reload refused/g) ?? []).length;
+    srv.proc.kill("SIGHUP");
+    await waitFor(() => (srv.stderr().match(/reload refused/g) ?? []).length > refused, 5000);
+    expect(srv.stderr()).toContain("site[1].tls.key");
+    expect(srv.stderr()).toContain("does not belong to the certificate");
+    const after = await sClient(["-servername", "b.example"]);
+    expect(subjectOf(after), after).toBe(before);
+    const [ok] = await tlsExchange("b.example", ["GET / HTTP/1.1\r\nHost: b.example\r\n\r\n"], read("b.crt"));
+    expect(ok).toStartWith("HTTP/1.1 200 ");
+  });
+});
+
 describe("ab over https", () => {
   for (const keepAlive of [false, true]) {
     test.skipIf(skipWithout(["ab"], "ab https"))(`ab ${keepAlive ? "-k " : ""}completes every request`, async () => {

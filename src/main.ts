@@ -7,6 +7,7 @@
  * With workers > 1 this process only supervises the listener processes (src/net/workers.ts).
  * Configuration mistakes print one line each on stderr and exit 2, never a stack trace.
  */
+import { acmeManager } from "./acme/manager.ts";
 import pkg from "../package.json" with { type: "json" };
 import { buildCommit, VERSION } from "./build-info.ts";
 import { healthCheck } from "./health-client.ts";
@@ -178,6 +179,8 @@ function serve(cli: RunResult): void {
   const ports = new Map<string, number>(Object.entries(JSON.parse(process.env[PORTS_ENV] ?? "{}") as Record<string, number>));
 
   let server: Server;
+  // Stored ACME certificates are loaded before the listeners open (SNI serves them at once).
+  acmeManager.configure(config);
   try {
     server = new Server({ runtime: new Runtime(config), logger, reusePort: worker, ports });
     server.start();
@@ -185,6 +188,8 @@ function serve(cli: RunResult): void {
     logger.close();
     fail(listenError(e));
   }
+  // Missing or due certificates are ordered now that the plain listeners can answer HTTP-01.
+  if (config.acme !== undefined) acmeManager.start();
   if (config.admin !== null) {
     try {
       server.startAdmin(config.admin, createAdminHandler(server));
@@ -223,6 +228,8 @@ function serve(cli: RunResult): void {
       old.close();
     }
     config = r.config;
+    acmeManager.configure(config);
+    if (config.acme !== undefined) acmeManager.start();
     const who = worker ? `worker ${process.env[WORKER_ENV]}` : "dreamserver";
     process.stderr.write(`${who}: configuration reloaded from ${r.file}: ${describe(r.config)}\n`);
   };

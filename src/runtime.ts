@@ -20,7 +20,8 @@ import { createProxyContext, createProxyHandler, type ProxyContext } from "./pro
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
 import { ListenerTls } from "./tls/listener-tls.ts";
-import { createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
+import { ACME_CHALLENGE_PREFIX, createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
+import { acmeManager } from "./acme/manager.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -128,6 +129,14 @@ export class Runtime {
    * path that cannot be normalised) or 404 (no route) itself.
    */
   dispatch(ex: DispatchableExchange, key: string): void {
+    if (!ex.secure && this.config.acme !== undefined && isAcmeChallenge(ex.head.path)) {
+      // HTTP-01 (RFC 8555 §8.3): answered on any plain listener, before Host routing and redirects.
+      const answer = acmeManager.challenge(ex.head.path.slice(ACME_CHALLENGE_PREFIX.length));
+      if (answer !== null) {
+        ex.respond(200, [["Content-Type", "application/octet-stream"]], Buffer.from(answer, "latin1"));
+        return;
+      }
+    }
     const table = this.tables.get(key);
     const site = table?.lookup(ex.head.host) ?? null;
     if (site === null) {

@@ -201,7 +201,24 @@ export interface SiteTls {
   readonly key: string;
   /** notAfter of the leaf certificate (ms since the epoch), for the expiry warning and the docs. */
   readonly notAfter: number;
+  /** `tls = "auto"`: the certificate comes from ACME (src/acme/manager.ts); the fields above are empty. */
+  readonly auto?: boolean;
 }
+
+/** The `[acme]` table (docs/https.md#automatic-certificates-acme). */
+export interface AcmeConfig {
+  readonly directory: string;
+  /** Contact for the account, or "" for none. */
+  readonly email: string;
+  /** Extra trusted roots (PEM text) for the ACME server's HTTPS, or null. */
+  readonly ca: string | null;
+  readonly caFile: string | null;
+  /** Folder for the account key, certificates, challenge answers and locks (absolute). */
+  readonly storage: string;
+}
+
+export const DEFAULT_ACME_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+export const DEFAULT_ACME_STORAGE = "/var/lib/dreamserver";
 
 /** The whole validated configuration of one instance: immutable; a reload builds a new one. */
 export interface Config {
@@ -230,6 +247,8 @@ export interface Config {
    * drain starts, so a load balancer (a Kubernetes Service) stops sending new connections first.
    */
   readonly shutdownDelayMs: number;
+  /** ACME settings; absent when no site has tls = "auto" and there is no [acme] table. */
+  readonly acme?: AcmeConfig;
 }
 
 export const DEFAULT_LIMITS: Limits = {

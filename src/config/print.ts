@@ -76,10 +76,11 @@ export function configToRaw(c: Config): Raw {
     admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port) },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, f === "maxHeaderCount" ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
+    ...(c.acme ? { acme: { directory: c.acme.directory, email: c.acme.email, ...(c.acme.caFile ? { ca: c.acme.caFile } : {}), storage: c.acme.storage } } : {}),
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),
       hosts: [...s.hosts],
-      ...(s.tls ? { tls: { cert: s.tls.certFile, key: s.tls.keyFile } } : {}),
+      ...(s.tls ? { tls: s.tls.auto ? "auto" : { cert: s.tls.certFile, key: s.tls.keyFile } } : {}),
       ...(s.redirectHttps ? { redirect_https: true } : {}),
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),

@@ -16,11 +16,12 @@ import type {
   RouteConfig,
   SiteConfig,
   SiteTls,
+  AcmeConfig,
   StaticConfig,
   Template,
   Timeouts,
 } from "./config.ts";
-import { DEFAULT_ADMIN_LISTEN } from "./config.ts";
+import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_ADMIN_LISTEN } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
 import { LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
 import { checkPair } from "../tls/check-pair.ts";
@@ -309,6 +310,7 @@ const ROUTE_FIELDS = ROUTE_NODE.fields;
 const SERVER_NODE = SCHEMA.fields.server as TableNode;
 const LOG_NODE = SCHEMA.fields.log as TableNode;
 const ADMIN_NODE = SCHEMA.fields.admin as TableNode;
+const ACME_NODE = SCHEMA.fields.acme as TableNode;
 const LIMITS_NODE = SCHEMA.fields.limits as TableNode;
 const TIMEOUTS_NODE = SCHEMA.fields.timeouts as TableNode;
 const PROXY_NODE = ROUTE_FIELDS.proxy as TableNode;
@@ -416,6 +418,8 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     }
   }
 
+  const acme = validateAcme(v, t.acme, sites);
+
   if (v.problems.length) return { ok: false, problems: v.problems, warnings: v.warnings };
   const config: Config = {
     source: o.source,
@@ -429,6 +433,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     sites,
     admin,
     shutdownDelayMs,
+    ...(acme ? { acme } : {}),
   };
   return { ok: true, config, warnings: v.warnings };
 }
@@ -493,14 +498,46 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
   return tls || redirectHttps ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}) } : site;
 }
 
+/** `[acme]`, and the names of `tls = "auto"` sites (exact names only: HTTP-01 cannot validate wildcards). */
+function validateAcme(v: Validator, raw: unknown, sites: readonly SiteConfig[]): AcmeConfig | null {
+  const autoSites = sites.filter((s) => s.tls?.auto);
+  for (const s of autoSites) {
+    if (s.hosts.length === 0) v.err(`site[${s.index}].tls`, `tls = "auto" needs host names to order certificates for; add hosts = ["example.com"]`);
+    s.hosts.forEach((h, j) => {
+      if (h.startsWith("*.")) v.err(`site[${s.index}].hosts[${j}]`, `${JSON.stringify(h)}: wildcard certificates need the DNS-01 challenge, which is not supported (tls = "auto" uses HTTP-01); list the names, or give tls = { cert, key }`);
+    });
+  }
+  if (raw === undefined && autoSites.length === 0) return null;
+  const a = v.table(raw, ACME_NODE, "acme") ?? {};
+  const f = ACME_NODE.fields as Record<string, Leaf>;
+  const directory = v.str(a.directory, f.directory!, "acme.directory") ?? DEFAULT_ACME_DIRECTORY;
+  if (!/^https:\/\/[^/]/.test(directory)) v.err("acme.directory", `${JSON.stringify(directory)} is not an https:// URL; e.g. "${DEFAULT_ACME_DIRECTORY}"`);
+  const email = v.str(a.email, f.email!, "acme.email") ?? "";
+  if (email !== "" && !/^[^\s@]+@[^\s@]+$/.test(email)) v.err("acme.email", `${JSON.stringify(email)} is not an e-mail address; e.g. "ops@example.com", or leave it out`);
+  const storage = path.resolve(v.o.baseDir, v.str(a.storage, f.storage!, "acme.storage") ?? DEFAULT_ACME_STORAGE);
+  let ca: string | null = null;
+  let caFile: string | null = null;
+  if (a.ca !== undefined) {
+    const file = v.str(a.ca, f.ca!, "acme.ca");
+    if (file !== undefined) {
+      const abs = path.resolve(v.o.baseDir, file);
+      const r = v.o.fs.readFile(abs);
+      if ("error" in r) v.err("acme.ca", `${JSON.stringify(file)} cannot be read (${r.error}; resolved to ${abs}); give the path of a PEM certificate file`);
+      else if (!r.text.includes("-----BEGIN CERTIFICATE-----")) v.err("acme.ca", `${JSON.stringify(file)} holds no PEM certificate; give a PEM file`);
+      else {
+        ca = r.text;
+        caFile = abs;
+      }
+    }
+  }
+  return { directory, email, ca, caFile, storage };
+}
+
 /** `tls = { cert, key }`: both files read and checked as a pair now, so --check finds a bad pair. */
 function validateSiteTls(v: Validator, raw: unknown, p: string): SiteTls | null {
   if (raw === undefined) return null;
   const tp = `${p}.tls`;
-  if (raw === "auto") {
-    v.err(tp, `automatic certificates (ACME) are not available in this version; give tls = { cert = "/path/site.crt", key = "/path/site.key" }`);
-    return null;
-  }
+  if (raw === "auto") return { auto: true, certFile: "", keyFile: "", cert: "", key: "", notAfter: 0 };
   const node = SITE_NODE.fields.tls as TableNode;
   const t = v.table(raw, node, tp, "site.tls");
   if (!t) return null;

@@ -14,6 +14,8 @@
 import tls from "node:tls";
 import type { SiteConfig, SiteTls } from "../config/config.ts";
 import type { SiteTable } from "../router/host.ts";
+import { acmeManager } from "../acme/manager.ts";
+import { PLACEHOLDER_CERT, PLACEHOLDER_KEY } from "./placeholder.ts";
 
 /** TLS1_2_VERSION: Bun.listen's `tls.minVersion` takes the number (a string throws). */
 export const TLS_MIN_VERSION = 0x0303;
@@ -51,12 +53,14 @@ export class ListenerTls {
     sites: readonly SiteConfig[],
   ) {
     this.defaultSite = sites[0]!;
-    for (const s of sites) this.contexts.set(s, contextFor(s.tls!));
+    for (const s of sites) this.contexts.set(s, s.tls!.auto ? null : contextFor(s.tls!));
   }
 
   get listenOptions(): ListenTlsOptions {
     const t = this.defaultSite.tls!;
-    return { cert: t.cert, key: t.key, minVersion: TLS_MIN_VERSION, ALPNProtocols: ALPN_HTTP11, ciphers: CIPHERS_TLS12 };
+    // An auto site's certificate arrives later, per SNI: bind with the placeholder (src/tls/placeholder.ts).
+    const [cert, key] = t.auto ? [PLACEHOLDER_CERT, PLACEHOLDER_KEY] : [t.cert, t.key];
+    return { cert, key, minVersion: TLS_MIN_VERSION, ALPNProtocols: ALPN_HTTP11, ciphers: CIPHERS_TLS12 };
   }
 
   /** The site an SNI name selects: the Host routing rules, else the default TLS site. */
@@ -67,8 +71,16 @@ export class ListenerTls {
 
   /** The native context to hand back from Bun's `serverName` socket handler. */
   contextFor(serverName: string): unknown {
-    return this.contexts.get(this.siteFor(serverName));
+    const site = this.siteFor(serverName);
+    // ACME certificates are looked up at each handshake, so a renewal swaps them in place.
+    if (site.tls!.auto) return acmeManager.contextFor(serverName) ?? placeholderContext();
+    return this.contexts.get(site);
   }
+}
+
+let placeholder: unknown = null;
+function placeholderContext(): unknown {
+  return (placeholder ??= (tls.createSecureContext({ cert: PLACEHOLDER_CERT, key: PLACEHOLDER_KEY }) as unknown as { context: unknown }).context);
 }
 
 function contextFor(t: SiteTls): unknown {

@@ -6,7 +6,9 @@
  * chain; the chain must verify against pebble's root, and DreamServer must serve it over TLS
  * to curl. Outside CI a missing pebble skips with a printed reason; under CI=true it fails.
  *
- * Not covered yet: `tls = "auto"` in the config (the client is not wired into the server).
+ * Then `tls = "auto"` end to end: the server itself orders the certificate, pebble validates
+ * HTTP-01 against the server's own plain listener, a restart reuses the stored certificate, and
+ * a forced renewal swaps it while an open connection keeps working.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
@@ -15,7 +17,7 @@ import path from "node:path";
 import { AcmeClient } from "../../src/acme/client.ts";
 import { generateP256 } from "../../src/acme/jws.ts";
 import { httpsRequest } from "../../src/acme/https-client.ts";
-import { startServer, tmpDir } from "./harness.ts";
+import { startServer, tmpDir, waitFor } from "./harness.ts";
 import { closedPort } from "./proxy-backends.ts";
 import { need, run, skipWithout, describeRun } from "./real-clients-helpers.ts";
 
@@ -136,4 +138,83 @@ test.skipIf(SKIP)("a certificate for a test name is obtained with real HTTP-01 v
 test.skipIf(SKIP)("a wildcard name is refused before any order (HTTP-01 cannot validate it)", async () => {
   const client = new AcmeClient({ directory: `https://127.0.0.1:${ACME_PORT}/dir`, ca: caPem, email: null, present: () => () => {} }, await generateP256());
   await expect(client.obtain(["*.example.com"])).rejects.toThrow(/wildcard names need DNS-01/);
+});
+
+/** Serial number of the certificate served for `name` (openssl s_client | openssl x509). */
+async function servedSerial(port: number): Promise<string> {
+  const r = await run(["sh", "-c", `echo | openssl s_client -connect 127.0.0.1:${port} -servername localhost 2>/dev/null | openssl x509 -noout -serial`], 10_000);
+  return r.stdout.trim();
+}
+
+test.skipIf(SKIP)('tls = "auto": obtained at start with HTTP-01 on our plain listener, reused after a restart, renewed in place without dropping a connection', async () => {
+  responder?.stop(true); // pebble's httpPort now belongs to DreamServer's plain listener
+  responder = null;
+  const storage = path.join(dir, "storage");
+  const tlsPort = closedPort();
+  const cfg = path.join(dir, "auto.toml");
+  fs.writeFileSync(path.join(dir, "acme-ca.pem"), caPem);
+  fs.writeFileSync(
+    cfg,
+    `[admin]\nlisten = "off"\n[acme]\ndirectory = "https://127.0.0.1:${ACME_PORT}/dir"\nca = "acme-ca.pem"\nstorage = "storage"\nemail = "ops@example.com"\n` +
+      `[[site]]\nlisten = ["127.0.0.1:${tlsPort}"]\nhosts = ["localhost"]\ntls = "auto"\n[[site.route]]\npath = "/"\nrespond = { body = "auto ok\\n" }\n` +
+      `[[site]]\nlisten = ["127.0.0.1:${HTTP_PORT}"]\nhosts = ["localhost"]\nredirect_https = true\n[[site.route]]\npath = "/"\nrespond = { body = "plain\\n" }\n`,
+  );
+  const rootFile = path.join(dir, "pebble-root.pem");
+  const curl = () => run(["curl", "-sS", "--cacert", rootFile, `https://localhost:${tlsPort}/`], 10_000);
+
+  let srv = await startServer(["--config", cfg]);
+  try {
+    expect(await waitFor(() => srv.stderr().includes("certificate for localhost obtained"), 20_000), srv.stderr()).toBe(true);
+    const c = await curl();
+    expect(c.stdout, describeRun("curl", c)).toBe("auto ok\n");
+    expect((fs.statSync(path.join(storage, "certs/localhost/key.pem")).mode & 0o777).toString(8)).toBe("600");
+    expect((fs.statSync(path.join(storage, "account.json")).mode & 0o777).toString(8)).toBe("600");
+    expect(fs.readdirSync(path.join(storage, "challenges"))).toEqual([]); // answers removed
+    expect(fs.readdirSync(path.join(storage, "locks"))).toEqual([]);
+  } finally {
+    await srv.stop();
+  }
+
+  // A restart serves the stored certificate at once and orders nothing.
+  srv = await startServer(["--config", cfg]);
+  try {
+    const c = await curl();
+    expect(c.stdout, describeRun("curl after restart", c)).toBe("auto ok\n");
+    const first = await servedSerial(tlsPort);
+    await Bun.sleep(300);
+    expect(srv.stderr()).not.toContain("ordering a certificate");
+
+    // An open keep-alive connection from before the renewal.
+    let buf = "";
+    let shaken!: () => void;
+    const handshake = new Promise<void>((r) => (shaken = r));
+    const sock = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: tlsPort,
+      tls: { serverName: "localhost", rejectUnauthorized: false },
+      socket: { handshake: () => shaken(), data: (_s, d) => void (buf += d.toString("latin1")) },
+    });
+    await handshake;
+    const ask = async () => {
+      buf = "";
+      sock.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      await waitFor(() => buf.endsWith("auto ok\n"), 5000);
+      return buf;
+    };
+    expect(await ask()).toStartWith("HTTP/1.1 200 ");
+
+    // Forced renewal: the stored certificate is gone; SIGHUP makes the manager order again.
+    fs.rmSync(path.join(storage, "certs/localhost/cert.pem"));
+    srv.proc.kill("SIGHUP");
+    expect(await waitFor(() => srv.stderr().includes("certificate for localhost obtained"), 20_000), srv.stderr()).toBe(true);
+    const second = await servedSerial(tlsPort);
+    expect(second).toMatch(/^serial=/);
+    expect(second).not.toBe(first);
+    expect(await ask()).toStartWith("HTTP/1.1 200 "); // the old connection was not dropped
+    sock.end();
+    const c2 = await curl();
+    expect(c2.stdout, describeRun("curl after renewal", c2)).toBe("auto ok\n");
+  } finally {
+    await srv.stop();
+  }
 });

@@ -14,6 +14,7 @@ import { httpsPortFor } from "../../src/runtime.ts";
 import { ListenerTls } from "../../src/tls/listener-tls.ts";
 import { buildSiteTables } from "../../src/router/index.ts";
 import { configToRaw } from "../../src/config/print.ts";
+import { renewalDue } from "../../src/acme/manager.ts";
 
 const DIR = path.resolve(import.meta.dir, "../fixtures/tls");
 const OPTS = { baseDir: DIR, fs: nodeFs, cpus: 1, source: path.join(DIR, "test.toml") };
@@ -65,7 +66,12 @@ const CASES: [string, (c: Raw) => void, string, string][] = [
   ["key missing", (c) => delete c.site[0].tls.key, "site[0].tls.key", "tls needs both cert and key"],
   ["unknown key in tls", (c) => (c.site[0].tls.certificate = "a.crt"), "site[0].tls.certificate", "unknown key"],
   ["tls not a table", (c) => (c.site[0].tls = "a.crt"), "site[0].tls", "must be a table"],
-  ["tls = auto (ACME not in this version)", (c) => (c.site[0].tls = "auto"), "site[0].tls", "ACME"],
+  ["tls = auto without hosts", (c) => ((c.site[0].tls = "auto"), (c.site[0].hosts = [])), "site[0].tls", "needs host names"],
+  ["tls = auto with a wildcard", (c) => ((c.site[0].tls = "auto"), (c.site[0].hosts = ["*.a.example"])), "site[0].hosts[0]", "DNS-01"],
+  ["acme.directory not https", (c) => (c.acme = { directory: "http://ca/dir" }), "acme.directory", "not an https:// URL"],
+  ["acme.email not an address", (c) => (c.acme = { email: "ops" }), "acme.email", "not an e-mail address"],
+  ["acme.ca unreadable", (c) => (c.acme = { ca: "nope.pem" }), "acme.ca", "cannot be read"],
+  ["acme unknown key", (c) => (c.acme = { dir: "x" }), "acme.dir", "unknown key"],
   ["TLS and plain on one address", (c) => (c.site[2].listen = ["127.0.0.1:8443"]), "site[2].listen", "mixes TLS and plain-HTTP sites"],
   ["redirect_https on a TLS site", (c) => (c.site[0].redirect_https = true), "site[0].redirect_https", "already serves HTTPS"],
   ["redirect_https not a bool", (c) => (c.site[2].redirect_https = "yes"), "site[2].redirect_https", "must be true or false"],
@@ -169,4 +175,32 @@ test("SNI picks the site like Host routing: exact, wildcard, then the first TLS 
   for (const [name, site] of rows) expect([name, lt.siteFor(name)]).toEqual([name, site]);
   expect(lt.listenOptions.cert).toBe(a!.tls!.cert);
   expect(lt.contextFor("b.example")).toBeDefined();
+});
+
+test('tls = "auto" with [acme]: defaults, storage relative to the config file, printed back', () => {
+  const c = base();
+  c.site[0].tls = "auto";
+  c.acme = { email: "ops@example.com", ca: "a.crt", storage: "acme-store" };
+  const r = validate(c, OPTS);
+  if (!r.ok) throw new Error(JSON.stringify(r.problems));
+  expect(r.config.sites[0]!.tls!.auto).toBe(true);
+  expect(r.config.acme).toEqual({ directory: "https://acme-v02.api.letsencrypt.org/directory", email: "ops@example.com", ca: read("a.crt"), caFile: path.join(DIR, "a.crt"), storage: path.join(DIR, "acme-store") });
+  const printed = configToRaw(r.config);
+  expect((printed.site as Raw[])[0]!.tls).toBe("auto");
+  expect(printed.acme).toEqual({ directory: "https://acme-v02.api.letsencrypt.org/directory", email: "ops@example.com", ca: path.join(DIR, "a.crt"), storage: path.join(DIR, "acme-store") });
+  // Without auto sites and without [acme], the config has no acme key at all.
+  const plain = validate(base(), OPTS);
+  expect(plain.ok && plain.config.acme).toBeUndefined();
+});
+
+describe("renewal at 2/3 of the lifetime", () => {
+  const day = 86_400_000;
+  const rows: [number, number, number, boolean][] = [
+    [0, 90 * day, 59 * day, false],
+    [0, 90 * day, 60 * day, true],
+    [0, 90 * day, 91 * day, true],
+    [10 * day, 40 * day, 29 * day, false],
+    [10 * day, 40 * day, 30 * day, true],
+  ];
+  for (const [nb, na, now, due] of rows) test(`issued ${nb / day}d, expires ${na / day}d, now ${now / day}d → ${due}`, () => expect(renewalDue(nb, na, now)).toBe(due));
 });

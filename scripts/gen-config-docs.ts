@@ -192,6 +192,7 @@ Redirect targets and header values (\`request_headers\`, \`response_headers\`,
 | \`{uri}\` | Path plus \`?query\` when there is a query |
 | \`{remote_ip}\` | The client address |
 | \`{request_id}\` | The request id (also in the access log) |
+| \`{scheme}\` | \`https\` on a TLS listener, else \`http\` ([HTTPS](https.md)) |
 | \`{header.NAME}\` | A request field; empty when absent |
 | \`{cookie.NAME}\` | A cookie of the request; empty when absent |
 | \`{query.NAME}\` | A query parameter, decoded; empty when absent |

@@ -99,6 +99,8 @@ const E = {
   NO_ROUTE: [404, false, "info", "The site has no route for this path, method and headers."],
   METHOD_CONNECT: [405, false, "warn", "CONNECT: this server is not a forward proxy."],
   METHOD_NOT_ALLOWED: [405, false, "warn", "Method the static handler does not serve (it serves GET, HEAD and OPTIONS)."],
+  MISDIRECTED_SNI: [421, false, "warn", "HTTPS: the Host names another site than the one the TLS SNI chose (and whose certificate was sent); no domain fronting across sites (docs/https.md)."],
+  REDIRECT_NO_HOST: [400, true, "warn", "redirect_https: an HTTP/1.0 request without Host has no name to redirect to."],
 
   // ---- static files -------------------------------------------------------------------------
   PATH_INVALID: [400, true, "warn", "Path does not start with /."],

@@ -7,6 +7,7 @@
  * With workers > 1 this process only supervises the listener processes (src/net/workers.ts).
  * Configuration mistakes print one line each on stderr and exit 2, never a stack trace.
  */
+import { acmeManager } from "./acme/manager.ts";
 import pkg from "../package.json" with { type: "json" };
 import { buildCommit, VERSION } from "./build-info.ts";
 import { healthCheck } from "./health-client.ts";
@@ -119,8 +120,8 @@ function describe(config: Config): string {
   return `${n} site${n === 1 ? "" : "s"}, ${routes.length} route${routes.length === 1 ? "" : "s"} from ${config.source ?? "the command line"}`;
 }
 
-function announce(config: Config, addresses: readonly ListenAddress[], extra = ""): void {
-  for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on http://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
+function announce(config: Config, addresses: readonly (ListenAddress & { tls?: boolean })[], extra = ""): void {
+  for (const a of addresses) process.stderr.write(`DreamServer ${pkg.version} listening on ${a.tls ? "https" : "http"}://${urlHost(a)}:${a.port} — ${describe(config)}${extra}\n`);
 }
 
 /** The supervisor's admin listener logs nothing (workers log the traffic). */
@@ -131,14 +132,15 @@ function supervise(cli: RunResult): void {
   // Fail fast, with the usual one-line reason, if an address cannot be bound at all. For port 0
   // the probe also picks the port every worker then shares (SO_REUSEPORT).
   const ports: Record<string, number> = {};
-  const bound: ListenAddress[] = [];
+  const bound: (ListenAddress & { tls?: boolean })[] = [];
   for (const a of listenAddresses(config)) {
     try {
       // Without reusePort on purpose: it then also fails when another DreamServer's worker group
       // holds the port with SO_REUSEPORT, instead of silently joining that group.
       const probe = Bun.listen({ hostname: a.hostname, port: a.port, socket: { data() {} } });
       if (a.port === 0) ports[listenKey(a)] = probe.port;
-      bound.push({ hostname: a.hostname, port: probe.port });
+      const tls = config.sites.some((s) => s.tls !== undefined && s.listen.some((x) => listenKey(x) === listenKey(a)));
+      bound.push({ hostname: a.hostname, port: probe.port, ...(tls ? { tls } : {}) });
       probe.stop(true);
     } catch (e) {
       fail(listenError(new ListenError(a, e)));
@@ -236,6 +238,8 @@ function serve(cli: RunResult): void {
   const ports = new Map<string, number>(Object.entries(JSON.parse(process.env[PORTS_ENV] ?? "{}") as Record<string, number>));
 
   let server: Server;
+  // Stored ACME certificates are loaded before the listeners open (SNI serves them at once).
+  acmeManager.configure(config);
   try {
     server = new Server({ runtime: new Runtime(config), logger, reusePort: worker, ports });
     server.start();
@@ -251,6 +255,8 @@ function serve(cli: RunResult): void {
       if (typeof m === "object" && m !== null && (m as { t?: string }).t === "scrape") process.send?.({ t: "metrics", id: (m as { id: number }).id, snap: metrics.snapshot(), errors: recentErrors() });
     });
   }
+  // Missing or due certificates are ordered now that the plain listeners can answer HTTP-01.
+  if (config.acme !== undefined) acmeManager.start();
   if (config.admin !== null && !worker) {
     try {
       server.startAdmin(
@@ -308,6 +314,8 @@ function serve(cli: RunResult): void {
       old.close();
     }
     config = r.config;
+    acmeManager.configure(config);
+    if (config.acme !== undefined) acmeManager.start();
     const who = worker ? `worker ${process.env[WORKER_ENV]}` : "dreamserver";
     process.stderr.write(`${who}: configuration reloaded from ${r.file}: ${describe(r.config)}\n`);
     return { ok: true, messages: [`configuration reloaded from ${r.file}: ${describe(r.config)}`] };

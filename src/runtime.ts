@@ -23,6 +23,9 @@ import { createStaticHandler } from "./static/static-handler.ts";
 import { UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
 import { compressResponses } from "./middleware/compress/index.ts";
 import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
+import { ListenerTls } from "./tls/listener-tls.ts";
+import { ACME_CHALLENGE_PREFIX, createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
+import { acmeManager } from "./acme/manager.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -40,6 +43,8 @@ export interface DispatchableExchange extends Exchange {
   routeMetrics: RouteMetrics | null;
   /** Apply the route's limits; false if the request already breaks them (the answer is sent). */
   applyRouteLimits(limits: RouteLimits): boolean;
+  /** The SNI name of a TLS connection (ASCII-lowercased), null without SNI; absent on plain HTTP. */
+  readonly tlsServerName?: string | null;
 }
 
 interface CompiledSite {
@@ -71,6 +76,10 @@ export class Runtime {
   readonly parserLimits: Limits;
   /** The upstream group each proxy route sends to (held by the registry, which outlives reloads). */
   private readonly groups = new Map<RouteConfig, UpstreamGroup>();
+  /** Per TLS address (listenKey): its default certificate and SNI contexts (src/tls/listener-tls.ts). */
+  private readonly tls = new Map<string, ListenerTls>();
+  /** Plain sites with redirect_https: their 308 handler. */
+  private readonly httpsRedirects = new Map<SiteConfig, Handler>();
 
   /**
    * `upstreams`: the process's group registry. A reload passes the previous runtime's, so that
@@ -97,6 +106,16 @@ export class Runtime {
     this.parserLimits = maxBody === config.limits.maxBodySize ? config.limits : { ...config.limits, maxBodySize: maxBody };
     this.addresses = listenAddresses(config);
     this.tables = buildSiteTables(config.sites);
+    for (const [key, table] of this.tables) {
+      const tlsSites = table.sites.filter((s) => s.tls !== undefined);
+      if (tlsSites.length > 0) this.tls.set(key, new ListenerTls(table, tlsSites));
+    }
+    for (const site of config.sites) if (site.redirectHttps) this.httpsRedirects.set(site, createHttpsRedirect(httpsPortFor(config, site)));
+  }
+
+  /** The TLS settings of an address, or null for plain HTTP. */
+  tlsFor(key: string): ListenerTls | null {
+    return this.tls.get(key) ?? null;
   }
 
   private buildChain(route: RouteConfig): Handler {
@@ -145,11 +164,31 @@ export class Runtime {
    * path that cannot be normalised) or 404 (no route) itself.
    */
   dispatch(ex: DispatchableExchange, key: string): void {
+    if (!ex.secure && this.config.acme !== undefined && isAcmeChallenge(ex.head.path)) {
+      // HTTP-01 (RFC 8555 §8.3): answered on any plain listener, before Host routing and redirects.
+      const answer = acmeManager.challenge(ex.head.path.slice(ACME_CHALLENGE_PREFIX.length));
+      if (answer !== null) {
+        ex.respond(200, [["Content-Type", "application/octet-stream"]], Buffer.from(answer, "latin1"));
+        return;
+      }
+    }
     const table = this.tables.get(key);
     const site = table?.lookup(ex.head.host) ?? null;
     if (site === null) {
       // Never fall through to some other site's files (RFC 9110 §15.5.20).
       ex.sendError(421, "NO_SITE");
+      return;
+    }
+    if (ex.tlsServerName && site.tls !== undefined && this.tls.get(key)?.siteFor(ex.tlsServerName) !== site) {
+      // The certificate was chosen for another site: answering would let one site's name
+      // front for another's (domain fronting). RFC 9110 §15.5.20: the client may retry on a
+      // connection made for this Host.
+      ex.sendError(421, "MISDIRECTED_SNI");
+      return;
+    }
+    const redirect = this.httpsRedirects.get(site);
+    if (redirect !== undefined && !isAcmeChallenge(ex.head.path)) {
+      redirect(ex);
       return;
     }
     const compiled = this.sites.get(site)!;
@@ -214,4 +253,16 @@ export class Runtime {
     for (const g of this.groups.values()) if (!live.has(g)) g.retire();
     for (const f of this.accessRetire) f();
   }
+}
+
+/**
+ * The port a redirect_https site sends clients to: that of the first TLS site serving one of its
+ * hosts (so a test or non-standard setup redirects to where HTTPS really is), else 443.
+ */
+export function httpsPortFor(config: Config, site: SiteConfig): number {
+  for (const s of config.sites) {
+    if (s.tls === undefined) continue;
+    if (s.hosts.length === 0 || site.hosts.length === 0 || s.hosts.some((h) => site.hosts.includes(h))) return s.listen[0]?.port ?? 443;
+  }
+  return 443;
 }

@@ -310,7 +310,38 @@ export interface SiteConfig {
    */
   readonly hosts: readonly string[];
   readonly routes: readonly RouteConfig[];
+  /** `tls = { cert, key }`: this site's addresses serve HTTPS with this pair (docs/https.md). Absent = plain HTTP. */
+  readonly tls?: SiteTls;
+  /** `redirect_https = true` (a plain site): every request except ACME HTTP-01 challenges gets a 308 to https. */
+  readonly redirectHttps?: boolean;
 }
+
+/** A site's certificate: PEM texts read at load (cert holds the chain), and the files they came from. */
+export interface SiteTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: string;
+  readonly key: string;
+  /** notAfter of the leaf certificate (ms since the epoch), for the expiry warning and the docs. */
+  readonly notAfter: number;
+  /** `tls = "auto"`: the certificate comes from ACME (src/acme/manager.ts); the fields above are empty. */
+  readonly auto?: boolean;
+}
+
+/** The `[acme]` table (docs/https.md#automatic-certificates-acme). */
+export interface AcmeConfig {
+  readonly directory: string;
+  /** Contact for the account, or "" for none. */
+  readonly email: string;
+  /** Extra trusted roots (PEM text) for the ACME server's HTTPS, or null. */
+  readonly ca: string | null;
+  readonly caFile: string | null;
+  /** Folder for the account key, certificates, challenge answers and locks (absolute). */
+  readonly storage: string;
+}
+
+export const DEFAULT_ACME_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+export const DEFAULT_ACME_STORAGE = "/var/lib/dreamserver";
 
 /** The whole validated configuration of one instance: immutable; a reload builds a new one. */
 export interface Config {
@@ -349,6 +380,8 @@ export interface Config {
   readonly otlpEndpoint: URL | null;
   /** [admin] token: Bearer token for /api/* and /dashboard, or null (allowed only on a loopback admin address). */
   readonly adminToken: string | null;
+  /** ACME settings; absent when no site has tls = "auto" and there is no [acme] table. */
+  readonly acme?: AcmeConfig;
 }
 
 export const DEFAULT_LIMITS: Limits = {

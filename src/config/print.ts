@@ -137,9 +137,12 @@ export function configToRaw(c: Config): Raw {
     tracing: { sample: c.tracingSample, otlp_endpoint: c.otlpEndpoint?.href ?? "" },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, INT_LIMITS.has(f) ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
+    ...(c.acme ? { acme: { directory: c.acme.directory, email: c.acme.email, ...(c.acme.caFile ? { ca: c.acme.caFile } : {}), storage: c.acme.storage } } : {}),
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),
       hosts: [...s.hosts],
+      ...(s.tls ? { tls: s.tls.auto ? "auto" : { cert: s.tls.certFile, key: s.tls.keyFile } } : {}),
+      ...(s.redirectHttps ? { redirect_https: true } : {}),
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),
     ...(c.upstreams.length ? { upstream: Object.fromEntries(c.upstreams.map((g) => [g.name!, groupToRaw(g)])) } : {}),

@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -352,6 +352,15 @@ export const SITE: TableNode = {
       doc: 'Host names, exact or with a leading "*." wildcard; none = the default site of its addresses.',
       item: { kind: "host", doc: "host name" },
     },
+    tls: {
+      kind: "table",
+      doc: 'Serve this site\'s addresses over HTTPS (TLS 1.2+, ALPN http/1.1) with this certificate, or "auto" to obtain it through ACME (see [acme]); SNI picks among the sites of one address (docs/https.md). Every site of an address must have tls, or none.',
+      fields: {
+        cert: { kind: "file", required: true, doc: "PEM certificate file: the leaf first, then the intermediates (the chain)." },
+        key: { kind: "file", required: true, doc: "PEM private key file of the certificate (keep it mode 0600)." },
+      },
+    },
+    redirect_https: { kind: "bool", default: false, doc: "On a plain-HTTP site: answer every request with 308 to https://host{uri} (the port of an HTTPS site for that host, if not 443); ACME HTTP-01 challenge paths are not redirected." },
     route: ROUTE,
   },
 };
@@ -418,6 +427,16 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "Upstream groups by name: [upstream.NAME] (the keys below are those of one group).",
       fields: { NAME: UPSTREAM_GROUP },
+    },
+    acme: {
+      kind: "table",
+      doc: 'Automatic certificates for sites with tls = "auto" (RFC 8555, HTTP-01; docs/https.md).',
+      fields: {
+        directory: { kind: "string", default: DEFAULT_ACME_DIRECTORY, doc: "ACME directory URL (https)." },
+        email: { kind: "string", default: "", doc: "Contact address for the ACME account; empty = none." },
+        ca: { kind: "file", doc: "PEM file of extra roots trusted for the ACME server's HTTPS (a private or test CA)." },
+        storage: { kind: "string", default: DEFAULT_ACME_STORAGE, doc: "Folder for the account key, certificates, challenge answers and locks; relative to the config file." },
+      },
     },
   },
 };

@@ -23,6 +23,8 @@ export interface TemplateContext {
   readonly uri: string;
   readonly remoteIp: string;
   readonly requestId: string;
+  /** "https" on a TLS connection, else "http" (absent = "http"). */
+  readonly scheme?: "http" | "https";
   /** A request field by lowercase name, or "" / null / undefined when absent. */
   header(name: string): string | null | undefined;
   cookie(name: string): string | null | undefined;
@@ -30,14 +32,14 @@ export interface TemplateContext {
 }
 
 /** Placeholders without an argument. */
-export const SIMPLE_PLACEHOLDERS = ["host", "path", "query", "uri", "remote_ip", "request_id"] as const;
+export const SIMPLE_PLACEHOLDERS = ["host", "path", "query", "uri", "remote_ip", "request_id", "scheme"] as const;
 /** Placeholders written {NAME.arg}. */
 export const ARG_PLACEHOLDERS = ["header", "cookie", "query"] as const;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** A one-line list of the placeholders, for messages and docs. */
-export const PLACEHOLDER_LIST = "{host}, {path}, {query}, {uri}, {remote_ip}, {request_id}, {header.NAME}, {cookie.NAME}, {query.NAME}";
+export const PLACEHOLDER_LIST = "{host}, {path}, {query}, {uri}, {remote_ip}, {request_id}, {scheme}, {header.NAME}, {cookie.NAME}, {query.NAME}";
 
 /** Parse a template; a string is the reason it is invalid (meant for `path: message`). */
 export function parseTemplate(source: string): Template | string {
@@ -159,6 +161,9 @@ export function renderTemplate(t: Template, ctx: TemplateContext): string {
         break;
       case "request_id":
         out += ctx.requestId;
+        break;
+      case "scheme":
+        out += ctx.scheme ?? "http";
         break;
       case "header":
         out += ctx.header(p.arg!) ?? "";

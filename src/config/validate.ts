@@ -22,6 +22,8 @@ import type {
   RouteAction,
   RouteConfig,
   SiteConfig,
+  SiteTls,
+  AcmeConfig,
   StaticConfig,
   Template,
   Timeouts,
@@ -31,9 +33,9 @@ import type {
   UpstreamPolicy,
   TryFile,
 } from "./config.ts";
-import { DEFAULT_ADMIN_LISTEN } from "./config.ts";
-import { DEFAULTS } from "./config.ts";
+import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_ADMIN_LISTEN, DEFAULTS } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
+import { checkPair } from "../tls/check-pair.ts";
 import { UPSTREAM_GROUP, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
 import { normalizePath } from "../router/path.ts";
 import { prefixMatches } from "../router/routes.ts";
@@ -325,6 +327,7 @@ const LOG_NODE = SCHEMA.fields.log as TableNode;
 const ADMIN_NODE = SCHEMA.fields.admin as TableNode;
 const METRICS_NODE = SCHEMA.fields.metrics as TableNode;
 const TRACING_NODE = SCHEMA.fields.tracing as TableNode;
+const ACME_NODE = SCHEMA.fields.acme as TableNode;
 const LIMITS_NODE = SCHEMA.fields.limits as TableNode;
 const TIMEOUTS_NODE = SCHEMA.fields.timeouts as TableNode;
 const PROXY_NODE = ROUTE_FIELDS.proxy as TableNode;
@@ -470,6 +473,8 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     }
   }
 
+  const acme = validateAcme(v, t.acme, sites);
+
   if (v.problems.length) return { ok: false, problems: v.problems, warnings: v.warnings };
   const config: Config = {
     source: o.source,
@@ -488,6 +493,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     tracingSample,
     otlpEndpoint,
     adminToken,
+    ...(acme ? { acme } : {}),
   };
   return { ok: true, config, warnings: v.warnings };
 }
@@ -547,8 +553,89 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
       if (route) routes.push(route);
     });
   }
+  const tls = validateSiteTls(v, s.tls, p);
+  const redirectHttps = v.bool(s.redirect_https, SITE_NODE.fields.redirect_https as Leaf, `${p}.redirect_https`);
+  if (redirectHttps && s.tls !== undefined) v.err(`${p}.redirect_https`, `a site with tls already serves HTTPS; put redirect_https = true on a plain-HTTP site for the same hosts instead`);
   ok = v.problems.length === n0;
-  return ok ? { index: i, listen, hosts, routes } : null;
+  if (!ok) return null;
+  const site: SiteConfig = { index: i, listen, hosts, routes };
+  // Only present when set, so configs without TLS keep their old shape (and print the same).
+  return tls || redirectHttps ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}) } : site;
+}
+
+/** `[acme]`, and the names of `tls = "auto"` sites (exact names only: HTTP-01 cannot validate wildcards). */
+function validateAcme(v: Validator, raw: unknown, sites: readonly SiteConfig[]): AcmeConfig | null {
+  const autoSites = sites.filter((s) => s.tls?.auto);
+  for (const s of autoSites) {
+    if (s.hosts.length === 0) v.err(`site[${s.index}].tls`, `tls = "auto" needs host names to order certificates for; add hosts = ["example.com"]`);
+    s.hosts.forEach((h, j) => {
+      if (h.startsWith("*.")) v.err(`site[${s.index}].hosts[${j}]`, `${JSON.stringify(h)}: wildcard certificates need the DNS-01 challenge, which is not supported (tls = "auto" uses HTTP-01); list the names, or give tls = { cert, key }`);
+    });
+  }
+  if (raw === undefined && autoSites.length === 0) return null;
+  const a = v.table(raw, ACME_NODE, "acme") ?? {};
+  const f = ACME_NODE.fields as Record<string, Leaf>;
+  const directory = v.str(a.directory, f.directory!, "acme.directory") ?? DEFAULT_ACME_DIRECTORY;
+  if (!/^https:\/\/[^/]/.test(directory)) v.err("acme.directory", `${JSON.stringify(directory)} is not an https:// URL; e.g. "${DEFAULT_ACME_DIRECTORY}"`);
+  const email = v.str(a.email, f.email!, "acme.email") ?? "";
+  if (email !== "" && !/^[^\s@]+@[^\s@]+$/.test(email)) v.err("acme.email", `${JSON.stringify(email)} is not an e-mail address; e.g. "ops@example.com", or leave it out`);
+  const storage = path.resolve(v.o.baseDir, v.str(a.storage, f.storage!, "acme.storage") ?? DEFAULT_ACME_STORAGE);
+  let ca: string | null = null;
+  let caFile: string | null = null;
+  if (a.ca !== undefined) {
+    const file = v.str(a.ca, f.ca!, "acme.ca");
+    if (file !== undefined) {
+      const abs = path.resolve(v.o.baseDir, file);
+      const r = v.o.fs.readFile(abs);
+      if ("error" in r) v.err("acme.ca", `${JSON.stringify(file)} cannot be read (${r.error}; resolved to ${abs}); give the path of a PEM certificate file`);
+      else if (!r.text.includes("-----BEGIN CERTIFICATE-----")) v.err("acme.ca", `${JSON.stringify(file)} holds no PEM certificate; give a PEM file`);
+      else {
+        ca = r.text;
+        caFile = abs;
+      }
+    }
+  }
+  return { directory, email, ca, caFile, storage };
+}
+
+/** `tls = { cert, key }`: both files read and checked as a pair now, so --check finds a bad pair. */
+function validateSiteTls(v: Validator, raw: unknown, p: string): SiteTls | null {
+  if (raw === undefined) return null;
+  const tp = `${p}.tls`;
+  if (raw === "auto") return { auto: true, certFile: "", keyFile: "", cert: "", key: "", notAfter: 0 };
+  const node = SITE_NODE.fields.tls as TableNode;
+  const t = v.table(raw, node, tp, "site.tls");
+  if (!t) return null;
+  const f = node.fields as Record<string, Leaf>;
+  const read = (key: "cert" | "key"): { text: string; abs: string } | null => {
+    const kp = `${tp}.${key}`;
+    if (t[key] === undefined) {
+      v.err(kp, `is missing; tls needs both cert and key, e.g. tls = { cert = "/etc/dreamserver/site.crt", key = "/etc/dreamserver/site.key" }`);
+      return null;
+    }
+    const file = v.str(t[key], f[key]!, kp);
+    if (file === undefined) return null;
+    const abs = path.resolve(v.o.baseDir, file);
+    const r = v.o.fs.readFile(abs);
+    if ("error" in r) {
+      v.err(kp, `${JSON.stringify(file)} cannot be read (${r.error}; resolved to ${abs}); give the path of a readable PEM file`);
+      return null;
+    }
+    return { text: r.text, abs };
+  };
+  const cert = read("cert");
+  const key = read("key");
+  if (!cert || !key) return null;
+  const c = checkPair(cert.text, key.text);
+  if (!c.ok) {
+    const file = c.field === "cert" ? cert.abs : key.abs;
+    v.err(`${tp}.${c.field}`, `${JSON.stringify(file)} ${c.error}`);
+    return null;
+  }
+  if (c.notAfter <= Date.now()) {
+    v.warnings.push({ path: `${tp}.cert`, message: `${JSON.stringify(cert.abs)} expired on ${new Date(c.notAfter).toISOString()} (${c.subject}); clients will refuse it: renew it and reload (SIGHUP)` });
+  }
+  return { certFile: cert.abs, keyFile: key.abs, cert: cert.text, key: key.text, notAfter: c.notAfter };
 }
 
 /** Duplicate (address, host) pairs across sites, and addresses that overlap on one port. */
@@ -574,6 +661,18 @@ function checkAddresses(v: Validator, sites: SiteConfig[], raw: unknown[]): void
           v.err(`site[${s.index}].hosts[${Math.max(0, j)}]`, `${JSON.stringify(h)} on ${addr} is already served by site[${prev}]; remove it from one site, or merge the routes into one site`);
         } else owner.set(key, s.index);
       });
+    }
+  }
+  // One address is either TLS or plain: a listener either starts with a handshake or it does not.
+  const tlsOf = new Map<string, { tls: boolean; site: number }>();
+  for (const s of sites) {
+    for (const a of s.listen) {
+      const addr = displayAddr(a);
+      const prev = tlsOf.get(addr);
+      if (prev === undefined) tlsOf.set(addr, { tls: s.tls !== undefined, site: s.index });
+      else if (prev.tls !== (s.tls !== undefined)) {
+        v.err(`site[${s.index}].listen`, `${addr} mixes TLS and plain-HTTP sites (site[${prev.site}] ${prev.tls ? "has" : "has no"} tls); give every site of one address tls = { cert, key }, or move the plain sites to another port`);
+      }
     }
   }
   // 0.0.0.0:8080 and 127.0.0.1:8080 cannot both be bound.

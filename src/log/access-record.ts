@@ -22,6 +22,10 @@ export interface AccessRecord {
   /** W3C trace id and this request's span id (src/observe/tracer.ts). */
   readonly traceId?: string;
   readonly spanId?: string;
+  /** TLS connections: protocol version ("TLSv1.3"), cipher suite, and the SNI name when sent. */
+  readonly tlsVersion?: string;
+  readonly tlsCipher?: string;
+  readonly sni?: string;
 }
 
 export interface AccessLogger {

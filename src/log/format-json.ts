@@ -4,6 +4,7 @@
  * Keys, in this order: time (ISO 8601 UTC), id, ip, method, path, host, status, bytes,
  * latency_ms; then, only when present: error, upstream, upstream_status, upstream_connect_ms,
  * upstream_ttfb_ms, user_agent, trace_id, span_id. Durations are numbers of milliseconds rounded to microseconds.
+ * upstream_ttfb_ms, tls, cipher, sni, user_agent. Durations are numbers of milliseconds rounded to microseconds.
  */
 import type { AccessRecord } from "./access-record.ts";
 import { isoTime } from "./format-text.ts";
@@ -47,6 +48,9 @@ export function formatJson(r: AccessRecord): string {
   if (r.upstreamStatus !== undefined) o.upstream_status = r.upstreamStatus;
   if (r.upstreamConnectMs !== undefined) o.upstream_connect_ms = ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) o.upstream_ttfb_ms = ms(r.upstreamTtfbMs);
+  if (r.tlsVersion !== undefined) o.tls = r.tlsVersion;
+  if (r.tlsCipher !== undefined) o.cipher = r.tlsCipher;
+  if (r.sni !== undefined) o.sni = r.sni;
   if (r.userAgent !== undefined) o.user_agent = r.userAgent;
   if (r.traceId !== undefined) {
     o.trace_id = r.traceId;

@@ -6,6 +6,8 @@
  *     [ | error=CODE] [ | upstream=127.0.0.1:8000] [ | upstream_status=200]
  *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | user_agent=curl/8.5.0]
  *     [ | trace_id=4bf92f3577b34da6a3ce929d0e0e4736 | span_id=00f067aa0ba902b7]
+ *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | tls=TLSv1.3] [ | cipher=TLS_AES_128_GCM_SHA256]
+ *     [ | sni=example.com] [ | user_agent=curl/8.5.0]
  *
  * (one physical line, wrapped here for reading).
  *
@@ -118,6 +120,9 @@ export function formatText(r: AccessRecord): string {
   if (r.upstreamStatus !== undefined) line += " | upstream_status=" + int(r.upstreamStatus);
   if (r.upstreamConnectMs !== undefined) line += " | upstream_connect=" + ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) line += " | upstream_ttfb=" + ms(r.upstreamTtfbMs);
+  if (r.tlsVersion !== undefined) line += " | tls=" + escapeValue(r.tlsVersion);
+  if (r.tlsCipher !== undefined) line += " | cipher=" + escapeValue(r.tlsCipher);
+  if (r.sni !== undefined) line += " | sni=" + escapeValue(r.sni);
   if (r.userAgent !== undefined) line += " | user_agent=" + escapeValue(r.userAgent);
   // Our own lowercase hex: nothing to escape.
   if (r.traceId !== undefined) line += " | trace_id=" + r.traceId + " | span_id=" + r.spanId;

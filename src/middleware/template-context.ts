@@ -31,6 +31,7 @@ class LazyTemplateContext implements TemplateContext {
     private readonly h: RequestHead,
     readonly remoteIp: string,
     readonly requestId: string,
+    readonly scheme: "http" | "https" = "http",
   ) {}
 
   get host(): string {
@@ -66,7 +67,7 @@ class LazyTemplateContext implements TemplateContext {
 
 /** The template context of `ex`'s request (see the module comment). */
 export function templateContext(ex: Exchange): TemplateContext {
-  return new LazyTemplateContext(originalHead(ex.head), ex.clientIp, ex.id);
+  return new LazyTemplateContext(originalHead(ex.head), ex.clientIp, ex.id, ex.scheme);
 }
 
 /** Cookie: name=value; name2=value2 (RFC 6265 §5.4, several fields allowed). First name wins. */

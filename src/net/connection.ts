@@ -41,6 +41,8 @@ export interface ConnectionContext {
   readonly metricsOn: boolean;
   /** The tracer for this listener's requests, or null (the admin listener). */
   readonly tracer: Tracer | null;
+  /** The listener serves TLS: exchanges report scheme "https" (X-Forwarded-Proto, Location rewrites). */
+  readonly secure?: boolean;
   release(conn: Connection): void;
   /**
    * The connection became idle keep-alive (a request answered, no byte of the next one yet) or
@@ -104,6 +106,11 @@ export class Connection {
     return this.tunnel !== null;
   }
   closed = false;
+  /** TLS: the SNI name (ASCII-lowercased) once the handshake is done; null without SNI or on plain HTTP. */
+  tlsServerName: string | null = null;
+  /** TLS: protocol version and cipher suite, for the access log; null on plain HTTP. */
+  tlsVersion: string | null = null;
+  tlsCipher: string | null = null;
 
   constructor(
     readonly socket: Socket<Connection>,
@@ -663,8 +670,8 @@ const enum Framing {
 }
 
 export class ExchangeImpl implements DispatchableExchange {
-  readonly scheme = "http" as const;
-  readonly secure = false;
+  readonly scheme: "http" | "https";
+  readonly secure: boolean;
   /** The route's body limit (the global one is enforced by the parser). */
   bodyLimit = Number.POSITIVE_INFINITY;
   /** Longest pause inside the request body: the route's, once routed. */
@@ -709,6 +716,8 @@ export class ExchangeImpl implements DispatchableExchange {
     readonly id: string,
   ) {
     this.clientIp = conn.clientIp;
+    this.secure = conn.ctx.secure === true;
+    this.scheme = this.secure ? "https" : "http";
     this.localPort = conn.ctx.localPort;
     this.config = conn.ctx.config;
     this.bytesBefore = conn.out.totalBytes;
@@ -717,6 +726,11 @@ export class ExchangeImpl implements DispatchableExchange {
     this.bodyIdleMs = t.bodyIdleMs;
     this.sendIdleMs = t.sendIdleMs;
     this.handlerIdleMs = handlerBackstop(t);
+  }
+
+  /** The SNI name of this TLS connection (Runtime.dispatch answers 421 when Host names another site). */
+  get tlsServerName(): string | null {
+    return this.conn.tlsServerName;
   }
 
   // ---- request body -------------------------------------------------------------------
@@ -982,6 +996,7 @@ export class ExchangeImpl implements DispatchableExchange {
       userAgent: h.headers.get("user-agent"),
       traceId: trace?.traceId,
       spanId: trace?.spanId,
+      ...(this.conn.tlsVersion !== null ? { tlsVersion: this.conn.tlsVersion, tlsCipher: this.conn.tlsCipher ?? "-", ...(this.conn.tlsServerName !== null ? { sni: this.conn.tlsServerName } : {}) } : {}),
     });
   }
 }

@@ -16,6 +16,7 @@ import { outputMemory } from "./write-queue.ts";
 import { metrics } from "../observe/metrics.ts";
 import { type Tracer, tracer } from "../observe/tracer.ts";
 import { acceptedConnections, openConnections, openTunnels, refusedConnections, UNROUTED } from "../observe/server-metrics.ts";
+import { asciiLower } from "../http1/field-syntax.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
@@ -84,6 +85,11 @@ class Listener implements ConnectionContext {
   get metricsOn(): boolean {
     return this.handler === null && this.server.runtime.config.metricsEnabled;
   }
+  get secure(): boolean {
+    return this.tls;
+  }
+  /** Set when bound: a TLS address stays TLS for its lifetime (a reload cannot flip it). */
+  tls = false;
   dispatch(ex: ExchangeImpl): void {
     if (this.handler !== null) this.handler(ex);
     else this.server.runtime.dispatch(ex, this.key);
@@ -160,8 +166,8 @@ export class Server {
   }
 
   /** Every address as bound (port 0 resolved), in config order. */
-  boundAddresses(): ListenAddress[] {
-    return [...this.listeners.values()].map((l) => ({ hostname: l.address.hostname, port: l.localPort }));
+  boundAddresses(): (ListenAddress & { tls?: boolean })[] {
+    return [...this.listeners.values()].map((l) => ({ hostname: l.address.hostname, port: l.localPort, ...(l.tls ? { tls: true } : {}) }));
   }
 
   get connectionCount(): number {
@@ -255,6 +261,23 @@ export class Server {
         close(socket: Socket<Connection>) {
           socket.data?.onClose();
         },
+        // TLS only (docs/https.md): SNI picks the site's certificate; the handshake records the name.
+        serverName(_socket: Socket<Connection>, name: string) {
+          return self.runtime.tlsFor(key)?.contextFor(name);
+        },
+        handshake(socket: Socket<Connection>, ok: boolean) {
+          const conn = socket.data;
+          if (!conn) return;
+          if (!ok) {
+            conn.close();
+            return;
+          }
+          const name = socket.getServername() as string | undefined | false;
+          conn.tlsServerName = typeof name === "string" && name !== "" ? asciiLower(name) : null;
+          const cipher = socket.getCipher() as { name?: string | null; version?: string | null } | undefined;
+          conn.tlsVersion = cipher?.version ?? "-";
+          conn.tlsCipher = cipher?.name ?? "-";
+        },
         error(socket: Socket<Connection>, err: Error) {
           // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).
           console.error(`[ERROR] connection error: ${err?.message ?? err}`);
@@ -267,6 +290,15 @@ export class Server {
         },
       },
     };
+    // A TLS address: Bun's tls option holds the default certificate; serverName picks per SNI.
+    const tls = handler === null ? this.runtime.tlsFor(key) : null;
+    if (tls !== null) {
+      (options as Record<string, unknown>).tls = tls.listenOptions;
+      l.tls = true;
+    } else {
+      delete (options.socket as Record<string, unknown>).serverName;
+      delete (options.socket as Record<string, unknown>).handshake;
+    }
     try {
       // reusePort works although the type definitions omit it (docs/runtime-notes.md).
       l.socket = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
@@ -287,6 +319,11 @@ export class Server {
     const old = this.runtime;
     const wanted = new Map(next.addresses.map((a) => [listenKey(a), a] as const));
     const added: Listener[] = [];
+    for (const [key, l] of this.listeners) {
+      if (wanted.has(key) && l.tls !== (next.tlsFor(key) !== null)) {
+        throw new Error(`${key} cannot switch between TLS and plain HTTP on a reload; restart the server`);
+      }
+    }
     try {
       for (const [key, a] of wanted) if (!this.listeners.has(key)) added.push(this.listen(a));
     } catch (e) {

@@ -102,7 +102,7 @@ export async function startServer(args: string[] = [], opts: { cwd?: string; env
     errDone = (async () => {
       for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
         err += decoder.decode(chunk);
-        const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(err);
+        const m = /listening on https?:\/\/[^\s]*:(\d+)/.exec(err);
         if (m) {
           clearTimeout(timer);
           resolve(Number(m[1]));

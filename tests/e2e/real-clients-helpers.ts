@@ -19,6 +19,8 @@ const SOURCE: Record<string, string> = {
   prometheus: "apt-get install prometheus",
   promtool: "apt-get install prometheus",
   chromium: "apt-get install chromium",
+  openssl: "apt-get install openssl",
+  pebble: "apt-get install pebble",
 };
 
 /** Clients from `names` that are not on PATH. */

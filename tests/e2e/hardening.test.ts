@@ -180,8 +180,9 @@ describe("item 2: a 1-byte-chunk upload does not stall other clients", () => {
     // The upload never ends: its upstream request is cut when the client goes.
     b.allowErrors(/connection closed while waiting for a complete request/);
     expect(sentChunks).toBeGreaterThan(100_000);
-    // Before the fix other clients waited 10–18 s; now they wait for one read batch at most.
-    expect(Math.max(...latencies)).toBeLessThan(1000);
+    // Before the fix other clients waited 10–18 s; now they wait for about one read batch (about
+    // 100 ms on an idle 2-core machine). The bound leaves room for a machine loaded by other work.
+    expect(Math.max(...latencies)).toBeLessThan(3000);
   }, 30_000);
 });
 

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { REPO, runCli, startServer, type RunningServer } from "./harness.ts";
 import { need, skipWithout } from "./real-clients-helpers.ts";
+import { closedPort } from "./proxy-backends.ts";
 
 const servers: RunningServer[] = [];
 const procs: Subprocess[] = [];
@@ -21,13 +22,6 @@ afterEach(async () => {
 });
 
 const TOKEN = "s3cret-token-0123456789";
-
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
 
 function configFile(body: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ds-admin-"));
@@ -47,8 +41,8 @@ function siteToml(port: number): string {
 
 describe("admin API", () => {
   test("token: /api needs Bearer; health and metrics do not; config redacted; reload ok and refused", async () => {
-    const port = freePort();
-    const admin = freePort();
+    const port = closedPort();
+    const admin = closedPort();
     const file = configFile(`[admin]\nlisten = "127.0.0.1:${admin}"\ntoken = "${TOKEN}"\n` + siteToml(port));
     const s = await startServer(["--config", file, "--workers", "1"]);
     servers.push(s);
@@ -146,8 +140,8 @@ describe("dashboard in a real browser", () => {
     "headless Chromium: the numbers update during a load; screenshots in docs/",
     async () => {
       need(["chromium"]);
-      const port = freePort();
-      const admin = freePort();
+      const port = closedPort();
+      const admin = closedPort();
       const s = await startServer(["--config", configFile(`[admin]\nlisten = "127.0.0.1:${admin}"\n` + siteToml(port)), "--workers", "2"]);
       servers.push(s);
       // A small steady load (with some 502s for the error list) for as long as the test runs.

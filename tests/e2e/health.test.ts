@@ -5,18 +5,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Conn } from "./core-helpers.ts";
 import { runCli, startServer, waitFor, type RunningServer } from "./harness.ts";
+import { closedPort } from "./proxy-backends.ts";
 
 const servers: RunningServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop("SIGKILL");
 });
-
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const c = await Conn.open(port);
@@ -31,7 +25,7 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 
 describe("admin listener", () => {
   test("/healthz and /readyz answer on the admin address, never on a site's", async () => {
-    const admin = await freePort();
+    const admin = await closedPort();
     const s = await startServer(["--root", "staticfiles", "--admin", `127.0.0.1:${admin}`]);
     servers.push(s);
     expect(await get(admin, "/healthz")).toEqual({ status: 200, body: "ok\n" });
@@ -42,8 +36,8 @@ describe("admin listener", () => {
   });
 
   test("after SIGTERM: /readyz turns 503 at once, the site keeps accepting for shutdown_delay, then drains and exits 0", async () => {
-    const admin = await freePort();
-    const port = await freePort();
+    const admin = await closedPort();
+    const port = await closedPort();
     const fs = await import("node:fs");
     const os = await import("node:os");
     const path = await import("node:path");
@@ -88,7 +82,7 @@ describe("admin listener", () => {
 
 describe("dreamserver health URL", () => {
   test("exit 0 for a 2xx, 1 for anything else or nothing at all", async () => {
-    const admin = await freePort();
+    const admin = await closedPort();
     const s = await startServer(["--root", "staticfiles", "--admin", `127.0.0.1:${admin}`]);
     servers.push(s);
     const ok = await runCli(["health", `http://127.0.0.1:${admin}/healthz`]);
@@ -97,7 +91,7 @@ describe("dreamserver health URL", () => {
     const missing = await runCli(["health", `http://127.0.0.1:${admin}/nope`]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toStartWith("unhealthy: 404");
-    const down = await runCli(["health", `http://127.0.0.1:${await freePort()}/healthz`]);
+    const down = await runCli(["health", `http://127.0.0.1:${await closedPort()}/healthz`]);
     expect(down.code).toBe(1);
     expect(down.stdout).toContain("cannot connect");
   });

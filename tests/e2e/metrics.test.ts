@@ -11,6 +11,7 @@ import path from "node:path";
 import { Conn } from "./core-helpers.ts";
 import { startServer, waitFor, type RunningServer } from "./harness.ts";
 import { IN_CI, need, skipWithout } from "./real-clients-helpers.ts";
+import { closedPort } from "./proxy-backends.ts";
 
 const servers: RunningServer[] = [];
 const procs: Subprocess[] = [];
@@ -21,13 +22,6 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop("SIGTERM");
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
-
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
 
 async function request(port: number, target: string, headers = ""): Promise<{ status: number; type: string; body: string }> {
   const c = await Conn.open(port);
@@ -94,8 +88,8 @@ function expectCounts(m: Map<string, number>): void {
 
 describe("GET /metrics", () => {
   test("N requests → N counted per route and status class; OpenMetrics on request; reloads counted", async () => {
-    const port = freePort();
-    const admin = freePort();
+    const port = closedPort();
+    const admin = closedPort();
     const file = writeConfig(port, admin);
     const s = await startServer(["--config", file, "--workers", "1"]);
     servers.push(s);
@@ -125,8 +119,8 @@ describe("GET /metrics", () => {
   });
 
   test("--workers 2: one scrape returns the whole instance (the supervisor sums its workers)", async () => {
-    const port = freePort();
-    const admin = freePort();
+    const port = closedPort();
+    const admin = closedPort();
     const s = await startServer(["--config", writeConfig(port, admin), "--workers", "2"]);
     servers.push(s);
     await traffic(port, 7, 3, 2, 4);
@@ -138,8 +132,8 @@ describe("GET /metrics", () => {
   });
 
   test("[metrics] enabled = false: no request series, process series still there", async () => {
-    const port = freePort();
-    const admin = freePort();
+    const port = closedPort();
+    const admin = closedPort();
     const s = await startServer(["--config", writeConfig(port, admin, "[metrics]\nenabled = false\n"), "--workers", "1"]);
     servers.push(s);
     await traffic(port, 2, 0, 0, 0);
@@ -153,8 +147,8 @@ describe("GET /metrics", () => {
 describe("real Prometheus", () => {
   test.skipIf(skipWithout(["promtool"], "promtool check metrics"))("promtool check metrics passes on our output", async () => {
     need(["promtool"]);
-    const port = freePort();
-    const admin = freePort();
+    const port = closedPort();
+    const admin = closedPort();
     const s = await startServer(["--config", writeConfig(port, admin), "--workers", "1"]);
     servers.push(s);
     await traffic(port, 7, 3, 2, 4);
@@ -168,8 +162,8 @@ describe("real Prometheus", () => {
     "a Prometheus server scrapes us: target up, our names queryable, counts match",
     async () => {
       need(["prometheus"]);
-      const port = freePort();
-      const admin = freePort();
+      const port = closedPort();
+      const admin = closedPort();
       const s = await startServer(["--config", writeConfig(port, admin), "--workers", "2"]);
       servers.push(s);
       await traffic(port, 7, 3, 2, 4);
@@ -179,7 +173,7 @@ describe("real Prometheus", () => {
         path.join(dir, "prometheus.yml"),
         `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: dreamserver\n    static_configs:\n      - targets: ["127.0.0.1:${admin}"]\n`,
       );
-      const web = freePort();
+      const web = closedPort();
       const prom = spawn(["prometheus", `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${web}`], {
         stdout: "ignore",
         stderr: "pipe",

@@ -13,24 +13,13 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, type Subprocess } from "bun";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { command, tmpDir } from "./harness.ts";
 import { tryConnect } from "./core-helpers.ts";
 import { expectServerCloses } from "./lifetime.ts";
-import { Client, deferred, type Deferred, okResponse, rawBackend, serveEach, within, type BackendConn, type Message, type RawBackend } from "./proxy-backends.ts";
+import { Client, deferred, type Deferred, okResponse, rawBackend, serveEach, within, type BackendConn, type Message, type RawBackend, closedPort } from "./proxy-backends.ts";
 
 setDefaultTimeout(30_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -321,7 +310,7 @@ describe("SIGHUP reload, one process", () => {
     }
     backend = mainBackend(hold, streamGate);
     ws = wsBackend();
-    port = await freePort();
+    port = await closedPort();
     base = { ports: [port], backend: backend.port, ws: ws.port, roots };
     file = path.join(dir, "dreamserver.toml");
     fs.writeFileSync(file, configText(cfg("A")));
@@ -494,7 +483,7 @@ describe("SIGHUP reload, one process", () => {
   });
 
   test("a reload adds a listen address (it answers) and a later one removes it (refused; in-flight exchange still answered)", async () => {
-    const port2 = await freePort();
+    const port2 = await closedPort();
     await rl.apply(cfg("A", { ports: [port, port2] }));
     expect(answeredBy("/r", await getOnce(port2, "/r"))).toBe("A");
 
@@ -568,7 +557,7 @@ describe("SIGHUP reload with --workers 2", () => {
       fs.writeFileSync(path.join(roots[n], "f.txt"), n);
     }
     backend = rawBackend(serveEach((req) => okResponse(`p:${req.target}`)));
-    port = await freePort();
+    port = await closedPort();
     base = { ports: [port], backend: backend.port, ws: backend.port, roots };
     file = path.join(dir, "dreamserver.toml");
     fs.writeFileSync(file, configText(cfg("A")));

@@ -9,6 +9,7 @@ import path from "node:path";
 import { Conn } from "./core-helpers.ts";
 import { startServer, tmpDir, type RunningServer } from "./harness.ts";
 import { expectServerCloses } from "./lifetime.ts";
+import { closedPort } from "./proxy-backends.ts";
 
 const dir = tmpDir("ds-route-limits-");
 let server: RunningServer | null = null;
@@ -19,15 +20,8 @@ afterEach(async () => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
-
 async function start(toml: string): Promise<number> {
-  const port = await freePort();
+  const port = await closedPort();
   const file = path.join(dir, `c-${port}.toml`);
   fs.writeFileSync(file, toml.replaceAll("PORT", String(port)));
   server = await startServer(["--config", file, "--workers", "1"]);

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startServer, waitFor, type RunningServer } from "./harness.ts";
+import { closedPort } from "./proxy-backends.ts";
 
 const servers: RunningServer[] = [];
 const stops: (() => void)[] = [];
@@ -20,13 +21,6 @@ afterEach(async () => {
 
 const TID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PID = "00f067aa0ba902b7";
-
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
 
 /** A backend that records the trace fields it receives. */
 function backend() {
@@ -76,7 +70,7 @@ function receiver() {
 async function start(backendPort: number, tracing: string, format = "text"): Promise<{ s: RunningServer; port: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ds-trace-"));
   dirs.push(dir);
-  const port = freePort();
+  const port = closedPort();
   const file = path.join(dir, "c.toml");
   fs.writeFileSync(
     file,
@@ -143,11 +137,11 @@ describe("trace context through the proxy", () => {
 
   test("a dead collector: requests are answered as usual, the spans are dropped and counted", async () => {
     const b = backend();
-    const dead = freePort();
+    const dead = closedPort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ds-trace-"));
     dirs.push(dir);
-    const port = freePort();
-    const admin = freePort();
+    const port = closedPort();
+    const admin = closedPort();
     const file = path.join(dir, "c.toml");
     fs.writeFileSync(
       file,

@@ -3,21 +3,11 @@
  * restarts dead workers and forwards SIGTERM / SIGUSR1.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import net from "node:net";
 import { get, startServer, waitFor, type RunningServer } from "./harness.ts";
 import { makeRoot, rmRoot, runCliBounded } from "./core-helpers.ts";
+import { closedPort } from "./proxy-backends.ts";
 
 setDefaultTimeout(20_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function childPids(pid: number): number[] {
   const out = Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().trim();
@@ -29,7 +19,7 @@ let srv: RunningServer;
 
 beforeAll(async () => {
   root = makeRoot({ "index.html": "<h1>workers</h1>" });
-  const port = await freePort();
+  const port = await closedPort();
   srv = await startServer(["--root", root, "--workers", "2", "--listen", `127.0.0.1:${port}`]);
 });
 
@@ -87,7 +77,7 @@ test("the default is one worker per CPU", async () => {
 });
 
 test("a second server on a port held by a worker group fails with one line instead of joining it", async () => {
-  const port = await freePort();
+  const port = await closedPort();
   const first = await startServer(["--root", root, "--workers", "2", "--listen", `127.0.0.1:${port}`]);
   try {
     const r = await runCliBounded(["--root", root, "--workers", "2", "--listen", `127.0.0.1:${port}`, "--access-log", "off"]);

@@ -184,3 +184,27 @@ test("property: any request (HEADERS, DATA*, trailers?, grease) parses the same 
     expect(split).toEqual(whole);
   }), 300);
 });
+
+describe("bounded memory", () => {
+  test("an unknown frame claiming 2^40 octets is skipped as it streams, without buffering", () => {
+    const r = new FrameReader("request", "server");
+    r.feed(cat(encodeHeaders(hex("0000")), hex("21 c0000100 00000000")));
+    const chunk = new Uint8Array(1 << 20);
+    for (let i = 0; i < 64; i++) expect(r.feed(chunk)).toEqual([]);
+  });
+  test("DATA payload pieces are views of the received chunk, not copies", () => {
+    const r = new FrameReader("request", "server");
+    r.feed(cat(encodeHeaders(hex("0000")), hex("00 c0000000 10000000"))); // DATA of 256 MiB
+    const chunk = new Uint8Array(1 << 20);
+    for (let i = 0; i < 16; i++) {
+      const [piece, ...rest] = r.feed(chunk);
+      expect(rest).toEqual([]);
+      expect(piece!.type).toBe("data");
+      if (piece!.type === "data") expect(piece!.payload.buffer).toBe(chunk.buffer);
+    }
+  });
+  test("a HEADERS frame is refused by its declared length before its payload arrives", () => {
+    const r = new FrameReader("request", "server", { maxFrameLength: 16 * 1024 });
+    expect(() => r.feed(hex("01 8000 4001"))).toThrow(/H3_EXCESSIVE_LOAD/); // 16385 octets declared
+  });
+});

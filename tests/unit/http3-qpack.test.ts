@@ -299,3 +299,34 @@ describe("encoder → decoder round trips", () => {
     simulate(200, 2, true, sections, [1, 1, 0, 2]);
   });
 });
+
+describe("table abuse stays bounded", () => {
+  test("100 000 inserts through the encoder stream keep the table within its capacity", () => {
+    const d = new QpackDecoder({ maxTableCapacity: 4096 });
+    const w = new QpackEncoder({ peerMaxTableCapacity: 4096, peerMaxBlockedStreams: 0, huffman: false });
+    d.feedEncoderStream(w.takeEncoderStream()); // Set Dynamic Table Capacity 4096
+    // Insert with Literal Name "x-flood" = 68 octets of value each: 7 + 68 + 32 = 107 octets per entry.
+    const one = hex("47782d666c6f6f64 44" + "61".repeat(68));
+    const batch = new Uint8Array(one.length * 1000);
+    for (let i = 0; i < 1000; i++) batch.set(one, i * one.length);
+    for (let i = 0; i < 100; i++) d.feedEncoderStream(batch);
+    expect(d.table.insertCount).toBe(100_000);
+    expect(d.table.size).toBeLessThanOrEqual(4096);
+    expect(d.table.snapshot().length).toBe(Math.floor(4096 / 107));
+  });
+  test("a string literal that claims more than the limit fails at once, before its octets arrive", () => {
+    const d = new QpackDecoder({ maxTableCapacity: 4096, maxFieldSectionSize: 8192 });
+    // Insert with static name ref :authority, value length 0x7f + 0x3fff81 (~4 MiB), no octets yet.
+    expect(errorOf(() => d.feedEncoderStream(hex("3fe11f c0 7f ffff ff01")))).toBe("QPACK_ENCODER_STREAM_ERROR/connection");
+  });
+  test("a field section that names a huge string fails without allocating it", () => {
+    const d = new QpackDecoder({ maxTableCapacity: 0, maxFieldSectionSize: 8192 });
+    expect(errorOf(() => d.decodeSection(0, hex("0000 51 7f ffff ff0f")))).toBe("QPACK_DECOMPRESSION_FAILED/connection");
+  });
+  test("blocked sections are capped by SETTINGS_QPACK_BLOCKED_STREAMS", () => {
+    const d = new QpackDecoder({ maxTableCapacity: 4096, maxBlockedStreams: 16 });
+    for (let s = 0; s < 16; s++) expect(d.decodeSection(s * 4, hex("0200 80"))).toBeNull();
+    expect(errorOf(() => d.decodeSection(64, hex("0200 80")))).toBe("QPACK_DECOMPRESSION_FAILED/connection");
+    expect(d.blockedStreamCount).toBe(16);
+  });
+});

@@ -40,7 +40,7 @@ export class QpackDecoder {
   readonly table: QpackDynamicTable;
   private readonly opts: QpackDecoderOptions;
   private readonly maxEntries: number;
-  /** Encoder-stream octets not yet forming a whole instruction (bounded by the string limit). */
+  /** Encoder-stream octets not yet forming a whole instruction (at most about twice the table capacity). */
   private pending: Uint8Array = new Uint8Array(0);
   /** Blocked sections by stream, in arrival order (a stream has at most one: HEADERS is sequential). */
   private blocked = new Map<number, { ric: number; block: Uint8Array }>();
@@ -66,8 +66,9 @@ export class QpackDecoder {
       buf.set(this.pending);
       buf.set(chunk, this.pending.length);
     }
-    // The longest instruction is a literal name plus value, each at most the field section limit.
-    const r: WireReader = new WireReader(buf, 0, buf.length, H3.QPACK_ENCODER_STREAM_ERROR, this.opts.maxFieldSectionSize);
+    // No string longer than the table capacity can be part of an entry that fits (§3.2.1), so that
+    // bounds what an incomplete instruction can make us hold.
+    const r: WireReader = new WireReader(buf, 0, buf.length, H3.QPACK_ENCODER_STREAM_ERROR, this.opts.maxTableCapacity);
     let start = 0;
     try {
       while (!r.done) {
@@ -141,7 +142,9 @@ export class QpackDecoder {
    * inserts not received yet: the section is kept and returned by a later feedEncoderStream.
    */
   decodeSection(streamId: number, block: Uint8Array): HeaderField[] | null {
-    const r: WireReader = new WireReader(block, 0, block.length, H3.QPACK_DECOMPRESSION_FAILED, this.opts.maxFieldSectionSize);
+    // The block is already bounded by the frame limit; a long literal is not a connection error but
+    // counts against the field section size below (a stream error the server answers with 431).
+    const r: WireReader = new WireReader(block, 0, block.length, H3.QPACK_DECOMPRESSION_FAILED, block.length);
     try {
       const ric = this.requiredInsertCount(r, r.int(8));
       const negative = (r.peek() & 0x80) !== 0;

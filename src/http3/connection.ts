@@ -186,6 +186,11 @@ export class H3Connection {
     return this.decoder.takeDecoderStream();
   }
 
+  /** Dynamic-table inserts made by our encoder and received by our decoder (diagnostics). */
+  get qpackInserts(): { sent: number; received: number } {
+    return { sent: this.encoder.table.insertCount, received: this.decoder.table.insertCount };
+  }
+
   /** Streams open in this layer (for limits and leak checks). */
   get openRequestStreams(): number {
     return this.requests.size;

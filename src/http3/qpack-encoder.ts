@@ -56,7 +56,8 @@ export class QpackEncoder {
   /** Set Dynamic Table Capacity (§4.3.1). */
   setCapacity(capacity: number): void {
     if (capacity > this.opts.peerMaxTableCapacity) throw new RangeError(`capacity ${capacity} exceeds the peer's ${this.opts.peerMaxTableCapacity}`);
-    if (!this.table.canMakeRoom(0, this.minReferenced()) && capacity < this.table.size) throw new RangeError("cannot shrink below referenced entries");
+    // Shrinking would evict entries that outstanding sections may reference (§2.1.1); not needed yet.
+    if (capacity < this.table.size) throw new RangeError("shrinking a table that holds entries is not supported");
     this.table.setCapacity(capacity);
     this.enc.int(0x20, 5, capacity);
   }

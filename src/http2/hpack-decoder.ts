@@ -20,6 +20,9 @@ export interface HpackDecoderOptions {
   maxHeaderListSize: number;
 }
 
+/** SETTINGS_HEADER_TABLE_SIZE before any SETTINGS frame (RFC 9113 §6.5.2). */
+const INITIAL_TABLE_SIZE = 4096;
+
 /** Largest integer we accept (§5.1 leaves the limit to the implementation): 2^31 - 1. */
 const MAX_INT = 0x7fffffff;
 
@@ -59,7 +62,9 @@ export class HpackDecoder {
   constructor(opts: HpackDecoderOptions) {
     this.maxTableSize = opts.maxTableSize;
     this.maxHeaderListSize = opts.maxHeaderListSize;
-    this.table = new DynamicTable(opts.maxTableSize);
+    // The table starts at the protocol's initial 4096 (RFC 9113 §6.5.2): a larger SETTINGS value is
+    // only a ceiling until the peer's encoder announces a size update (§4.2, §6.3).
+    this.table = new DynamicTable(Math.min(opts.maxTableSize, INITIAL_TABLE_SIZE));
   }
 
   /** Current dynamic table size in octets (§4.1). */

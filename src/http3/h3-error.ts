@@ -26,7 +26,7 @@ export type H3ErrorCode = (typeof H3)[keyof typeof H3];
 
 const NAMES = new Map<number, string>(Object.entries(H3).map(([k, v]) => [v, k.startsWith("QPACK") ? k : `H3_${k}`]));
 
-/** Wire name of an error code, e.g. "H3_FRAME_UNEXPECTED". */
+/** Wire name of an error code, e.g. H3_FRAME_UNEXPECTED for 0x105. */
 export function h3ErrorName(code: number): string {
   return NAMES.get(code) ?? `0x${code.toString(16)}`;
 }

@@ -17,6 +17,8 @@ const NOT_CODES: ReadonlyMap<string, string> = new Map([
   ["DREAMSERVER_PORTS", "environment variable name (main.ts)"],
   ["DREAMSERVER_WORKER", "environment variable name (net/workers.ts)"],
   ["COMPRESSION_ERROR", "RFC 9113 §7 error name carried by HpackError (http2/hpack-error.ts); the engine sends it in GOAWAY"],
+  ["MAX_PUSH_ID", "RFC 9114 §7.2.7 frame name in an H3Error message (http3/frames.ts)"],
+  ["CANCEL_PUSH", "RFC 9114 §7.2.3 frame name in an H3Error message (http3/frames.ts)"],
 ]);
 /** Prefixes of code families that never reach a client or the access log. */
 const NOT_CODE_PREFIXES: ReadonlyMap<string, string> = new Map([["CONFIG_", "config validation errors: reported at load time, never in a response"]]);

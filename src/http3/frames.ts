@@ -104,11 +104,6 @@ export class FrameReader {
     private readonly limits: FrameReaderLimits = { maxFrameLength: DEFAULT_MAX_FRAME_LENGTH },
   ) {}
 
-  /** True once a HEADERS frame has been read (a request has started). */
-  get hasHeaders(): boolean {
-    return this.headersSeen;
-  }
-
   /** Feeds the next chunk of stream data; returns the frames (and DATA pieces) it completed. */
   feed(chunk: Uint8Array): H3Frame[] {
     if (this.finished) throw connErr(H3.FRAME_ERROR, "data after the end of the stream");

@@ -10,7 +10,7 @@
  * in NEVER_INDEX are always literals with the N bit set (§4.5.4, §7.1.3). All inserts of a section
  * happen before it is written, so Base = Insert Count and no post-base references are needed.
  */
-import { H3, H3Error } from "./h3-error.ts";
+import { H3 } from "./h3-error.ts";
 import type { HeaderField } from "./qpack-decoder.ts";
 import { QpackDynamicTable } from "./qpack-dynamic-table.ts";
 import { STATIC_EXACT, STATIC_NAME } from "./qpack-static-table.ts";
@@ -193,4 +193,3 @@ export class QpackEncoder {
   }
 }
 
-export { H3Error };

@@ -330,3 +330,39 @@ describe("table abuse stays bounded", () => {
     expect(d.blockedStreamCount).toBe(16);
   });
 });
+
+describe("Required Insert Count decoding wraps (§4.5.1.1)", () => {
+  // Capacity 100: MaxEntries 3, FullRange 6. Ten inserts of 34-octet entries; the table keeps 8 and 9.
+  // MaxValue = 10 + 3 = 13, MaxWrapped = 12, so encoded e means 11 + e, minus 6 when above 13.
+  const decoder = () => {
+    const d = new QpackDecoder({ maxTableCapacity: 100, maxBlockedStreams: 4 });
+    const parts = [0x3f, 0x45]; // Set Dynamic Table Capacity 100
+    for (let i = 0; i < 10; i++) parts.push(0x42, 0x61, 0x30 + i, 0x00); // Insert With Literal Name "a<i>" = ""
+    d.feedEncoderStream(Uint8Array.from(parts));
+    expect(d.table.snapshot().map(([abs]) => abs)).toEqual([8, 9]);
+    return d;
+  };
+  const cases: [encoded: number, want: string][] = [
+    [5, "RIC 10 -> a9"],
+    [4, "RIC 9 -> a8"],
+    [3, "RIC 8 -> evicted entry 7: QPACK_DECOMPRESSION_FAILED"],
+    [1, "RIC 12 -> blocked"],
+    [2, "RIC 13 -> blocked"],
+    [6, "RIC 11 -> blocked"],
+    [7, "beyond FullRange: QPACK_DECOMPRESSION_FAILED"],
+  ];
+  for (const [encoded, want] of cases) {
+    test(`encoded ${encoded}: ${want}`, () => {
+      const d = decoder();
+      let got: string;
+      try {
+        const fields = d.decodeSection(0, Uint8Array.of(encoded, 0x00, 0x80)); // Base = RIC; relative 0 = RIC - 1
+        got = fields === null ? "blocked" : `a${fields[0]![0].slice(1)}`;
+      } catch (e) {
+        got = h3ErrorName((e as H3Error).code);
+      }
+      const expected = want.includes(":") ? want.split(": ")[1]! : want.split("-> ")[1]!;
+      expect(got).toBe(expected);
+    });
+  }
+});

@@ -93,7 +93,7 @@ export class Runtime {
     for (const site of config.sites) {
       this.sites.set(site, { site, match: compileRoutes(site) });
       for (const route of site.routes) {
-        this.chains.set(route, this.buildChain(route));
+        this.chains.set(route, this.buildChain(route, site));
         const t = route.timeouts;
         this.routeLimits.set(route, { maxBodySize: route.maxBodySize, bodyIdleMs: t.bodyIdleMs, sendIdleMs: t.sendIdleMs, handlerIdleMs: handlerBackstop(t) });
         // Labels are config indexes, never request data: the series count is bounded by the config.
@@ -118,7 +118,7 @@ export class Runtime {
     return this.tls.get(key) ?? null;
   }
 
-  private buildChain(route: RouteConfig): Handler {
+  private buildChain(route: RouteConfig, site: SiteConfig): Handler {
     const a = route.action;
     let terminal: Handler;
     switch (a.kind) {
@@ -141,7 +141,7 @@ export class Runtime {
     // Outermost first: response rules see the final head, request rules see the original path
     // ({path} is the path before strip_prefix), and the action sees the stripped path.
     const mw: Middleware[] = [];
-    const access = route.access ? accessMiddlewares(route, this.config) : null;
+    const access = route.access ? accessMiddlewares(route, this.config, site.index) : null;
     // security_headers outermost: it sees the final head (response rules first) and also
     // decorates the 401/403/429 answers of the access checks.
     if (access) {

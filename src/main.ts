@@ -17,6 +17,7 @@ import { configureTracing } from "./observe/tracer.ts";
 import { recentErrors } from "./observe/recent-errors.ts";
 import { answerUpstreamQuery, applyDrainedEnv, localUpstreamControl, SupervisorUpstreamControl } from "./observe/upstream-control.ts";
 import { registerUpstreamSource } from "./observe/upstream-metrics.ts";
+import { answerPurgeQuery, localCacheAccess, runtimeCache, workersCacheAccess } from "./observe/cache-access.ts";
 import { reloadFailure, reloadSuccess, startLagProbe } from "./observe/server-metrics.ts";
 import type { Config, ListenAddress } from "./config/config.ts";
 import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
@@ -185,6 +186,7 @@ function supervise(cli: RunResult): void {
             })),
           reload: () => reloadAll(),
           upstreams,
+          cache: workersCacheAccess(sup),
         }),
       );
     } catch (e) {
@@ -266,7 +268,11 @@ function serve(cli: RunResult): void {
       if (typeof m !== "object" || m === null) return;
       const q = m as { t?: string; id: number };
       if (q.t === "scrape") process.send?.({ t: "metrics", id: q.id, snap: metrics.snapshot(), errors: recentErrors() });
-      else if (q.t === "query") process.send?.({ t: "reply", id: q.id, data: answerUpstreamQuery(server.runtime.upstreams, m as Record<string, unknown>) });
+      else if (q.t === "query") {
+        const msg = m as Record<string, unknown>;
+        const data = msg.kind === "purge" ? answerPurgeQuery(runtimeCache(server.runtime), msg) : answerUpstreamQuery(server.runtime.upstreams, msg);
+        process.send?.({ t: "reply", id: q.id, data });
+      }
     });
   }
   // Missing or due certificates are ordered now that the plain listeners can answer HTTP-01.
@@ -284,6 +290,7 @@ function serve(cli: RunResult): void {
           },
           reload: () => reload(),
           upstreams: localUpstreamControl(() => server.runtime.upstreams),
+          cache: localCacheAccess(() => runtimeCache(server.runtime)),
         }),
       );
     } catch (e) {

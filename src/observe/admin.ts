@@ -60,7 +60,7 @@ export interface AdminState {
   /** The upstream groups (GET /api/upstreams, drain, enable); absent: an empty list. */
   readonly upstreams?: UpstreamControl;
   /** The response cache (POST /api/cache/purge); absent or null: 404 "no cache configured". */
-  readonly cache?: CachePurger | null;
+  readonly cache?: CacheAccess | null;
 }
 
 /** The admin API's view of the upstream groups (one process's registry, or a supervisor's workers). */
@@ -83,6 +83,12 @@ export interface CachePurger {
   /** Remove the selected entries; returns how many were removed. */
   purge(sel: PurgeSelector): number;
 }
+
+/**
+ * How the admin API reaches the cache: this process's CachePurger, or (a supervisor) every
+ * worker's over IPC, summed; the async form resolves null when no worker has a cache.
+ */
+export type CacheAccess = CachePurger | { purge(sel: PurgeSelector): Promise<number | null> };
 
 /** The purge selector of a request body, or a reason it is not one (400). */
 export function parsePurgeBody(body: Uint8Array): PurgeSelector | string {
@@ -369,7 +375,10 @@ export function createAdminHandler(state: AdminState): Handler {
             json(ex, 400, { error: sel });
             return;
           }
-          json(ex, 200, { purged: cache.purge(sel) });
+          Promise.resolve(cache.purge(sel)).then(
+            (n) => (n === null ? json(ex, 404, { error: "no cache configured" }) : json(ex, 200, { purged: n })),
+            () => ex.sendError(500, "INTERNAL_ERROR"),
+          );
         });
         return;
       }

@@ -3,7 +3,8 @@
  * server, single process and --workers 2: a drained server gets no new request (the backends
  * count their hits), an enabled one gets traffic again, a drain survives a reload while the
  * server is still configured, and unknown names are 404 JSON. The per-server metric series are
- * checked on the same traffic.
+ * checked on the same traffic. POST /api/cache/purge without a cache is 404 JSON (the purge
+ * bodies with a fake cache are unit-tested in tests/unit/observe-admin.test.ts).
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import fs from "node:fs";
@@ -153,6 +154,11 @@ for (const workers of [1, 2]) {
       expect(g405.headers.get("allow")).toBe("POST");
       expect((await fetch(`${api}/app/${nameA}/pause`, { method: "POST", headers: AUTH })).status).toBe(404);
       expect((await fetch(`${api}/app/%ZZ/drain`, { method: "POST", headers: AUTH })).status).toBe(400);
+
+      // No response cache in this build's config: purge is 404 JSON (with workers: no worker has one).
+      const purge = await fetch(`http://127.0.0.1:${admin}/api/cache/purge`, { method: "POST", headers: AUTH, body: '{"all":true}' });
+      expect(purge.status).toBe(404);
+      expect(await purge.json()).toEqual({ error: "no cache configured" });
     }, 60_000);
   });
 }

@@ -82,6 +82,46 @@ describe("admin API", () => {
     expect(metrics).toContain('dreamserver_config_reloads_total{result="failure"} 1\n');
   });
 
+  test("[admin] token_file: read at start and at every reload (rotation), newline stripped; empty or missing → FILE:LINE error", async () => {
+    const port = closedPort();
+    const admin = closedPort();
+    const tokenFile = configFile("");
+    const dir = path.dirname(tokenFile);
+    const secret = path.join(dir, "admin-token");
+    fs.writeFileSync(secret, `${TOKEN}\n`);
+    const file = path.join(dir, "token.toml");
+    fs.writeFileSync(file, `[admin]\nlisten = "127.0.0.1:${admin}"\ntoken_file = "admin-token"\n` + siteToml(port));
+    const s = await startServer(["--config", file, "--workers", "1"]);
+    servers.push(s);
+    const base = `http://127.0.0.1:${admin}`;
+    const as = (t: string) => ({ Authorization: `Bearer ${t}` });
+    expect((await fetch(base + "/api/config")).status).toBe(401);
+    const cfg = (await (await fetch(base + "/api/config", { headers: as(TOKEN) })).json()) as any;
+    expect(cfg.admin.token_file).toBe(secret);
+    expect(JSON.stringify(cfg)).not.toContain(TOKEN);
+    // Rotation: a new file content takes effect at the reload; the old token stops working.
+    const NEW = "rotated-token-abcdefghijklmnop";
+    fs.writeFileSync(secret, NEW);
+    expect((await fetch(base + "/api/reload", { method: "POST", headers: as(TOKEN) })).status).toBe(200);
+    expect((await fetch(base + "/api/config", { headers: as(TOKEN) })).status).toBe(401);
+    expect((await fetch(base + "/api/config", { headers: as(NEW) })).status).toBe(200);
+    // An emptied file is a config error: the reload is refused and the token in effect stays.
+    fs.writeFileSync(secret, "");
+    const bad = await fetch(base + "/api/reload", { method: "POST", headers: as(NEW) });
+    expect(bad.status).toBe(422);
+    const msg = ((await bad.json()) as { messages: string[] }).messages.join("\n");
+    expect(msg).toContain(`${file}:3: admin.token_file: "admin-token" is empty`);
+    expect((await fetch(base + "/api/config", { headers: as(NEW) })).status).toBe(200);
+    // At start: --check names the file and line, and the process exits 2.
+    const chk = await runCli(["--check", "--config", file]);
+    expect(chk.code).toBe(2);
+    expect(chk.stderr).toContain(`${file}:3: admin.token_file: "admin-token" is empty`);
+    fs.rmSync(secret);
+    const missing = await runCli(["--check", "--config", file]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`${file}:3: admin.token_file: "admin-token" cannot be read`);
+  });
+
   test("--check: an admin listener off loopback without a token is an error", async () => {
     const file = configFile(`[admin]\nlisten = "0.0.0.0:9180"\n` + siteToml(8080));
     const r = await runCli(["--check", "--config", file]);

@@ -164,6 +164,50 @@ describe("GET /metrics", () => {
   });
 });
 
+describe("TLS handshakes", () => {
+  test("each completed handshake on a TLS site is counted", async () => {
+    const port = closedPort();
+    const admin = closedPort();
+    const fix = path.resolve(import.meta.dir, "../fixtures/tls");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ds-metrics-tls-"));
+    dirs.push(dir);
+    const file = path.join(dir, "c.toml");
+    fs.writeFileSync(
+      file,
+      `[admin]\nlisten = "127.0.0.1:${admin}"\n[log]\naccess = "off"\n[[site]]\nlisten = ["127.0.0.1:${port}"]\ntls = { cert = "${fix}/cert.pem", key = "${fix}/key.pem" }\n` +
+        `  [[site.route]]\n  path = "/"\n  respond = { status = 200, body = "ok" }\n`,
+    );
+    const s = await startServer(["--config", file, "--workers", "1"]);
+    servers.push(s);
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => {
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port,
+          tls: { rejectUnauthorized: false },
+          socket: {
+            handshake(sock) {
+              sock.end();
+              resolve();
+            },
+            data() {},
+            error(_s, e) {
+              reject(e);
+            },
+            connectError(_s, e) {
+              reject(e);
+            },
+          },
+        }).catch(reject);
+      });
+    }
+    // The server counts in its handshake callback, which may run just after ours: poll briefly.
+    let n: number | undefined;
+    for (let i = 0; i < 50 && n !== 3; i++, await Bun.sleep(20)) n = samples((await request(admin, "/metrics")).body).get('dreamserver_tls_handshakes_total{result="success"}');
+    expect(n).toBe(3);
+  });
+});
+
 describe("real Prometheus", () => {
   test.skipIf(skipWithout(["promtool"], "promtool check metrics"))("promtool check metrics passes on our output", async () => {
     need(["promtool"]);

@@ -36,7 +36,7 @@ export function serverName(url: URL): string {
   return `${url.hostname}:${port}`;
 }
 
-/** One server's state, as the metrics endpoint will publish it (the one internal interface). */
+/** One server's state: GET /api/upstreams and the scrape-time health series read it. */
 export interface UpstreamServerState {
   readonly group: string;
   /** The configured name (serverName): what /api/upstreams/{group}/{server} takes. */
@@ -470,7 +470,7 @@ export class UpstreamRegistry {
     return next;
   }
 
-  /** Every server of every group (the metrics issue publishes this). */
+  /** Every server of every group (GET /api/upstreams, the upstream health series). */
   states(): UpstreamServerState[] {
     const now = performance.now();
     return [...this.groups.values()].flatMap((g) => g.states(now));

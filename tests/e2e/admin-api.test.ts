@@ -182,14 +182,24 @@ describe("dashboard in a real browser", () => {
       need(["chromium"]);
       const port = closedPort();
       const admin = closedPort();
-      const s = await startServer(["--config", configFile(`[admin]\nlisten = "127.0.0.1:${admin}"\n` + siteToml(port)), "--workers", "2"]);
+      // Two upstream servers (one drained below) so the Upstreams card has rows.
+      const ups = [0, 1].map(() => Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("app") }));
+      const upNames = ups.map((u) => `127.0.0.1:${u.port}`);
+      const toml =
+        `[admin]\nlisten = "127.0.0.1:${admin}"\n[log]\naccess = "off"\n[upstream.app]\nto = [${upNames.map((n) => `"http://${n}"`).join(", ")}]\n` +
+        `[[site]]\nlisten = ["127.0.0.1:${port}"]\n` +
+        `  [[site.route]]\n  path = "=/fail"\n  respond = { status = 502, body = "bad" }\n` +
+        `  [[site.route]]\n  path = "=/app"\n  proxy = { upstream = "app" }\n` +
+        `  [[site.route]]\n  path = "/"\n  respond = { status = 200, body = "ok" }\n`;
+      const s = await startServer(["--config", configFile(toml), "--workers", "2"]);
       servers.push(s);
+      expect((await fetch(`http://127.0.0.1:${admin}/api/upstreams/app/${upNames[1]}/drain`, { method: "POST" })).status).toBe(200);
       // A small steady load (with some 502s for the error list) for as long as the test runs.
       let loading = true;
       const load = (async () => {
         let i = 0;
         while (loading) {
-          await Promise.all(Array.from({ length: 8 }, (_, k) => fetch(`http://127.0.0.1:${port}/${(i + k) % 10 === 0 ? "fail" : "page"}`).then((r) => r.text())));
+          await Promise.all(Array.from({ length: 8 }, (_, k) => fetch(`http://127.0.0.1:${port}/${(i + k) % 10 === 0 ? "fail" : (i + k) % 4 === 0 ? "app" : "page"}`).then((r) => r.text())));
           i += 8;
         }
       })();
@@ -206,10 +216,10 @@ describe("dashboard in a real browser", () => {
         await cdp.send("Page.navigate", { url: `http://127.0.0.1:${admin}/dashboard` });
         const read = async () =>
           (await cdp.send("Runtime.evaluate", {
-            expression: `JSON.stringify({ ticks: Number(document.body.dataset.ticks || 0), rps: document.getElementById("rps").textContent, p50: document.getElementById("p50").textContent, state: document.getElementById("state").textContent, top: document.getElementById("top").textContent, errors: document.getElementById("errors").textContent })`,
+            expression: `JSON.stringify({ ticks: Number(document.body.dataset.ticks || 0), rps: document.getElementById("rps").textContent, p50: document.getElementById("p50").textContent, state: document.getElementById("state").textContent, top: document.getElementById("top").textContent, errors: document.getElementById("errors").textContent, upstreams: document.getElementById("upstreams").textContent })`,
             returnByValue: true,
           })).result.value as string;
-        let v = { ticks: 0, rps: "–", p50: "–", state: "", top: "", errors: "" };
+        let v = { ticks: 0, rps: "–", p50: "–", state: "", top: "", errors: "", upstreams: "" };
         const seen = new Set<number>();
         const end = Date.now() + 15_000;
         while (Date.now() < end) {
@@ -227,8 +237,11 @@ describe("dashboard in a real browser", () => {
         expect(v.state).toContain("live");
         expect(Number.parseFloat(v.rps)).toBeGreaterThan(0);
         expect(v.p50).toMatch(/µs|ms/);
-        expect(v.top).toContain("0/1");
+        expect(v.top).toContain("0/2");
         expect(v.errors).toContain("502");
+        // Upstream health: one server up, the other drained through the admin API.
+        expect(v.upstreams).toContain(`app${upNames[0]}up`);
+        expect(v.upstreams).toContain(`app${upNames[1]}drained`);
         // Screenshots, light then dark (prefers-color-scheme): into docs/ with
         // UPDATE_SCREENSHOTS=1 (how docs/dashboard*.png were made), else a temp dir, so a test
         // run never dirties the worktree.
@@ -248,6 +261,7 @@ describe("dashboard in a real browser", () => {
         cdp.close();
         loading = false;
         await load;
+        for (const u of ups) u.stop(true);
       }
     },
     40_000,

@@ -73,6 +73,31 @@ describe("dashboard tick", () => {
     ]);
     expect(t.connections).toBe(3);
     expect(t.p50).toBeCloseTo(0.0005, 9);
+    expect(t.upstreams).toEqual([]);
+  });
+
+  test("upstream servers: state from the health and drain gauges (drained wins), in flight, attempt rate", () => {
+    const r = new Registry();
+    const L = ["group", "server"];
+    const healthy = r.gauge("dreamserver_upstream_healthy", "h", L, "min");
+    const drained = r.gauge("dreamserver_upstream_drained", "d", L, "max");
+    const inflight = r.gauge("dreamserver_upstream_in_flight", "i", L);
+    const req = r.counter("dreamserver_upstream_requests", "r", L);
+    const servers = [["app", "10.0.0.1:80", 1, 0, 2], ["app", "10.0.0.2:80", 0, 0, 0], ["app", "10.0.0.3:80", 1, 1, 1]] as const;
+    for (const [g, sv, h, d, n] of servers) {
+      healthy.labels(g, sv).set(h);
+      drained.labels(g, sv).set(d);
+      inflight.labels(g, sv).set(n);
+      req.labels(g, sv).inc(5);
+    }
+    const prev = r.snapshot();
+    req.labels("app", "10.0.0.1:80").inc(40);
+    const t = computeTick(prev, r.snapshot(), 2, 0);
+    expect(t.upstreams).toEqual([
+      { group: "app", server: "10.0.0.1:80", state: "up", inflight: 2, rps: 20 },
+      { group: "app", server: "10.0.0.2:80", state: "down", inflight: 0, rps: 0 },
+      { group: "app", server: "10.0.0.3:80", state: "drained", inflight: 1, rps: 0 },
+    ]);
   });
 });
 

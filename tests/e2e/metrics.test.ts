@@ -269,6 +269,20 @@ describe("real Prometheus", () => {
       const byStatus = await query('sum by (status) (dreamserver_requests_total{job="dreamserver"})');
       const counts = Object.fromEntries(byStatus.map((r) => [r.metric.status, r.value[1]]));
       expect(counts).toEqual({ "2xx": "7", "4xx": "7", "5xx": "2" });
+      // Traffic sent now is in Prometheus within a scrape interval (1 s) or two: exact, from both workers.
+      await traffic(port, 9, 0, 1, 0);
+      const sentAt = Date.now();
+      let later: Record<string, string> = {};
+      while (Date.now() - sentAt < 10_000) {
+        later = Object.fromEntries((await query('sum by (status) (dreamserver_requests_total{job="dreamserver"})')).map((r) => [r.metric.status, r.value[1]]));
+        if (later["2xx"] === "16" && later["5xx"] === "3") break;
+        await Bun.sleep(100);
+      }
+      expect(later).toEqual({ "2xx": "16", "4xx": "7", "5xx": "3" });
+      // Two intervals plus the query's own staleness; generous for a loaded machine, still bounded.
+      expect(Date.now() - sentAt).toBeLessThan(4000);
+      // A counter that has not moved yet is still exported (0), so rate() works from the start.
+      expect((await query("dreamserver_config_reloads_total")).length).toBe(2);
       for (const name of ["dreamserver_request_duration_seconds_bucket", "dreamserver_connections_open", "process_resident_memory_bytes", "dreamserver_event_loop_lag_seconds"]) {
         expect((await query(name)).length).toBeGreaterThan(0);
       }

@@ -45,6 +45,23 @@ function configText(admin: number, port: number, a: number, b: number, withB = t
   );
 }
 
+/** The supervisor's worker processes (Linux /proc: field 4 of /proc/PID/stat is the parent). */
+function childPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const e of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, "utf8");
+      // The command name (field 2) is in parentheses and may hold spaces: split after it.
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(rest[1]) === parent) out.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
 /** n requests, each on its own connection (so with workers they spread over the processes). */
 async function send(port: number, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -111,6 +128,28 @@ for (const workers of [1, 2]) {
       expect(m).toContain(`dreamserver_upstream_requests_total{group="app",server="${nameB}"} ${B.hits}\n`);
       expect(m).toContain(`dreamserver_upstream_in_flight{group="app",server="${nameA}"} 0\n`);
       expect(m).toContain(`dreamserver_upstream_response_seconds_count{group="app",server="${nameA}"} ${A.hits}\n`);
+
+      if (workers > 1) {
+        // A worker that dies is restarted by the supervisor with the drained set in its environment.
+        const pids = childPids(s.proc.pid);
+        expect(pids.length).toBe(workers);
+        process.kill(pids[0]!, "SIGKILL");
+        const killedAt = Date.now();
+        while (!s.stderr().includes("restarting") && Date.now() - killedAt < 5000) await Bun.sleep(20);
+        // /readyz is 200 again once every worker listens (the restart waits 1 s for a young worker).
+        let ready = 0;
+        while (Date.now() - killedAt < 10_000) {
+          ready = (await fetch(`http://127.0.0.1:${admin}/readyz`)).status;
+          if (ready === 200 && s.stderr().includes("restarting")) break;
+          await Bun.sleep(50);
+        }
+        expect(ready).toBe(200);
+        const now = childPids(s.proc.pid);
+        expect(now.length).toBe(workers);
+        expect(now).not.toContain(pids[0]!);
+        await send(port, 30);
+        expect(B.hits).toBe(bBefore);
+      }
 
       // A reload of a config that still has B keeps it drained.
       const rl = await fetch(`http://127.0.0.1:${admin}/api/reload`, { method: "POST", headers: AUTH });

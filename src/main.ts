@@ -260,7 +260,8 @@ function serve(cli: RunResult): void {
     fail(listenError(e));
   }
   startLagProbe();
-  registerUpstreamSource(() => server.runtime.upstreams.states());
+  // [metrics] enabled = false: no upstream series either (the counters are off in the servers).
+  registerUpstreamSource(() => (server.runtime.config.metricsEnabled ? server.runtime.upstreams.states() : []));
   configureTracing(config.tracingSample, config.otlpEndpoint);
   // A worker's metrics are scraped by its supervisor over IPC (the supervisor owns the admin listener).
   if (worker) {

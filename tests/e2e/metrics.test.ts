@@ -154,11 +154,18 @@ describe("GET /metrics", () => {
   test("[metrics] enabled = false: no request series, process series still there", async () => {
     const port = closedPort();
     const admin = closedPort();
-    const s = await startServer(["--config", writeConfig(port, admin, "[metrics]\nenabled = false\n"), "--workers", "1"]);
+    const b = httpBackend(() => new Response("up"));
+    backends.push(b);
+    const s = await startServer(["--config", writeConfig(port, admin, "[metrics]\nenabled = false\n", b.port), "--workers", "1"]);
     servers.push(s);
     await traffic(port, 2, 0, 0, 0);
+    await limited(port, 3);
+    expect((await request(port, "/up")).status).toBe(200);
     const body = (await request(admin, "/metrics")).body;
     expect(body).not.toContain("dreamserver_requests_total{");
+    expect(body).not.toContain("dreamserver_upstream_requests_total{");
+    expect(body).not.toContain("dreamserver_upstream_healthy{");
+    expect(body).not.toContain("dreamserver_rate_limited_total{");
     expect(samples(body).get("dreamserver_connections_accepted_total")).toBe(0);
     expect(body).toContain("process_resident_memory_bytes ");
   });

@@ -398,6 +398,9 @@ export class UpstreamGroup {
  */
 export class UpstreamRegistry {
   private groups = new Map<string, UpstreamGroup>();
+
+  /** `resolver`: how host names in `to` are looked up (tests pass their own). */
+  constructor(private readonly resolver?: Resolver) {}
   /**
    * Drained server names by group name. Runtime state of the process, not config: it survives a
    * reload for every server the new config still has (by group and server name) and is forgotten
@@ -458,7 +461,7 @@ export class UpstreamRegistry {
       if (g) {
         if (g.cfg !== w.cfg) g.configure(w.cfg);
         next.set(key, g);
-      } else next.set(key, new UpstreamGroup(w.cfg, w.name, w.pool, undefined, this.drainedSet(w.name)));
+      } else next.set(key, new UpstreamGroup(w.cfg, w.name, w.pool, this.resolver, this.drainedSet(w.name)));
     }
     for (const [k, g] of this.groups) if (next.get(k) !== g) g.retire();
     this.groups = next;

@@ -158,6 +158,8 @@ function supervise(cli: RunResult): void {
     log: (msg) => process.stderr.write(`dreamserver: ${msg}\n`),
     onReady: () => {
       if (++ready === config.workers) announce(config, bound, ` (${config.workers} workers)`);
+      // Declared below; the first worker is ready only after sup.start() at the end.
+      upstreams.workerReady();
     },
   });
   // The admin listener belongs to the supervisor: one address for the whole instance. /readyz is

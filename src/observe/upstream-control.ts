@@ -33,15 +33,19 @@ export function applyDrainedEnv(registry: UpstreamRegistry): void {
   const raw = process.env[DRAINED_ENV];
   if (!raw) return;
   try {
-    for (const [g, s] of JSON.parse(raw) as [string, string][]) registry.setDrained(g, s, true);
+    registry.replaceDrained(JSON.parse(raw) as [string, string][]);
   } catch {
     // Not ours to fail on: the supervisor writes it.
   }
 }
 
 /** A worker's answer to a supervisor query (null: not an upstream query). */
-export function answerUpstreamQuery(registry: UpstreamRegistry, m: { kind?: unknown; group?: unknown; server?: unknown; drained?: unknown }): UpstreamServerState[] | null {
+export function answerUpstreamQuery(registry: UpstreamRegistry, m: { kind?: unknown; group?: unknown; server?: unknown; drained?: unknown; list?: unknown }): UpstreamServerState[] | null {
   if (m.kind === "upstreams") return registry.states();
+  if (m.kind === "drainset" && Array.isArray(m.list)) {
+    registry.replaceDrained(m.list as [string, string][]);
+    return [];
+  }
   if (m.kind === "drain" && typeof m.group === "string" && typeof m.server === "string") {
     registry.setDrained(m.group, m.server, m.drained === true);
     return registry.states().filter((s) => s.group === m.group && s.server === m.server);
@@ -89,10 +93,23 @@ export class SupervisorUpstreamControl implements UpstreamControl {
     return mergeUpstreamStates((await this.workers.query({ kind: "drain", group, server, drained })) as UpstreamServerState[][]);
   }
 
-  /** Workers spawned from now on start with this set (spawn copies process.env). */
-  private publish(): void {
+  /**
+   * A worker (re)started and listens: send every worker the whole set. A worker spawned just
+   * before a drain changed the set got the old environment and may have missed the query.
+   */
+  workerReady(): void {
+    if (this.drained.size > 0 || process.env[DRAINED_ENV] !== undefined) void this.workers.query({ kind: "drainset", list: this.list() });
+  }
+
+  private list(): [string, string][] {
     const list: [string, string][] = [];
     for (const [g, names] of this.drained) for (const n of names) list.push([g, n]);
+    return list;
+  }
+
+  /** Workers spawned from now on start with this set (spawn copies process.env). */
+  private publish(): void {
+    const list = this.list();
     if (list.length === 0) delete process.env[DRAINED_ENV];
     else process.env[DRAINED_ENV] = JSON.stringify(list);
   }

@@ -437,6 +437,13 @@ export class UpstreamRegistry {
     return true;
   }
 
+  /** Make exactly these [group, server] pairs drained (a supervisor's whole set); unknown ones are skipped. */
+  replaceDrained(list: readonly (readonly [string, string])[]): void {
+    for (const d of this.drained.values()) d.clear();
+    for (const g of this.groups.values()) for (const s of g.servers) s.drained = false;
+    for (const [g, s] of list) this.setDrained(g, s, true);
+  }
+
   /** The drained servers as [group, server] pairs (handed to a restarted worker). */
   drainedList(): [string, string][] {
     const out: [string, string][] = [];

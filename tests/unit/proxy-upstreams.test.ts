@@ -237,6 +237,11 @@ describe("drain (admin API) in the registry", () => {
     expect(g.pick("", null, cookie, 0)!.name).not.toBe("127.0.0.1:3002");
     reg.setDrained("app", "127.0.0.1:3002", false);
     expect(new Set(Array.from({ length: 30 }, () => g.pick("", null, null, 0)!.name)).size).toBe(3);
+    // A supervisor's whole set (a worker it restarted): exactly these, unknown names skipped.
+    reg.setDrained("app", "127.0.0.1:3003", true);
+    reg.replaceDrained([["app", "127.0.0.1:3001"], ["gone", "x:1"]]);
+    expect(reg.states().filter((s) => s.drained).map((s) => s.server)).toEqual(["127.0.0.1:3001"]);
+    expect(reg.drainedList()).toEqual([["app", "127.0.0.1:3001"]]);
     reg.retireAll();
   });
   test("survives a reload that keeps the server; forgotten when a reload removes it (re-added: enabled)", () => {

@@ -15,6 +15,9 @@ import { createAdminHandler, type ReloadResult } from "./observe/admin.ts";
 import { metrics, mergeSnapshots } from "./observe/metrics.ts";
 import { configureTracing } from "./observe/tracer.ts";
 import { recentErrors } from "./observe/recent-errors.ts";
+import { answerUpstreamQuery, applyDrainedEnv, localUpstreamControl, SupervisorUpstreamControl } from "./observe/upstream-control.ts";
+import { registerUpstreamSource } from "./observe/upstream-metrics.ts";
+import { answerPurgeQuery, localCacheAccess, runtimeCache, workersCacheAccess } from "./observe/cache-access.ts";
 import { reloadFailure, reloadSuccess, startLagProbe } from "./observe/server-metrics.ts";
 import type { Config, ListenAddress } from "./config/config.ts";
 import { ConfigError, parseFlags, problemLines, reloadConfig, type RunResult, USAGE } from "./config/flags.ts";
@@ -155,14 +158,19 @@ function supervise(cli: RunResult): void {
     log: (msg) => process.stderr.write(`dreamserver: ${msg}\n`),
     onReady: () => {
       if (++ready === config.workers) announce(config, bound, ` (${config.workers} workers)`);
+      // Declared below; the first worker is ready only after sup.start() at the end.
+      upstreams.workerReady();
     },
   });
   // The admin listener belongs to the supervisor: one address for the whole instance. /readyz is
   // 200 once every worker listens; /metrics asks each worker for its registry over IPC and
   // answers with the sum (docs/observability.md, "Workers").
   let current = config;
+  const upstreams = new SupervisorUpstreamControl(sup, config);
   if (config.admin !== null) {
-    const admin = new Server({ runtime: new Runtime(config), logger: NO_LOG });
+    // No sites: the supervisor serves only the admin listener, so it must not build upstream
+    // groups (their health checks and metric series belong to the workers).
+    const admin = new Server({ runtime: new Runtime({ ...config, sites: [] }), logger: NO_LOG });
     try {
       admin.startAdmin(
         config.admin,
@@ -179,6 +187,8 @@ function supervise(cli: RunResult): void {
               errors: all.flatMap((w) => w.errors).sort((a, b) => b.t - a.t).slice(0, 20),
             })),
           reload: () => reloadAll(),
+          upstreams,
+          cache: workersCacheAccess(sup),
         }),
       );
     } catch (e) {
@@ -216,6 +226,7 @@ function supervise(cli: RunResult): void {
     }
     reloadSuccess.inc();
     current = r.config;
+    upstreams.reconfigured(r.config);
     for (const w of r.warnings) process.stderr.write(`dreamserver: ${formatProblem(w, r.file, "warning")}\n`);
     if (r.config.workers !== config.workers) process.stderr.write(`dreamserver: the number of workers changes only on restart (still ${config.workers})\n`);
     sup.signal("SIGHUP");
@@ -241,18 +252,30 @@ function serve(cli: RunResult): void {
   // Stored ACME certificates are loaded before the listeners open (SNI serves them at once).
   acmeManager.configure(config);
   try {
-    server = new Server({ runtime: new Runtime(config), logger, reusePort: worker, ports });
+    const runtime = new Runtime(config);
+    // Servers the supervisor has drained stay drained in a worker it (re)starts.
+    if (worker) applyDrainedEnv(runtime.upstreams);
+    server = new Server({ runtime, logger, reusePort: worker, ports });
     server.start();
   } catch (e) {
     logger.close();
     fail(listenError(e));
   }
   startLagProbe();
+  // [metrics] enabled = false: no upstream series either (the counters are off in the servers).
+  registerUpstreamSource(() => (server.runtime.config.metricsEnabled ? server.runtime.upstreams.states() : []));
   configureTracing(config.tracingSample, config.otlpEndpoint);
   // A worker's metrics are scraped by its supervisor over IPC (the supervisor owns the admin listener).
   if (worker) {
     process.on("message", (m: unknown) => {
-      if (typeof m === "object" && m !== null && (m as { t?: string }).t === "scrape") process.send?.({ t: "metrics", id: (m as { id: number }).id, snap: metrics.snapshot(), errors: recentErrors() });
+      if (typeof m !== "object" || m === null) return;
+      const q = m as { t?: string; id: number };
+      if (q.t === "scrape") process.send?.({ t: "metrics", id: q.id, snap: metrics.snapshot(), errors: recentErrors() });
+      else if (q.t === "query") {
+        const msg = m as Record<string, unknown>;
+        const data = msg.kind === "purge" ? answerPurgeQuery(runtimeCache(server.runtime), msg) : answerUpstreamQuery(server.runtime.upstreams, msg);
+        process.send?.({ t: "reply", id: q.id, data });
+      }
     });
   }
   // Missing or due certificates are ordered now that the plain listeners can answer HTTP-01.
@@ -269,6 +292,8 @@ function serve(cli: RunResult): void {
             return server.config;
           },
           reload: () => reload(),
+          upstreams: localUpstreamControl(() => server.runtime.upstreams),
+          cache: localCacheAccess(() => runtimeCache(server.runtime)),
         }),
       );
     } catch (e) {

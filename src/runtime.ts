@@ -20,7 +20,7 @@ import { createRespondHandler } from "./handlers/respond.ts";
 import { createProxyContext, createProxyHandler, type ProxyContext } from "./proxy/proxy-handler.ts";
 import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMatcher, type SiteTable } from "./router/index.ts";
 import { createStaticHandler } from "./static/static-handler.ts";
-import { UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
+import { serverName, UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
 import { compressResponses } from "./middleware/compress/index.ts";
 import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
 import { ListenerTls } from "./tls/listener-tls.ts";
@@ -93,7 +93,7 @@ export class Runtime {
     for (const site of config.sites) {
       this.sites.set(site, { site, match: compileRoutes(site) });
       for (const route of site.routes) {
-        this.chains.set(route, this.buildChain(route));
+        this.chains.set(route, this.buildChain(route, site));
         const t = route.timeouts;
         this.routeLimits.set(route, { maxBodySize: route.maxBodySize, bodyIdleMs: t.bodyIdleMs, sendIdleMs: t.sendIdleMs, handlerIdleMs: handlerBackstop(t) });
         // Labels are config indexes, never request data: the series count is bounded by the config.
@@ -118,7 +118,7 @@ export class Runtime {
     return this.tls.get(key) ?? null;
   }
 
-  private buildChain(route: RouteConfig): Handler {
+  private buildChain(route: RouteConfig, site: SiteConfig): Handler {
     const a = route.action;
     let terminal: Handler;
     switch (a.kind) {
@@ -141,7 +141,7 @@ export class Runtime {
     // Outermost first: response rules see the final head, request rules see the original path
     // ({path} is the path before strip_prefix), and the action sees the stripped path.
     const mw: Middleware[] = [];
-    const access = route.access ? accessMiddlewares(route, this.config) : null;
+    const access = route.access ? accessMiddlewares(route, this.config, site.index) : null;
     // security_headers outermost: it sees the final head (response rules first) and also
     // decorates the 401/403/429 answers of the access checks.
     if (access) {
@@ -224,8 +224,9 @@ export class Runtime {
           connectMs: route.timeouts.upstreamConnectMs,
           tlsVerify: p.tlsVerify,
           tlsCa: p.tlsCa,
+          metrics: this.config.metricsEnabled,
         };
-        out.push({ name: p.group.name ?? `@site[${site.index}].route[${route.index}]`, cfg: p.group, pool, route });
+        out.push({ name: upstreamGroupName(site, route, p.group), cfg: p.group, pool, route });
       }
     }
     return out;
@@ -253,6 +254,29 @@ export class Runtime {
     for (const g of this.groups.values()) if (!live.has(g)) g.retire();
     for (const f of this.accessRetire) f();
   }
+}
+
+/** The name of a proxy route's upstream group: its [upstream.NAME], or the route's position for an inline `to` list. */
+export function upstreamGroupName(site: SiteConfig, route: RouteConfig, group: UpstreamGroupConfig): string {
+  // The "." keeps it apart from [upstream.NAME] names (letters, digits, "-", "_"), and it needs
+  // no escaping in a URL path (/api/upstreams/{group}/...).
+  return group.name ?? `site${site.index}.route${route.index}`;
+}
+
+/** Group name → the names of its servers (serverName), as a config defines them (what drain may name). */
+export function configuredUpstreamServers(config: Config): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const site of config.sites) {
+    for (const route of site.routes) {
+      if (route.action.kind !== "proxy") continue;
+      const g = route.action.proxy.group;
+      const name = upstreamGroupName(site, route, g);
+      let set = out.get(name);
+      if (set === undefined) out.set(name, (set = new Set()));
+      for (const s of g.servers) set.add(serverName(s.url));
+    }
+  }
+  return out;
 }
 
 /**

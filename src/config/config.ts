@@ -380,6 +380,8 @@ export interface Config {
   readonly otlpEndpoint: URL | null;
   /** [admin] token: Bearer token for /api/* and /dashboard, or null (allowed only on a loopback admin address). */
   readonly adminToken: string | null;
+  /** [admin] token_file: where adminToken was read from (absolute), or null when it was given inline. */
+  readonly adminTokenFile: string | null;
   /** ACME settings; absent when no site has tls = "auto" and there is no [acme] table. */
   readonly acme?: AcmeConfig;
 }
@@ -483,6 +485,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     tracingSample: DEFAULT_TRACING_SAMPLE,
     otlpEndpoint: null,
     adminToken: null,
+    adminTokenFile: null,
     ...overrides,
   };
 }

@@ -132,7 +132,8 @@ export function configToRaw(c: Config): Raw {
   return {
     server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection, shutdown_delay: formatDuration(c.shutdownDelayMs) },
     log: { access: c.accessLog, format: c.logFormat },
-    admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port), token: c.adminToken ?? "" },
+    // A token read from token_file is printed as the file, never as its content.
+    admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port), ...(c.adminTokenFile !== null ? { token_file: c.adminTokenFile } : { token: c.adminToken ?? "" }) },
     metrics: { enabled: c.metricsEnabled },
     tracing: { sample: c.tracingSample, otlp_endpoint: c.otlpEndpoint?.href ?? "" },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, INT_LIMITS.has(f) ? c.limits[f] : formatSize(c.limits[f])])),

@@ -385,6 +385,7 @@ export const SCHEMA: TableNode = {
       fields: {
         listen: { kind: "string", default: DEFAULT_ADMIN_LISTEN, doc: 'Address of the admin listener, or "off"; loopback by default. If it cannot be bound (e.g. a second instance on this machine) the server warns and runs without it.' },
         token: { kind: "string", default: "", doc: "Bearer token for the admin API (/api/*) and /dashboard; required when listen is not a loopback address. /healthz, /readyz and /metrics need none. Redacted in GET /api/config." },
+        token_file: { kind: "string", default: "", doc: "File holding the admin token instead of token (e.g. a mounted Kubernetes Secret); read at start and at every reload, one trailing newline stripped. An empty or unreadable file is a config error. Relative to the config file." },
       },
     },
     metrics: {

@@ -384,13 +384,36 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     if (typeof a === "string") v.err("admin.listen", `${a.replace(/;.*$/, "")}; write an address such as "127.0.0.1:9180", or "off"`);
     else admin = a;
   }
-  const tokenRaw = v.str(adminRaw.token, (ADMIN_NODE.fields as Record<string, Leaf>).token!, "admin.token") ?? "";
-  const adminToken = tokenRaw === "" ? null : tokenRaw;
-  if (adminToken !== null && (adminToken.length < 16 || !/^[\x21-\x7e]+$/.test(adminToken))) {
-    v.err("admin.token", `must be at least 16 visible ASCII characters without spaces; generate one with: head -c 24 /dev/urandom | base64`);
+  const af = ADMIN_NODE.fields as Record<string, Leaf>;
+  const tokenRaw = v.str(adminRaw.token, af.token!, "admin.token") ?? "";
+  const tokenFileRaw = v.str(adminRaw.token_file, af.token_file!, "admin.token_file") ?? "";
+  let adminToken: string | null = tokenRaw === "" ? null : tokenRaw;
+  let adminTokenFile: string | null = null;
+  // Where the token came from, for the messages below (never the token itself).
+  let tokenField = "admin.token";
+  if (tokenFileRaw !== "") {
+    tokenField = "admin.token_file";
+    const abs = path.resolve(v.o.baseDir, tokenFileRaw);
+    if (tokenRaw !== "") v.err("admin.token_file", `admin has either token or token_file, not both; remove token (a file keeps the secret out of the config, e.g. a Kubernetes Secret)`);
+    else {
+      const r = v.o.fs.readFile(abs);
+      if ("error" in r) v.err("admin.token_file", `${JSON.stringify(tokenFileRaw)} cannot be read (${r.error}; resolved to ${abs}); give the path of a file holding the token`);
+      else {
+        // One trailing newline is not part of the token (echo, kubectl create secret --from-file).
+        const text = r.text.endsWith("\r\n") ? r.text.slice(0, -2) : r.text.endsWith("\n") ? r.text.slice(0, -1) : r.text;
+        if (text === "") v.err("admin.token_file", `${JSON.stringify(tokenFileRaw)} is empty (resolved to ${abs}); write the token into it, e.g. head -c 24 /dev/urandom | base64 > ${tokenFileRaw}`);
+        else {
+          adminToken = text;
+          adminTokenFile = abs;
+        }
+      }
+    }
   }
-  if (admin !== null && adminToken === null && !isLoopback(admin.hostname)) {
-    v.err("admin.token", `is required when admin.listen (${adminListen}) is not a loopback address: the admin API can reload the config; set token = "<long random string>" (e.g. head -c 24 /dev/urandom | base64), or listen on 127.0.0.1`);
+  if (adminToken !== null && (adminToken.length < 16 || !/^[\x21-\x7e]+$/.test(adminToken))) {
+    v.err(tokenField, `${tokenField === "admin.token" ? "must be" : `${JSON.stringify(tokenFileRaw)} must hold`} at least 16 visible ASCII characters without spaces; generate one with: head -c 24 /dev/urandom | base64`);
+  }
+  if (admin !== null && adminToken === null && tokenFileRaw === "" && !isLoopback(admin.hostname)) {
+    v.err("admin.token", `is required when admin.listen (${adminListen}) is not a loopback address: the admin API can reload the config; set token_file = "/run/secrets/admin-token" (or token = "<long random string>", e.g. head -c 24 /dev/urandom | base64), or listen on 127.0.0.1`);
   }
 
   // [metrics]
@@ -493,6 +516,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     tracingSample,
     otlpEndpoint,
     adminToken,
+    adminTokenFile,
     ...(acme ? { acme } : {}),
   };
   return { ok: true, config, warnings: v.warnings };

@@ -14,6 +14,7 @@ import { createForwardAuth, forwardAuth } from "./forward-auth/index.ts";
 import { ipRules } from "./ip-rules/index.ts";
 import { rateLimit } from "./rate-limit/index.ts";
 import { securityHeaders } from "./security-headers/index.ts";
+import { rateLimitRejections } from "../observe/server-metrics.ts";
 
 export interface AccessChain {
   /** Around everything (response side). */
@@ -24,7 +25,8 @@ export interface AccessChain {
   readonly retire: () => void;
 }
 
-export function accessMiddlewares(route: RouteConfig, config: Config): AccessChain | null {
+/** `siteIndex`: the route's site (metric labels are the config indexes). */
+export function accessMiddlewares(route: RouteConfig, config: Config, siteIndex = 0): AccessChain | null {
   const a = route.access;
   if (!a) return null;
   const trusted = route.action.kind === "proxy" && route.action.proxy.trustedProxies.length > 0 ? new TrustedProxies(route.action.proxy.trustedProxies) : TrustedProxies.none;
@@ -33,7 +35,10 @@ export function accessMiddlewares(route: RouteConfig, config: Config): AccessCha
   if (a.securityHeaders) outer.push(securityHeaders(a.securityHeaders));
   if (a.ipAllow || a.ipDeny) checks.push(ipRules({ allow: a.ipAllow, deny: a.ipDeny }, trusted));
   // Serving processes with workers > 1 are the workers (the supervisor serves nothing).
-  if (a.rateLimit) checks.push(rateLimit(a.rateLimit, trusted, { workers: config.workers }));
+  if (a.rateLimit) {
+    const rejected = config.metricsEnabled ? rateLimitRejections(String(siteIndex), String(route.index)) : null;
+    checks.push(rateLimit(a.rateLimit, trusted, { workers: config.workers, rejected }));
+  }
   if (a.basicAuth) checks.push(basicAuth(a.basicAuth, { forwardAuthorization: a.forwardAuthorization, trusted }));
   let retire = (): void => {};
   if (a.forwardAuth) {

@@ -15,7 +15,7 @@ import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
 import { metrics } from "../observe/metrics.ts";
 import { type Tracer, tracer } from "../observe/tracer.ts";
-import { acceptedConnections, openConnections, openTunnels, refusedConnections, UNROUTED } from "../observe/server-metrics.ts";
+import { acceptedConnections, openConnections, openTunnels, refusedConnections, tlsHandshakeFailure, tlsHandshakeSuccess, UNROUTED } from "../observe/server-metrics.ts";
 import { asciiLower } from "../http1/field-syntax.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
@@ -268,6 +268,7 @@ export class Server {
         handshake(socket: Socket<Connection>, ok: boolean) {
           const conn = socket.data;
           if (!conn) return;
+          (ok ? tlsHandshakeSuccess : tlsHandshakeFailure).inc();
           if (!ok) {
             conn.close();
             return;

@@ -48,6 +48,7 @@ export class Supervisor {
   private readonly ready = new Set<number>();
   private scrapeSeq = 0;
   private readonly scrapes = new Map<number, (stats: WorkerStats) => void>();
+  private readonly replies = new Map<number, (data: unknown) => void>();
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -68,6 +69,9 @@ export class Supervisor {
         } else if (typeof message === "object" && message !== null && (message as { t?: string }).t === "metrics") {
           const m = message as { id: number } & WorkerStats;
           this.scrapes.get(m.id)?.({ snap: m.snap, errors: m.errors ?? [] });
+        } else if (typeof message === "object" && message !== null && (message as { t?: string }).t === "reply") {
+          const m = message as { id: number; data: unknown };
+          this.replies.get(m.id)?.(m.data);
         }
       },
     });
@@ -127,6 +131,39 @@ export class Supervisor {
           }),
       ),
     ).then((all) => all.filter((s): s is WorkerStats => s !== null));
+  }
+
+  /**
+   * Send a query ({t: "query", id, ...msg}) to every live worker and collect their replies
+   * ({t: "reply", id, data}); a worker that does not answer within SCRAPE_TIMEOUT_MS is left out.
+   */
+  query(msg: Record<string, unknown>): Promise<unknown[]> {
+    const live = this.procs.filter((p): p is Subprocess => p !== null && p.exitCode === null);
+    const none = Symbol();
+    return Promise.all(
+      live.map(
+        (p) =>
+          new Promise<unknown>((resolve) => {
+            const id = ++this.scrapeSeq;
+            const t = setTimeout(() => {
+              this.replies.delete(id);
+              resolve(none);
+            }, SCRAPE_TIMEOUT_MS);
+            this.replies.set(id, (data) => {
+              clearTimeout(t);
+              this.replies.delete(id);
+              resolve(data);
+            });
+            try {
+              p.send({ ...msg, t: "query", id });
+            } catch {
+              clearTimeout(t);
+              this.replies.delete(id);
+              resolve(none);
+            }
+          }),
+      ),
+    ).then((all) => all.filter((d) => d !== none));
   }
 
   /** Forward a signal to every live worker. */

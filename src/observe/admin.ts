@@ -9,6 +9,10 @@
  *                  supervisor answers with the sum over every worker
  *   GET /api/config   the effective config as JSON, secrets redacted          (token)
  *   POST /api/reload  re-read the config file, like SIGHUP                    (token)
+ *   GET /api/upstreams  every upstream group's servers and their state       (token)
+ *   POST /api/upstreams/{group}/{server}/drain   no new requests to it        (token)
+ *   POST /api/upstreams/{group}/{server}/enable  back in rotation             (token)
+ *   POST /api/cache/purge  {"all":true} | {"key":"…"} | {"prefix":"…"}         (token)
  *   GET /dashboard    a live status page, no external assets                  (token)
  *   GET /dashboard/events  its server-sent events, one about every second     (token)
  *
@@ -28,6 +32,8 @@ import { DASHBOARD_HTML } from "./dashboard-page.ts";
 import { computeTick, type Tick } from "./dashboard-stats.ts";
 import { metrics, OPENMETRICS_TYPE, PROMETHEUS_TYPE, render, type Snapshot, wantsOpenMetrics } from "./metrics.ts";
 import { type RecentError, recentErrors } from "./recent-errors.ts";
+import type { UpstreamServerState } from "../proxy/upstreams.ts";
+import { upstreamsJson } from "./upstream-states.ts";
 
 /** What the instance looks like right now: its merged metrics and recent errors. */
 export interface InstanceStats {
@@ -49,9 +55,61 @@ export interface AdminState {
   readonly config?: Config;
   /** The instance's metrics (default: this process's registry and errors). */
   stats?(): Promise<InstanceStats>;
-  /** Re-read the config file (POST /api/reload); absent: 501. */
+  /** Re-read the config file (POST /api/reload); absent: 404. */
   reload?(): ReloadResult;
+  /** The upstream groups (GET /api/upstreams, drain, enable); absent: an empty list. */
+  readonly upstreams?: UpstreamControl;
+  /** The response cache (POST /api/cache/purge); absent or null: 404 "no cache configured". */
+  readonly cache?: CacheAccess | null;
 }
+
+/** The admin API's view of the upstream groups (one process's registry, or a supervisor's workers). */
+export interface UpstreamControl {
+  /** Every server of every group, merged by group, server and address (upstream-states.ts). */
+  states(): Promise<UpstreamServerState[]>;
+  /**
+   * Drain (true) or enable (false) the server named `server` (host:port as configured) of the
+   * group `group`. Resolves once new requests no longer (or again) go to it, with its state;
+   * null when the config has no such group or server.
+   */
+  setDrained(group: string, server: string, drained: boolean): Promise<UpstreamServerState[] | null>;
+}
+
+/** What POST /api/cache/purge removes: everything, one cache key, or every key with a prefix. */
+export type PurgeSelector = { all: true } | { key: string } | { prefix: string };
+
+/** The response cache as the admin API reaches it (issue 13 implements it). */
+export interface CachePurger {
+  /** Remove the selected entries; returns how many were removed. */
+  purge(sel: PurgeSelector): number;
+}
+
+/**
+ * How the admin API reaches the cache: this process's CachePurger, or (a supervisor) every
+ * worker's over IPC, summed; the async form resolves null when no worker has a cache.
+ */
+export type CacheAccess = CachePurger | { purge(sel: PurgeSelector): Promise<number | null> };
+
+/** The purge selector of a request body, or a reason it is not one (400). */
+export function parsePurgeBody(body: Uint8Array): PurgeSelector | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    return 'the body must be JSON: {"all":true}, {"key":"..."} or {"prefix":"..."}';
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return 'the body must be a JSON object: {"all":true}, {"key":"..."} or {"prefix":"..."}';
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return 'name exactly one of "all", "key" or "prefix"';
+  const o = v as Record<string, unknown>;
+  if ("all" in o) return o.all === true ? { all: true } : '"all" must be true';
+  if ("key" in o) return typeof o.key === "string" && o.key !== "" ? { key: o.key } : '"key" must be a non-empty string';
+  if ("prefix" in o) return typeof o.prefix === "string" && o.prefix !== "" ? { prefix: o.prefix } : '"prefix" must be a non-empty string (purge everything with {"all":true})';
+  return `unknown field ${JSON.stringify(keys[0])}; use "all", "key" or "prefix"`;
+}
+
+/** Largest body the admin API reads (a purge selector); more is 413. */
+export const ADMIN_MAX_BODY = 8192;
 
 const GET_ONLY: [string, string] = ["Allow", "GET, HEAD"];
 const POST_ONLY: [string, string] = ["Allow", "POST"];
@@ -67,6 +125,8 @@ const ROUTES = new Map<string, [readonly string[], boolean]>([
   ["/metrics", [["GET", "HEAD"], false]],
   ["/api/config", [["GET", "HEAD"], true]],
   ["/api/reload", [["POST"], true]],
+  ["/api/upstreams", [["GET", "HEAD"], true]],
+  ["/api/cache/purge", [["POST"], true]],
   ["/dashboard", [["GET", "HEAD"], true]],
   ["/dashboard/events", [["GET"], true]],
 ]);
@@ -171,14 +231,93 @@ class DashboardFeed {
   }
 }
 
+/** A JSON answer (the API's errors are JSON too: {"error": "..."}). */
+function json(ex: Exchange, status: number, body: unknown): void {
+  ex.respond(status, [JSON_TYPE, NO_STORE], JSON.stringify(body, null, 2) + "\n");
+}
+
+/** One path segment, percent-decoded (RFC 3986 §2.1); null when the encoding is invalid. */
+function segment(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+/** /api/upstreams/{group}/{server}/{drain|enable} → its parts, or null for another path. */
+function drainPath(path: string): { group: string; server: string; drained: boolean } | null | "bad" {
+  if (!path.startsWith("/api/upstreams/")) return null;
+  const parts = path.slice("/api/upstreams/".length).split("/");
+  if (parts.length !== 3 || (parts[2] !== "drain" && parts[2] !== "enable")) return null;
+  const group = segment(parts[0]!);
+  const server = segment(parts[1]!);
+  if (group === null || server === null || group === "" || server === "") return "bad";
+  return { group, server, drained: parts[2] === "drain" };
+}
+
+/** Read a small request body whole, then call back (413 above ADMIN_MAX_BODY). */
+function readSmallBody(ex: Exchange, done: (body: Uint8Array) => void): void {
+  if (ex.head.contentLength > ADMIN_MAX_BODY) {
+    json(ex, 413, { error: `the body is larger than ${ADMIN_MAX_BODY} bytes` });
+    return;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let over = false;
+  ex.readBody({
+    data(c) {
+      size += c.length;
+      if (size > ADMIN_MAX_BODY) over = true;
+      else chunks.push(c.slice());
+      return true;
+    },
+    end() {
+      if (over) json(ex, 413, { error: `the body is larger than ${ADMIN_MAX_BODY} bytes` });
+      else done(Buffer.concat(chunks));
+    },
+    error() {},
+  });
+}
+
 export function createAdminHandler(state: AdminState): Handler {
   const stats = state.stats ?? (() => Promise.resolve({ snap: metrics.snapshot(), errors: recentErrors() }));
   const feed = new DashboardFeed(stats);
+  const authorized = (ex: Exchange): boolean => {
+    const token = state.config?.adminToken ?? null;
+    if (token !== null && !bearerMatches(ex.head.headers.get("authorization"), token)) {
+      ex.sendError(401, "ADMIN_UNAUTHORIZED", [CHALLENGE]);
+      return false;
+    }
+    return true;
+  };
   return (ex) => {
     const { method, path } = ex.head;
     const route = ROUTES.get(path);
     if (route === undefined) {
-      ex.sendError(404, "NO_ROUTE");
+      const d = drainPath(path);
+      if (d === null) {
+        ex.sendError(404, "NO_ROUTE");
+        return;
+      }
+      if (method !== "POST") {
+        ex.sendError(405, "METHOD_NOT_ALLOWED", [POST_ONLY]);
+        return;
+      }
+      if (!authorized(ex)) return;
+      if (d === "bad") {
+        json(ex, 400, { error: "the group or server in the path is not valid percent-encoding" });
+        return;
+      }
+      const ctl = state.upstreams;
+      const p = ctl ? ctl.setDrained(d.group, d.server, d.drained) : Promise.resolve(null);
+      p.then(
+        (st) => {
+          if (st === null) json(ex, 404, { error: `no upstream server ${JSON.stringify(d.server)} in group ${JSON.stringify(d.group)}; GET /api/upstreams lists them` });
+          else json(ex, 200, upstreamsJson(st));
+        },
+        () => ex.sendError(500, "INTERNAL_ERROR"),
+      );
       return;
     }
     const [methods, guarded] = route;
@@ -186,11 +325,7 @@ export function createAdminHandler(state: AdminState): Handler {
       ex.sendError(405, "METHOD_NOT_ALLOWED", [methods.includes("POST") ? POST_ONLY : GET_ONLY]);
       return;
     }
-    const token = state.config?.adminToken ?? null;
-    if (guarded && token !== null && !bearerMatches(ex.head.headers.get("authorization"), token)) {
-      ex.sendError(401, "ADMIN_UNAUTHORIZED", [CHALLENGE]);
-      return;
-    }
+    if (guarded && !authorized(ex)) return;
     switch (path) {
       case "/healthz":
         ex.respond(200, [TEXT, NO_STORE], "ok\n");
@@ -218,6 +353,33 @@ export function createAdminHandler(state: AdminState): Handler {
         }
         const r = state.reload();
         ex.respond(r.ok ? 200 : 422, [JSON_TYPE, NO_STORE], JSON.stringify(r) + "\n");
+        return;
+      }
+      case "/api/upstreams": {
+        const ctl = state.upstreams;
+        (ctl ? ctl.states() : Promise.resolve([])).then(
+          (st) => json(ex, 200, upstreamsJson(st)),
+          () => ex.sendError(500, "INTERNAL_ERROR"),
+        );
+        return;
+      }
+      case "/api/cache/purge": {
+        const cache = state.cache ?? null;
+        if (cache === null) {
+          json(ex, 404, { error: "no cache configured" });
+          return;
+        }
+        readSmallBody(ex, (body) => {
+          const sel = parsePurgeBody(body);
+          if (typeof sel === "string") {
+            json(ex, 400, { error: sel });
+            return;
+          }
+          Promise.resolve(cache.purge(sel)).then(
+            (n) => (n === null ? json(ex, 404, { error: "no cache configured" }) : json(ex, 200, { purged: n })),
+            () => ex.sendError(500, "INTERNAL_ERROR"),
+          );
+        });
         return;
       }
       case "/dashboard":

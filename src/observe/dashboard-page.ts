@@ -40,9 +40,14 @@ svg { width:100%; height:70px; display:block; margin-top:8px; }
 table { width:100%; border-collapse:collapse; font-variant-numeric:tabular-nums; font-size:13px; }
 td, th { text-align:left; padding:4px 6px; border-bottom:1px solid var(--line); }
 th { color:var(--muted); font-weight:500; font-size:12px; }
-td.n { text-align:right; }
+td.n, th.n { text-align:right; }
 .wide { grid-column:1 / -1; }
 .empty { color:var(--muted); font-style:italic; }
+@media (min-width: 700px) { .span2 { grid-column: span 2; } }
+.nowrap td, .nowrap th { white-space:nowrap; }
+.st::before { content:"● "; }
+.st.up::before { color:var(--s2); } .st.down::before { color:var(--s5); } .st.drained::before { color:var(--muted); }
+.st.down { color:var(--s5); } .st.drained { color:var(--muted); }
 </style>
 </head>
 <body>
@@ -65,6 +70,9 @@ td.n { text-align:right; }
   </section>
   <section class="card"><h2>Top routes</h2>
     <table><thead><tr><th>site/route</th><th class="n">req/s</th></tr></thead><tbody id="top"><tr><td class="empty" colspan="2">no traffic yet</td></tr></tbody></table>
+  </section>
+  <section class="card span2"><h2>Upstreams</h2>
+    <table class="nowrap"><thead><tr><th>group</th><th>server</th><th>state</th><th class="n">in flight</th><th class="n">req/s</th></tr></thead><tbody id="upstreams"><tr><td class="empty" colspan="5">no upstream groups</td></tr></tbody></table>
   </section>
   <section class="card wide"><h2>Recent errors</h2>
     <table><thead><tr><th>time</th><th>status</th><th>code</th><th>method</th><th>site/route</th></tr></thead><tbody id="errors"><tr><td class="empty" colspan="5">none</td></tr></tbody></table>
@@ -108,6 +116,10 @@ function draw(errors) {
   const tb = $("top"); tb.replaceChildren();
   if (!t.top.length) { const tr = document.createElement("tr"); cell(tr, "no traffic", "empty"); tb.appendChild(tr); }
   for (const r of t.top) { const tr = document.createElement("tr"); cell(tr, r.route); cell(tr, fmtRate(r.rps), "n"); tb.appendChild(tr); }
+  const ub = $("upstreams"); ub.replaceChildren();
+  const ups = t.upstreams || [];
+  if (!ups.length) { const tr = document.createElement("tr"); cell(tr, "no upstream groups", "empty"); ub.appendChild(tr); }
+  for (const u of ups) { const tr = document.createElement("tr"); cell(tr, u.group); cell(tr, u.server); cell(tr, u.state, "st " + u.state); cell(tr, String(u.inflight), "n"); cell(tr, fmtRate(u.rps), "n"); ub.appendChild(tr); }
   if (errors) {
     const eb = $("errors"); eb.replaceChildren();
     if (!errors.length) { const tr = document.createElement("tr"); cell(tr, "none", "empty"); eb.appendChild(tr); }

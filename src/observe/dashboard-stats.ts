@@ -1,7 +1,7 @@
 /**
  * The dashboard's numbers, computed from two consecutive metric snapshots (about a second
  * apart): request rate, status mix, latency percentiles from the duration histogram's growth,
- * connections, the busiest routes. Aggregation only: the dashboard costs one snapshot per second
+ * connections, the busiest routes, upstream health. Aggregation only: the dashboard costs one snapshot per second
  * however much traffic there is, never an event per request.
  *
  * Pure code: no Bun imports.
@@ -23,6 +23,39 @@ export interface Tick {
   rssBytes: number;
   /** Busiest routes in this interval: "site/route" and requests per second. */
   top: { route: string; rps: number }[];
+  /** Every upstream server (from the dreamserver_upstream_* series), in series order. */
+  upstreams: UpstreamTick[];
+}
+
+export interface UpstreamTick {
+  group: string;
+  server: string;
+  /** "up", "down" (health) or "drained" (admin API; wins over health). */
+  state: "up" | "down" | "drained";
+  inflight: number;
+  /** Attempts per second in this interval. */
+  rps: number;
+}
+
+/** Upstream servers as the dashboard shows them: health and drain gauges, in-flight, attempt rate. */
+function upstreamTicks(prev: Snapshot, cur: Snapshot, dt: number): UpstreamTick[] {
+  const healthy = counterMap(family(cur, "dreamserver_upstream_healthy"));
+  const drained = counterMap(family(cur, "dreamserver_upstream_drained"));
+  const inflight = counterMap(family(cur, "dreamserver_upstream_in_flight"));
+  const req1 = counterMap(family(cur, "dreamserver_upstream_requests"));
+  const req0 = counterMap(family(prev, "dreamserver_upstream_requests"));
+  const out: UpstreamTick[] = [];
+  for (const [k, { labels, v }] of healthy) {
+    const d = (req1.get(k)?.v ?? 0) - (req0.get(k)?.v ?? 0);
+    out.push({
+      group: labels[0]!,
+      server: labels[1]!,
+      state: drained.get(k)?.v === 1 ? "drained" : v === 1 ? "up" : "down",
+      inflight: inflight.get(k)?.v ?? 0,
+      rps: Math.max(0, d) / dt,
+    });
+  }
+  return out;
 }
 
 function family(s: Snapshot, name: string): FamilySnapshot | undefined {
@@ -115,5 +148,6 @@ export function computeTick(prev: Snapshot, cur: Snapshot, seconds: number, now:
     tunnels: scalar(cur, "dreamserver_websocket_tunnels_open"),
     rssBytes: scalar(cur, "process_resident_memory_bytes"),
     top,
+    upstreams: upstreamTicks(prev, cur, dt),
   };
 }

@@ -24,7 +24,7 @@
 
 export type MetricKind = "counter" | "gauge" | "histogram";
 /** How a gauge combines across worker processes. */
-export type GaugeMerge = "sum" | "max";
+export type GaugeMerge = "sum" | "max" | "min";
 
 export class CounterChild {
   value = 0;
@@ -158,7 +158,10 @@ export class Registry {
   }
 }
 
-/** Several processes' snapshots as one: counters and histograms add up, gauges by their merge rule. */
+/**
+ * Several processes' snapshots as one: counters and histograms add up, gauges by their merge
+ * rule (sum; max for the worst, e.g. event-loop lag; min for "all agree", e.g. health 1/0).
+ */
 export function mergeSnapshots(snaps: readonly Snapshot[]): Snapshot {
   const fams = new Map<string, FamilySnapshot & { index: Map<string, number> }>();
   for (const snap of snaps) {
@@ -179,7 +182,7 @@ export function mergeSnapshots(snaps: readonly Snapshot[]): Snapshot {
         const cur = m.series[i]!;
         if (typeof v === "number") {
           const a = cur[1] as number;
-          cur[1] = f.kind === "gauge" && f.merge === "max" ? Math.max(a, v) : a + v;
+          cur[1] = f.kind === "gauge" && f.merge === "max" ? Math.max(a, v) : f.kind === "gauge" && f.merge === "min" ? Math.min(a, v) : a + v;
         } else {
           const a = cur[1] as { counts: number[]; sum: number };
           for (let k = 0; k < a.counts.length; k++) a.counts[k]! += v.counts[k] ?? 0;

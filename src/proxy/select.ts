@@ -3,6 +3,10 @@
  * (upstreams.ts) says which servers are eligible right now (healthy, under max_conns, not yet
  * tried by this request); this file only decides among them.
  *
+ * Drained servers (taken out through the admin API) are never picked, whatever `eligible` says:
+ * not by round robin, not by a hash key or a sticky cookie whose server they are (those keys move
+ * to their next-highest server, as when a server is down).
+ *
  * Tiers: primaries first; the backups are considered only when no primary is eligible.
  *
  * Policies:
@@ -30,6 +34,8 @@ export interface Candidate {
   readonly inflight: number;
   /** A stable id (hash of the server's address), for hashing. */
   readonly id: number;
+  /** Taken out for maintenance: never picked. */
+  readonly drained: boolean;
   /** Smooth weighted round robin state, owned by selection. */
   current: number;
 }
@@ -42,9 +48,9 @@ export type Rng = () => number;
  * for ip_hash / hash / cookie (cookie: used when the request has no valid cookie).
  */
 export function selectServer(policy: UpstreamPolicy, servers: readonly Candidate[], eligible: (i: number) => boolean, key: string, rng: Rng = Math.random): number {
-  const primary = pickInTier(policy, servers, (i) => !servers[i]!.backup && eligible(i), key, rng);
+  const primary = pickInTier(policy, servers, (i) => !servers[i]!.backup && !servers[i]!.drained && eligible(i), key, rng);
   if (primary >= 0) return primary;
-  return pickInTier(policy, servers, (i) => servers[i]!.backup && eligible(i), key, rng);
+  return pickInTier(policy, servers, (i) => servers[i]!.backup && !servers[i]!.drained && eligible(i), key, rng);
 }
 
 function pickInTier(policy: UpstreamPolicy, s: readonly Candidate[], ok: (i: number) => boolean, key: string, rng: Rng): number {

@@ -7,6 +7,7 @@
  */
 import type { Limits, UpstreamGroupConfig, UpstreamServerConfig } from "../config/config.ts";
 import { UpstreamPool } from "../net/upstream-pool.ts";
+import { upstreamServerMetrics, type UpstreamServerMetrics } from "../observe/upstream-metrics.ts";
 import { runHealthCheck, type CheckResult } from "./health-check.ts";
 import { PassiveHealth } from "./passive-health.ts";
 import { upstreamTargetOf, type UpstreamTarget } from "./prepare-request.ts";
@@ -20,12 +21,31 @@ export interface PoolOptions {
   readonly connectMs: number;
   readonly tlsVerify: boolean;
   readonly tlsCa: string | null;
+  /** Publish the per-server metric series ([metrics] enabled). */
+  readonly metrics?: boolean;
 }
 
-/** One server's state, as the metrics endpoint will publish it (the one internal interface). */
+/**
+ * A server's name in the admin API and in metric labels: the host and port of its `to` entry as
+ * configured (default port filled in), e.g. "127.0.0.1:3001", "app.internal:8080", "[::1]:3000".
+ * A name that resolves to several addresses is one server by name (each address is listed in
+ * /api/upstreams with its own `address`, and draining the name drains them all).
+ */
+export function serverName(url: URL): string {
+  const port = url.port ? url.port : url.protocol === "https:" ? "443" : "80";
+  return `${url.hostname}:${port}`;
+}
+
+/** One server's state: GET /api/upstreams and the scrape-time health series read it. */
 export interface UpstreamServerState {
   readonly group: string;
+  /** The configured name (serverName): what /api/upstreams/{group}/{server} takes. */
   readonly server: string;
+  /** The address connected to (the resolved address of a host name). */
+  readonly address: string;
+  /** Taken out by POST /api/upstreams/{group}/{server}/drain: no new requests. */
+  readonly drained: boolean;
+  readonly maxConns: number;
   readonly backup: boolean;
   readonly weight: number;
   readonly inflight: number;
@@ -43,6 +63,9 @@ export interface UpstreamServerState {
 
 export class UpstreamServer implements Candidate {
   readonly key: string;
+  /** The configured name (serverName). */
+  readonly name: string;
+  /** The address connected to ("host:port"), as in the access log. */
   readonly label: string;
   readonly id: number;
   /** Cookie value naming this server (policy = "cookie"): a hash, not the address. */
@@ -68,6 +91,9 @@ export class UpstreamServer implements Candidate {
   checking = false;
   private checkTimer: ReturnType<typeof setInterval> | null = null;
   retired = false;
+  /** Taken out for maintenance through the admin API: selection skips it; in-flight requests finish. */
+  drained = false;
+  private readonly m: UpstreamServerMetrics | null;
 
   /**
    * `ip`: one resolved address of a `to` entry that names a host (the connection goes to the
@@ -78,9 +104,13 @@ export class UpstreamServer implements Candidate {
     group: UpstreamGroupConfig,
     o: PoolOptions,
     ip: string | null = null,
+    groupName = "",
   ) {
     const url = cfg.url;
     this.key = serverKey(url, ip);
+    this.name = serverName(url);
+    // Labels are the group and server names from the config, never a resolved address.
+    this.m = o.metrics ? upstreamServerMetrics(groupName, this.name) : null;
     const tls = url.protocol === "https:";
     const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port ? Number(url.port) : tls ? 443 : 80;
@@ -101,28 +131,35 @@ export class UpstreamServer implements Candidate {
   }
 
   eligibleAt(now: number): boolean {
-    return !this.retired && this.healthyAt(now) && (this.maxConns === 0 || this.inflight < this.maxConns);
+    return !this.retired && !this.drained && this.healthyAt(now) && (this.maxConns === 0 || this.inflight < this.maxConns);
   }
 
   /** An attempt starts on this server; true = it is the passive half-open trial. */
   begin(now: number): boolean {
     this.inflight++;
     this.requests++;
+    if (this.m !== null) {
+      this.m.inflight.inc();
+      this.m.requests.inc();
+    }
     return this.passive.begin(now);
   }
 
   /** The attempt's connection is done with (inflight accounting only). */
   done(): void {
     this.inflight--;
+    this.m?.inflight.dec();
   }
 
   failed(now: number, trial: boolean): void {
     this.failures++;
+    this.m?.failures.inc();
     this.passive.failure(now, trial);
   }
 
   succeeded(trial: boolean, ttfbMs: number): void {
     this.passive.success(trial);
+    this.m?.latency.observe(ttfbMs / 1000);
     this.latencyMs = this.latencyMs === null ? ttfbMs : this.latencyMs * 0.8 + ttfbMs * 0.2;
   }
 
@@ -181,7 +218,10 @@ export class UpstreamServer implements Candidate {
   state(group: string, now: number): UpstreamServerState {
     return {
       group,
-      server: this.label,
+      server: this.name,
+      address: this.label,
+      drained: this.drained,
+      maxConns: this.maxConns,
       backup: this.backup,
       weight: this.weight,
       inflight: this.inflight,
@@ -228,6 +268,8 @@ export class UpstreamGroup {
     readonly name: string,
     private readonly o: PoolOptions,
     private readonly resolver: Resolver = systemResolver,
+    /** Names of this group's drained servers (shared by every group object of this name, kept by the registry). */
+    readonly drainedNames: ReadonlySet<string> = new Set(),
   ) {
     this.configure(cfg);
   }
@@ -295,9 +337,10 @@ export class UpstreamGroup {
           s.backup = sc.backup;
           s.maxConns = sc.maxConns;
         } else {
-          s = new UpstreamServer(sc, cfg, this.o, ip);
+          s = new UpstreamServer(sc, cfg, this.o, ip, this.name);
           created.push(s);
         }
+        s.drained = this.drainedNames.has(s.name);
         next.push(s);
       }
     }
@@ -356,6 +399,58 @@ export class UpstreamGroup {
 export class UpstreamRegistry {
   private groups = new Map<string, UpstreamGroup>();
 
+  /** `resolver`: how host names in `to` are looked up (tests pass their own). */
+  constructor(private readonly resolver?: Resolver) {}
+  /**
+   * Drained server names by group name. Runtime state of the process, not config: it survives a
+   * reload for every server the new config still has (by group and server name) and is forgotten
+   * for a server the config drops (re-adding it later brings it back enabled). A restart forgets
+   * it (a supervisor hands its set to a worker it restarts).
+   */
+  private readonly drained = new Map<string, Set<string>>();
+
+  private drainedSet(group: string): Set<string> {
+    let d = this.drained.get(group);
+    if (d === undefined) {
+      d = new Set();
+      this.drained.set(group, d);
+    }
+    return d;
+  }
+
+  /** True when a group of this name has a server of this name (what drain/enable may name). */
+  has(group: string, server: string): boolean {
+    for (const g of this.groups.values()) if (g.name === group && g.servers.some((s) => s.name === server)) return true;
+    return false;
+  }
+
+  /**
+   * Drain (true) or enable (false) a server of a group, in every group object of that name.
+   * False when no such group or server is configured.
+   */
+  setDrained(group: string, server: string, drained: boolean): boolean {
+    if (!this.has(group, server)) return false;
+    const d = this.drainedSet(group);
+    if (drained) d.add(server);
+    else d.delete(server);
+    for (const g of this.groups.values()) if (g.name === group) for (const s of g.servers) if (s.name === server) s.drained = drained;
+    return true;
+  }
+
+  /** Make exactly these [group, server] pairs drained (a supervisor's whole set); unknown ones are skipped. */
+  replaceDrained(list: readonly (readonly [string, string])[]): void {
+    for (const d of this.drained.values()) d.clear();
+    for (const g of this.groups.values()) for (const s of g.servers) s.drained = false;
+    for (const [g, s] of list) this.setDrained(g, s, true);
+  }
+
+  /** The drained servers as [group, server] pairs (handed to a restarted worker). */
+  drainedList(): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [g, names] of this.drained) for (const n of names) out.push([g, n]);
+    return out;
+  }
+
   static keyOf(name: string, o: PoolOptions): string {
     return `${name}|${o.poolSize}|${o.tlsVerify}|${o.tlsCa === null ? "" : hash32(o.tlsCa)}`;
   }
@@ -373,14 +468,19 @@ export class UpstreamRegistry {
       if (g) {
         if (g.cfg !== w.cfg) g.configure(w.cfg);
         next.set(key, g);
-      } else next.set(key, new UpstreamGroup(w.cfg, w.name, w.pool));
+      } else next.set(key, new UpstreamGroup(w.cfg, w.name, w.pool, this.resolver, this.drainedSet(w.name)));
     }
     for (const [k, g] of this.groups) if (next.get(k) !== g) g.retire();
     this.groups = next;
+    // Forget drains of servers (and groups) the config no longer has.
+    for (const [gname, names] of this.drained) {
+      for (const n of names) if (!this.has(gname, n)) names.delete(n);
+      if (names.size === 0 && ![...next.values()].some((g) => g.name === gname)) this.drained.delete(gname);
+    }
     return next;
   }
 
-  /** Every server of every group (the metrics issue publishes this). */
+  /** Every server of every group (GET /api/upstreams, the upstream health series). */
   states(): UpstreamServerState[] {
     const now = performance.now();
     return [...this.groups.values()].flatMap((g) => g.states(now));

@@ -82,6 +82,46 @@ describe("admin API", () => {
     expect(metrics).toContain('dreamserver_config_reloads_total{result="failure"} 1\n');
   });
 
+  test("[admin] token_file: read at start and at every reload (rotation), newline stripped; empty or missing → FILE:LINE error", async () => {
+    const port = closedPort();
+    const admin = closedPort();
+    const tokenFile = configFile("");
+    const dir = path.dirname(tokenFile);
+    const secret = path.join(dir, "admin-token");
+    fs.writeFileSync(secret, `${TOKEN}\n`);
+    const file = path.join(dir, "token.toml");
+    fs.writeFileSync(file, `[admin]\nlisten = "127.0.0.1:${admin}"\ntoken_file = "admin-token"\n` + siteToml(port));
+    const s = await startServer(["--config", file, "--workers", "1"]);
+    servers.push(s);
+    const base = `http://127.0.0.1:${admin}`;
+    const as = (t: string) => ({ Authorization: `Bearer ${t}` });
+    expect((await fetch(base + "/api/config")).status).toBe(401);
+    const cfg = (await (await fetch(base + "/api/config", { headers: as(TOKEN) })).json()) as any;
+    expect(cfg.admin.token_file).toBe(secret);
+    expect(JSON.stringify(cfg)).not.toContain(TOKEN);
+    // Rotation: a new file content takes effect at the reload; the old token stops working.
+    const NEW = "rotated-token-abcdefghijklmnop";
+    fs.writeFileSync(secret, NEW);
+    expect((await fetch(base + "/api/reload", { method: "POST", headers: as(TOKEN) })).status).toBe(200);
+    expect((await fetch(base + "/api/config", { headers: as(TOKEN) })).status).toBe(401);
+    expect((await fetch(base + "/api/config", { headers: as(NEW) })).status).toBe(200);
+    // An emptied file is a config error: the reload is refused and the token in effect stays.
+    fs.writeFileSync(secret, "");
+    const bad = await fetch(base + "/api/reload", { method: "POST", headers: as(NEW) });
+    expect(bad.status).toBe(422);
+    const msg = ((await bad.json()) as { messages: string[] }).messages.join("\n");
+    expect(msg).toContain(`${file}:3: admin.token_file: "admin-token" is empty`);
+    expect((await fetch(base + "/api/config", { headers: as(NEW) })).status).toBe(200);
+    // At start: --check names the file and line, and the process exits 2.
+    const chk = await runCli(["--check", "--config", file]);
+    expect(chk.code).toBe(2);
+    expect(chk.stderr).toContain(`${file}:3: admin.token_file: "admin-token" is empty`);
+    fs.rmSync(secret);
+    const missing = await runCli(["--check", "--config", file]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`${file}:3: admin.token_file: "admin-token" cannot be read`);
+  });
+
   test("--check: an admin listener off loopback without a token is an error", async () => {
     const file = configFile(`[admin]\nlisten = "0.0.0.0:9180"\n` + siteToml(8080));
     const r = await runCli(["--check", "--config", file]);
@@ -142,14 +182,24 @@ describe("dashboard in a real browser", () => {
       need(["chromium"]);
       const port = closedPort();
       const admin = closedPort();
-      const s = await startServer(["--config", configFile(`[admin]\nlisten = "127.0.0.1:${admin}"\n` + siteToml(port)), "--workers", "2"]);
+      // Two upstream servers (one drained below) so the Upstreams card has rows.
+      const ups = [0, 1].map(() => Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("app") }));
+      const upNames = ups.map((u) => `127.0.0.1:${u.port}`);
+      const toml =
+        `[admin]\nlisten = "127.0.0.1:${admin}"\n[log]\naccess = "off"\n[upstream.app]\nto = [${upNames.map((n) => `"http://${n}"`).join(", ")}]\n` +
+        `[[site]]\nlisten = ["127.0.0.1:${port}"]\n` +
+        `  [[site.route]]\n  path = "=/fail"\n  respond = { status = 502, body = "bad" }\n` +
+        `  [[site.route]]\n  path = "=/app"\n  proxy = { upstream = "app" }\n` +
+        `  [[site.route]]\n  path = "/"\n  respond = { status = 200, body = "ok" }\n`;
+      const s = await startServer(["--config", configFile(toml), "--workers", "2"]);
       servers.push(s);
+      expect((await fetch(`http://127.0.0.1:${admin}/api/upstreams/app/${upNames[1]}/drain`, { method: "POST" })).status).toBe(200);
       // A small steady load (with some 502s for the error list) for as long as the test runs.
       let loading = true;
       const load = (async () => {
         let i = 0;
         while (loading) {
-          await Promise.all(Array.from({ length: 8 }, (_, k) => fetch(`http://127.0.0.1:${port}/${(i + k) % 10 === 0 ? "fail" : "page"}`).then((r) => r.text())));
+          await Promise.all(Array.from({ length: 8 }, (_, k) => fetch(`http://127.0.0.1:${port}/${(i + k) % 10 === 0 ? "fail" : (i + k) % 4 === 0 ? "app" : "page"}`).then((r) => r.text())));
           i += 8;
         }
       })();
@@ -166,10 +216,10 @@ describe("dashboard in a real browser", () => {
         await cdp.send("Page.navigate", { url: `http://127.0.0.1:${admin}/dashboard` });
         const read = async () =>
           (await cdp.send("Runtime.evaluate", {
-            expression: `JSON.stringify({ ticks: Number(document.body.dataset.ticks || 0), rps: document.getElementById("rps").textContent, p50: document.getElementById("p50").textContent, state: document.getElementById("state").textContent, top: document.getElementById("top").textContent, errors: document.getElementById("errors").textContent })`,
+            expression: `JSON.stringify({ ticks: Number(document.body.dataset.ticks || 0), rps: document.getElementById("rps").textContent, p50: document.getElementById("p50").textContent, state: document.getElementById("state").textContent, top: document.getElementById("top").textContent, errors: document.getElementById("errors").textContent, upstreams: document.getElementById("upstreams").textContent })`,
             returnByValue: true,
           })).result.value as string;
-        let v = { ticks: 0, rps: "–", p50: "–", state: "", top: "", errors: "" };
+        let v = { ticks: 0, rps: "–", p50: "–", state: "", top: "", errors: "", upstreams: "" };
         const seen = new Set<number>();
         const end = Date.now() + 15_000;
         while (Date.now() < end) {
@@ -187,8 +237,11 @@ describe("dashboard in a real browser", () => {
         expect(v.state).toContain("live");
         expect(Number.parseFloat(v.rps)).toBeGreaterThan(0);
         expect(v.p50).toMatch(/µs|ms/);
-        expect(v.top).toContain("0/1");
+        expect(v.top).toContain("0/2");
         expect(v.errors).toContain("502");
+        // Upstream health: one server up, the other drained through the admin API.
+        expect(v.upstreams).toContain(`app${upNames[0]}up`);
+        expect(v.upstreams).toContain(`app${upNames[1]}drained`);
         // Screenshots, light then dark (prefers-color-scheme): into docs/ with
         // UPDATE_SCREENSHOTS=1 (how docs/dashboard*.png were made), else a temp dir, so a test
         // run never dirties the worktree.
@@ -208,6 +261,7 @@ describe("dashboard in a real browser", () => {
         cdp.close();
         loading = false;
         await load;
+        for (const u of ups) u.stop(true);
       }
     },
     40_000,

@@ -71,3 +71,54 @@ describe("[admin] token", () => {
     });
   }
 });
+
+describe("[admin] token_file", () => {
+  const site = { site: [{ listen: ["127.0.0.1:8080"], route: [{ path: "/", respond: { status: 200 } }] }] };
+  const TOKEN = "0123456789abcdef-from-file";
+  const files: Record<string, string> = {
+    "/srv/secrets/token": TOKEN,
+    "/srv/secrets/token-lf": TOKEN + "\n",
+    "/srv/secrets/token-crlf": TOKEN + "\r\n",
+    "/run/secrets/abs": TOKEN + "\n",
+    "/srv/secrets/empty": "",
+    "/srv/secrets/only-newline": "\n",
+    "/srv/secrets/two-newlines": TOKEN + "\n\n",
+    "/srv/secrets/short": "short\n",
+  };
+  const fs: FsCheck = { dir: (abs) => ({ real: abs }), readFile: (abs) => (abs in files ? { text: files[abs]! } : { error: "ENOENT: no such file" }) };
+  const opts = { ...OPTS, fs };
+  const ok: [string, Record<string, unknown>, string, string][] = [
+    ["relative to the config file, no newline", { listen: "0.0.0.0:9180", token_file: "secrets/token" }, TOKEN, "/srv/secrets/token"],
+    ["one trailing LF stripped", { listen: "0.0.0.0:9180", token_file: "secrets/token-lf" }, TOKEN, "/srv/secrets/token-lf"],
+    ["one trailing CRLF stripped", { listen: "0.0.0.0:9180", token_file: "secrets/token-crlf" }, TOKEN, "/srv/secrets/token-crlf"],
+    ["absolute path", { listen: "10.0.0.1:9180", token_file: "/run/secrets/abs" }, TOKEN, "/run/secrets/abs"],
+  ];
+  for (const [name, adminRaw, token, file] of ok) {
+    test(name, () => {
+      const r = validate({ admin: adminRaw, ...site }, opts);
+      expect(r.ok).toBe(true);
+      if (r.ok) expect([r.config.adminToken, r.config.adminTokenFile]).toEqual([token, file]);
+    });
+  }
+  const bad: [string, Record<string, unknown>, string, string][] = [
+    ["unreadable", { listen: "0.0.0.0:9180", token_file: "secrets/missing" }, "admin.token_file", '"secrets/missing" cannot be read (ENOENT: no such file; resolved to /srv/secrets/missing)'],
+    ["empty", { listen: "0.0.0.0:9180", token_file: "secrets/empty" }, "admin.token_file", "is empty"],
+    ["only a newline", { listen: "0.0.0.0:9180", token_file: "secrets/only-newline" }, "admin.token_file", "is empty"],
+    ["a second newline is part of the token: rejected", { listen: "0.0.0.0:9180", token_file: "secrets/two-newlines" }, "admin.token_file", "visible ASCII"],
+    ["too short", { listen: "127.0.0.1:9180", token_file: "secrets/short" }, "admin.token_file", "must hold at least 16"],
+    ["both token and token_file", { listen: "0.0.0.0:9180", token: TOKEN, token_file: "secrets/token" }, "admin.token_file", "either token or token_file"],
+    ["not a string", { listen: "0.0.0.0:9180", token_file: 5 }, "admin.token_file", ""],
+  ];
+  for (const [name, adminRaw, at, fragment] of bad) {
+    test(name, () => {
+      const r = validate({ admin: adminRaw, ...site }, opts);
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        const p = r.problems.find((x) => x.path === at);
+        expect(p?.message).toContain(fragment);
+        // The secret never appears in a message.
+        for (const q of r.problems) expect(q.message).not.toContain(TOKEN);
+      }
+    });
+  }
+});

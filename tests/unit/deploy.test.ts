@@ -23,12 +23,17 @@ function which(cmd: string): string | null {
   return r.exitCode === 0 ? r.stdout.toString().trim() : null;
 }
 
+/** What the mounted Secret holds in the tests (the cluster's is created by the operator). */
+const SECRET_TOKEN = "test-token-from-the-secret-0123";
+/** Files the pod sees: only the admin token, at the Secret's mount. */
+const podFiles = new Map([["/run/secrets/dreamserver/token", SECRET_TOKEN + "\n"]]);
+
 /** The shipped config, validated as the server would (its static root exists only in the image). */
 function shippedConfig() {
   const text = fs.readFileSync(path.join(K8S, "dreamserver.toml"), "utf8");
   const r = loadConfigText(text, path.join(K8S, "dreamserver.toml"), {
     cpus: 2,
-    fs: { dir: (p: string) => ({ real: p }), readFile: () => ({ error: "not used" }) },
+    fs: { dir: (p: string) => ({ real: p }), readFile: (p: string) => (podFiles.has(p) ? { text: podFiles.get(p)! } : { error: "not in the pod" }) },
   });
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
   return r.config;
@@ -85,6 +90,27 @@ describe("Kubernetes manifests", () => {
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
   });
 
+  test("the admin token comes from a mounted Secret: no token in the config, token_file inside the Secret's mount", () => {
+    const config = shippedConfig();
+    const text = fs.readFileSync(path.join(K8S, "dreamserver.toml"), "utf8");
+    expect(text).not.toMatch(/^\s*token\s*=/m);
+    expect(config.adminToken).toBe(SECRET_TOKEN);
+    const file = config.adminTokenFile!;
+    const vol = pod.volumes.find((v: Obj) => v.secret !== undefined);
+    expect(vol.secret).toMatchObject({ secretName: "dreamserver-admin", optional: false });
+    const mount = c.volumeMounts.find((m: Obj) => m.name === vol.name);
+    // A directory mount (no subPath): the kubelet updates the file when the Secret changes.
+    expect(mount.subPath).toBeUndefined();
+    expect(mount.readOnly).toBe(true);
+    const item = vol.secret.items.find((i: Obj) => path.join(mount.mountPath, i.path) === file);
+    expect(item).toBeDefined();
+    // Readable by the non-root user: the group is fsGroup and the mode lets the group read.
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
+    expect(vol.secret.defaultMode).toBe(0o440);
+    // No Secret manifest with a value is shipped.
+    for (const f of fs.readdirSync(K8S)) expect(fs.readFileSync(path.join(K8S, f), "utf8")).not.toMatch(/^kind:\s*Secret/m);
+  });
+
   test("non-root, read-only root, no capabilities", () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
@@ -109,6 +135,8 @@ describe("Kubernetes manifests", () => {
     expect(cm.data["dreamserver.toml"]).toBe(fs.readFileSync(path.join(K8S, "dreamserver.toml"), "utf8"));
     const rendered = docs.find((d) => d.kind === "Deployment")!;
     expect(rendered.spec.template.spec.volumes[0].configMap.name).toBe(cm.metadata.name);
+    // kubectl reads the Secret's file mode as we do.
+    expect(rendered.spec.template.spec.volumes.find((v: Obj) => v.secret)?.secret.defaultMode).toBe(0o440);
   });
 });
 

@@ -19,6 +19,7 @@ const NOT_CODES: ReadonlyMap<string, string> = new Map([
   ["COMPRESSION_ERROR", "RFC 9113 §7 error name carried by HpackError (http2/hpack-error.ts); the engine sends it in GOAWAY"],
   ["MAX_PUSH_ID", "RFC 9114 §7.2.7 frame name in an H3Error message (http3/frames.ts)"],
   ["CANCEL_PUSH", "RFC 9114 §7.2.3 frame name in an H3Error message (http3/frames.ts)"],
+  ["DREAMSERVER_DRAINED", "environment variable name (observe/upstream-control.ts)"],
 ]);
 /** Prefixes of code families that never reach a client or the access log. */
 const NOT_CODE_PREFIXES: ReadonlyMap<string, string> = new Map([["CONFIG_", "config validation errors: reported at load time, never in a response"]]);

@@ -111,6 +111,19 @@ describe("RateLimiter", () => {
     expect(passed).toBe(7);
   });
 
+  test("every 429 (and only a 429) increments the route's rejection counter", () => {
+    let rejected = 0;
+    const rl = new RateLimiter(cfg({ count: 1, periodMs: 60_000, burst: 2 }), TrustedProxies.none, { workers: 1, now: () => 0, rejected: { inc: () => rejected++ } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const e = new FakeExchange({ clientIp: "192.0.2.1" });
+      rl.handle(e, () => e.respond(200, []));
+      statuses.push(e.status);
+    }
+    expect(statuses).toEqual([200, 200, 429, 429, 429, 429]);
+    expect(rejected).toBe(4);
+  });
+
   test("Retry-After rounds up to whole seconds; the policy window is the refill time of a full bucket", () => {
     const rl = new RateLimiter(cfg({ count: 1, periodMs: 60_000, burst: 2 }), TrustedProxies.none, { workers: 1, now: () => 0 });
     const ex = () => new FakeExchange({ clientIp: "192.0.2.1" });

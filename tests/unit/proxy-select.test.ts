@@ -8,10 +8,10 @@ import { describe, expect, test } from "bun:test";
 import { hash32, selectServer, type Candidate } from "../../src/proxy/select.ts";
 import type { UpstreamPolicy } from "../../src/config/config.ts";
 
-function servers(spec: (number | { w: number; backup?: boolean; inflight?: number })[]): Candidate[] {
+function servers(spec: (number | { w: number; backup?: boolean; inflight?: number; drained?: boolean })[]): Candidate[] {
   return spec.map((x, i) => {
     const o = typeof x === "number" ? { w: x } : x;
-    return { weight: o.w, backup: o.backup ?? false, inflight: o.inflight ?? 0, id: hash32(`http://10.0.0.${i + 1}:80`), current: 0 };
+    return { weight: o.w, backup: o.backup ?? false, inflight: o.inflight ?? 0, drained: o.drained ?? false, id: hash32(`http://10.0.0.${i + 1}:80`), current: 0 };
   });
 }
 
@@ -139,5 +139,37 @@ describe("backup servers", () => {
     for (let i = 0; i < 200; i++) expect(selectServer(policy, s, all, `k${i}`, r)).not.toBe(2);
     for (let i = 0; i < 50; i++) expect(selectServer(policy, s, (j) => j === 2, `k${i}`, r)).toBe(2);
     expect(selectServer(policy, s, () => false, "k", r)).toBe(-1);
+  });
+});
+
+describe("drained servers (admin API) are never picked", () => {
+  const POLICIES: UpstreamPolicy[] = ["round_robin", "least_conn", "random_two", "ip_hash", "hash", "cookie", "first"];
+  test.each(POLICIES)("%s: a drained primary gets nothing; the others share its traffic", (policy) => {
+    const s = servers([1, { w: 1, drained: true }, 1]);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) seen.add(selectServer(policy, s, all, `key-${i}`, rng(i)));
+    expect(seen.has(1)).toBe(false);
+    expect(seen.has(-1)).toBe(false);
+    expect(seen.has(0)).toBe(true);
+    if (policy !== "first") expect(seen.has(2)).toBe(true);
+  });
+  test.each(POLICIES)("%s: every primary drained → the backup; everything drained → none (-1)", (policy) => {
+    const s = servers([{ w: 1, drained: true }, { w: 1, drained: true }, { w: 1, backup: true }]);
+    expect(selectServer(policy, s, all, "k", rng(1))).toBe(2);
+    const none = servers([{ w: 1, drained: true }, { w: 1, backup: true, drained: true }]);
+    expect(selectServer(policy, none, all, "k", rng(1))).toBe(-1);
+  });
+  test("hash: draining a server moves only its own keys; enabling it brings them back", () => {
+    const s = servers([1, 1, 1, 1]);
+    const keys = Array.from({ length: 2000 }, (_, i) => `k${i}`);
+    const before = keys.map((k) => selectServer("hash", s, all, k));
+    (s[2] as { drained: boolean }).drained = true;
+    const during = keys.map((k) => selectServer("hash", s, all, k));
+    for (let i = 0; i < keys.length; i++) {
+      if (before[i] !== 2) expect(during[i]).toBe(before[i]!);
+      else expect(during[i]).not.toBe(2);
+    }
+    (s[2] as { drained: boolean }).drained = false;
+    expect(keys.map((k) => selectServer("hash", s, all, k))).toEqual(before);
   });
 });

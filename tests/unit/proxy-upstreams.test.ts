@@ -2,12 +2,14 @@
  * Passive health (src/proxy/passive-health.ts) as a table of events, and the run-time group
  * (src/proxy/upstreams.ts): max_conns, backups, cookie stickiness, active-check verdicts, the
  * NO_HEALTHY_UPSTREAM Retry-After, the per-server state interface, and a registry sync (reload)
- * that keeps the state of servers still configured and retires removed ones.
+ * that keeps the state of servers still configured and retires removed ones; draining through
+ * the registry (admin API) and merging states for GET /api/upstreams.
  */
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_LIMITS, type UpstreamGroupConfig, type PassiveHealthConfig } from "../../src/config/config.ts";
 import { PassiveHealth } from "../../src/proxy/passive-health.ts";
-import { UpstreamGroup, UpstreamRegistry, type PoolOptions } from "../../src/proxy/upstreams.ts";
+import { UpstreamGroup, UpstreamRegistry, type PoolOptions, type UpstreamServerState } from "../../src/proxy/upstreams.ts";
+import { mergeUpstreamStates, upstreamsJson } from "../../src/observe/upstream-states.ts";
 
 const CFG: PassiveHealthConfig = { maxFails: 3, failTimeoutMs: 1000, unhealthyStatus: [] };
 
@@ -212,5 +214,107 @@ describe("host names in to (resolve_interval)", () => {
     const g = new UpstreamGroup(group({}, ["http://app.test:3000"]), "app", POOL, () => new Promise(() => {}));
     expect(g.servers.map((s) => s.label)).toEqual(["app.test:3000"]);
     g.retire();
+  });
+});
+
+describe("drain (admin API) in the registry", () => {
+  const wanted = (cfg: UpstreamGroupConfig, name = "app") => [{ name, cfg, pool: POOL }];
+  test("a drained server is never picked; enable brings it back; unknown names are refused", () => {
+    const reg = new UpstreamRegistry();
+    const g = reg.sync(wanted(group())).values().next().value!;
+    expect(reg.setDrained("app", "127.0.0.1:3002", true)).toBe(true);
+    expect(reg.setDrained("app", "127.0.0.1:9999", true)).toBe(false);
+    expect(reg.setDrained("nope", "127.0.0.1:3002", true)).toBe(false);
+    const picked = new Set(Array.from({ length: 30 }, () => g.pick("", null, null, 0)!.name));
+    expect([...picked].sort()).toEqual(["127.0.0.1:3001", "127.0.0.1:3003"]);
+    expect(reg.states().map((s) => [s.server, s.drained])).toEqual([
+      ["127.0.0.1:3001", false],
+      ["127.0.0.1:3002", true],
+      ["127.0.0.1:3003", false],
+    ]);
+    // A cookie naming the drained server does not pin to it.
+    const cookie = g.servers[1]!.cookieValue;
+    expect(g.pick("", null, cookie, 0)!.name).not.toBe("127.0.0.1:3002");
+    reg.setDrained("app", "127.0.0.1:3002", false);
+    expect(new Set(Array.from({ length: 30 }, () => g.pick("", null, null, 0)!.name)).size).toBe(3);
+    // A supervisor's whole set (a worker it restarted): exactly these, unknown names skipped.
+    reg.setDrained("app", "127.0.0.1:3003", true);
+    reg.replaceDrained([["app", "127.0.0.1:3001"], ["gone", "x:1"]]);
+    expect(reg.states().filter((s) => s.drained).map((s) => s.server)).toEqual(["127.0.0.1:3001"]);
+    expect(reg.drainedList()).toEqual([["app", "127.0.0.1:3001"]]);
+    reg.retireAll();
+  });
+  test("survives a reload that keeps the server; forgotten when a reload removes it (re-added: enabled)", () => {
+    const reg = new UpstreamRegistry();
+    reg.sync(wanted(group()));
+    reg.setDrained("app", "127.0.0.1:3003", true);
+    reg.sync(wanted(group({ retries: 2 })));
+    expect(reg.states().find((s) => s.server === "127.0.0.1:3003")!.drained).toBe(true);
+    expect(reg.drainedList()).toEqual([["app", "127.0.0.1:3003"]]);
+    reg.sync(wanted(group({}, ["http://127.0.0.1:3001"])));
+    expect(reg.drainedList()).toEqual([]);
+    reg.sync(wanted(group()));
+    expect(reg.states().every((s) => !s.drained)).toBe(true);
+    reg.retireAll();
+  });
+  test("a host name's addresses are one server by name: all drained, and new addresses come up drained", async () => {
+    let answer = ["10.0.0.1", "10.0.0.2"];
+    const reg = new UpstreamRegistry(async () => answer);
+    const cfg = group({ resolveIntervalMs: 3_600_000 }, ["http://app.test:3000", "http://127.0.0.1:3009"]);
+    reg.sync(wanted(cfg));
+    const g = reg.all()[0]!;
+    // sync started the first lookup; wait for it (resolveNow returns at once while one runs).
+    for (let i = 0; i < 50 && g.servers.length < 3; i++) await Bun.sleep(1);
+    expect(reg.setDrained("app", "app.test:3000", true)).toBe(true);
+    expect(reg.states().map((s) => [s.server, s.address, s.drained])).toEqual([
+      ["app.test:3000", "10.0.0.1:3000", true],
+      ["app.test:3000", "10.0.0.2:3000", true],
+      ["127.0.0.1:3009", "127.0.0.1:3009", false],
+    ]);
+    answer = ["10.0.0.2", "10.0.0.3"];
+    await g.resolveNow();
+    expect(reg.states().map((s) => [s.address, s.drained])).toEqual([
+      ["10.0.0.2:3000", true],
+      ["10.0.0.3:3000", true],
+      ["127.0.0.1:3009", false],
+    ]);
+    for (let i = 0; i < 10; i++) expect(g.pick("", null, null, 0)!.name).toBe("127.0.0.1:3009");
+    reg.retireAll();
+  });
+});
+
+describe("mergeUpstreamStates (workers, and groups shared by routes)", () => {
+  const st = (over: Partial<UpstreamServerState>): UpstreamServerState => ({
+    group: "app",
+    server: "a:1",
+    address: "a:1",
+    drained: false,
+    maxConns: 0,
+    backup: false,
+    weight: 1,
+    inflight: 0,
+    requests: 0,
+    failures: 0,
+    healthy: true,
+    lastCheck: null,
+    lastCheckOk: null,
+    lastCheckReason: null,
+    latencyMs: null,
+    ...over,
+  });
+  test("counts add up; healthy only if all; drained if any; newest check; requests-weighted latency", () => {
+    const merged = mergeUpstreamStates([
+      [st({ inflight: 1, requests: 10, failures: 1, latencyMs: 10, lastCheck: 100, lastCheckOk: true, lastCheckReason: null }), st({ server: "b:1", address: "b:1" })],
+      [st({ inflight: 2, requests: 30, failures: 2, healthy: false, drained: true, latencyMs: 30, lastCheck: 200, lastCheckOk: false, lastCheckReason: "status 500" })],
+    ]);
+    expect(merged.length).toBe(2);
+    expect(merged[0]).toMatchObject({ inflight: 3, requests: 40, failures: 3, healthy: false, drained: true, lastCheck: 200, lastCheckOk: false, lastCheckReason: "status 500", latencyMs: 25 });
+    expect(merged[1]!.server).toBe("b:1");
+  });
+  test("JSON: groups in first-seen order, snake_case fields, ISO check time", () => {
+    const j = upstreamsJson([st({ lastCheck: 0, lastCheckOk: true }), st({ group: "site0.route1", server: "c:1", address: "c:1", latencyMs: 1.23456 })]);
+    expect(j.groups.map((g) => g.name)).toEqual(["app", "site0.route1"]);
+    expect(j.groups[0]!.servers[0]).toMatchObject({ server: "a:1", in_flight: 0, max_conns: 0, last_check: "1970-01-01T00:00:00.000Z", last_check_ok: true });
+    expect(j.groups[1]!.servers[0]!.latency_ms).toBe(1.235);
   });
 });

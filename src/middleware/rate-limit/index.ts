@@ -33,6 +33,8 @@ export interface RateLimitOptions {
   readonly workers: number;
   /** The clock, in ms (tests pass a fake one). */
   readonly now?: () => number;
+  /** Counts every 429 (dreamserver_rate_limited_total of the route); absent when metrics are off. */
+  readonly rejected?: { inc(): void } | null;
 }
 
 /** A template context whose {remote_ip} is the address trusted proxies report. */
@@ -87,8 +89,10 @@ export class RateLimiter {
     this.policy = `"default";q=${config.burst};w=${refillS}`;
     const parts = config.key.parts;
     this.onlyRemoteIp = parts.length === 1 && "placeholder" in parts[0]! && parts[0].placeholder === "remote_ip";
+    this.rejected = opts.rejected ?? null;
   }
   private readonly now: () => number;
+  private readonly rejected: { inc(): void } | null;
 
   keyOf(ex: Exchange): string {
     const ip = clientAddress(ex, this.trusted);
@@ -103,6 +107,7 @@ export class RateLimiter {
       next(ex);
       return;
     }
+    this.rejected?.inc();
     const retry = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
     ex.sendError(429, "RATE_LIMITED", [
       ["Retry-After", String(retry)],

@@ -26,6 +26,8 @@ import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
 import { ListenerTls } from "./tls/listener-tls.ts";
 import { ACME_CHALLENGE_PREFIX, createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
 import { acmeManager } from "./acme/manager.ts";
+import { processResponseCache, type ResponseCache } from "./cache/response-cache.ts";
+import { cacheResponses } from "./middleware/cache/index.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -80,6 +82,11 @@ export class Runtime {
   private readonly tls = new Map<string, ListenerTls>();
   /** Plain sites with redirect_https: their 308 handler. */
   private readonly httpsRedirects = new Map<SiteConfig, Handler>();
+  /**
+   * The process's response cache (routes with cache = { ... }; docs/caching.md). The same
+   * instance across reloads; the admin API purges through it (CachePurger).
+   */
+  readonly cache: ResponseCache;
 
   /**
    * `upstreams`: the process's group registry. A reload passes the previous runtime's, so that
@@ -90,10 +97,11 @@ export class Runtime {
     readonly upstreams: UpstreamRegistry = new UpstreamRegistry(),
   ) {
     this.syncUpstreams();
+    this.cache = processResponseCache(config.cache);
     for (const site of config.sites) {
       this.sites.set(site, { site, match: compileRoutes(site) });
       for (const route of site.routes) {
-        this.chains.set(route, this.buildChain(route));
+        this.chains.set(route, this.buildChain(route, site));
         const t = route.timeouts;
         this.routeLimits.set(route, { maxBodySize: route.maxBodySize, bodyIdleMs: t.bodyIdleMs, sendIdleMs: t.sendIdleMs, handlerIdleMs: handlerBackstop(t) });
         // Labels are config indexes, never request data: the series count is bounded by the config.
@@ -118,7 +126,7 @@ export class Runtime {
     return this.tls.get(key) ?? null;
   }
 
-  private buildChain(route: RouteConfig): Handler {
+  private buildChain(route: RouteConfig, site: SiteConfig): Handler {
     const a = route.action;
     let terminal: Handler;
     switch (a.kind) {
@@ -151,6 +159,10 @@ export class Runtime {
     if (route.responseHeaders) mw.push(responseHeaders(route.responseHeaders));
     // Access checks before request rules: they judge the request as the client sent it.
     if (access) mw.push(...access.checks);
+    // The cache after the access checks (a hit must pass them too) and before request rules and
+    // strip_prefix (the key and Vary see the request as the client sent it). It stores what
+    // compress produced (Vary: Accept-Encoding), so a hit is not compressed again.
+    if (route.cache && a.kind === "proxy") mw.push(cacheResponses(route.cache, this.cache, route.timeouts.upstreamHeaderMs, `${site.index}.${route.index}`));
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
     // Innermost: header rules see the compressed head (Content-Encoding, weak ETag).

@@ -1,0 +1,18 @@
+/** The response cache middleware of a proxy route (issue 13; docs/caching.md). */
+import type { RouteCacheConfig } from "../../config/config.ts";
+import type { ResponseCache } from "../../cache/response-cache.ts";
+import type { Middleware } from "../decorator.ts";
+import { RouteCache } from "./route-cache.ts";
+
+export { RouteCache } from "./route-cache.ts";
+
+/**
+ * `waitMs`: how long collapsed requests wait for the one upstream request (the route's
+ * upstream first-byte timeout). `routeLabel`: the metrics label of the route.
+ */
+export function cacheResponses(cfg: RouteCacheConfig, cache: ResponseCache, waitMs: number, routeLabel: string): Middleware {
+  return (next) => {
+    const rc = new RouteCache(cfg, cache, next, waitMs, routeLabel);
+    return (ex) => rc.handle(ex);
+  };
+}

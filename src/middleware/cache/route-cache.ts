@@ -94,7 +94,8 @@ export class RouteCache {
         return this.serve(ex, entry, now, { hit: true, ttl, collapsed: collapsed || undefined }, "STALE", "stale");
       }
       if (reqCc.onlyIfCached) return this.onlyIfCached(ex);
-      if (ttl <= 0 && !clientNoCache && !entry.cc.noCache && -ttl <= this.staleWhileRevalidate(entry)) {
+      const swr = this.staleWhileRevalidate(entry);
+      if (ttl <= 0 && !clientNoCache && !entry.cc.noCache && swr > 0 && -ttl <= swr) {
         // RFC 5861 §3: answer stale now, one background request refreshes the entry.
         if (this.cache.fillOf(key) === undefined) this.revalidateInBackground(ex, key, entry, reqCc, now);
         return this.serve(ex, entry, now, { hit: true, ttl, detail: "stale-while-revalidate" }, "STALE", "stale");
@@ -104,7 +105,8 @@ export class RouteCache {
       const fill = this.cache.fillOf(key);
       if (fill !== undefined) return this.wait(ex, fill);
     }
-    const fwd: ForwardReason = entry !== null ? "stale" : obey && reqCc.noCache ? "request" : variants !== undefined ? "vary-miss" : "uri-miss";
+    // RFC 9211 §2.2: "request" = a fresh entry the request's directives did not allow.
+    const fwd: ForwardReason = entry !== null ? (entry.lifetime - currentAge(entry.age, now) > 0 && !entry.cc.noCache ? "request" : "stale") : variants !== undefined ? "vary-miss" : "uri-miss";
     const fill = this.cache.startFill(key);
     this.next(new FillingExchange(ex, this, key, entry, reqCc, fwd, fill, now, collapsed));
   }
@@ -153,7 +155,7 @@ export class RouteCache {
   staleIfErrorAllows(e: CacheEntry): boolean {
     if (e.cc.noCache || e.cc.mustRevalidate) return false;
     const window = e.cc.staleIfError !== null ? e.cc.staleIfError : this.mayServeStale(e) ? this.cfg.staleIfErrorMs / 1000 : -1;
-    if (window < 0) return false;
+    if (window <= 0) return false;
     const ttl = e.lifetime - currentAge(e.age, this.cache.now());
     return -ttl <= window;
   }

@@ -271,19 +271,6 @@ export const ROUTE: TableNode = {
         },
       },
     },
-    cache: {
-      kind: "table",
-      doc: "Shared response cache of a proxy route (RFC 9111; docs/caching.md). Bounds are in [cache].",
-      fields: {
-        enabled: { kind: "bool", default: true, doc: "false keeps the settings but caches nothing." },
-        default_ttl: { kind: "duration", default: 0, min: 0, doc: 'Heuristic freshness for responses with Last-Modified but no max-age/s-maxage/Expires: 10 % of their age, at most this; "0s" = only explicit freshness.' },
-        stale_while_revalidate: { kind: "duration", default: 0, min: 0, doc: "Serve a stale response this long past its lifetime while one background request revalidates it (RFC 5861); the response's own directive wins." },
-        stale_if_error: { kind: "duration", default: 0, min: 0, doc: "Serve a stale response this long past its lifetime when the upstream fails or answers 5xx (RFC 5861); the response's own directive wins." },
-        key: { kind: "template", default: DEFAULT_CACHE_KEY, doc: "Primary cache key (placeholders as in header rules); purge by key or prefix uses these strings." },
-        client_no_cache: { kind: "enum", values: ["revalidate", "ignore"], default: "revalidate", doc: 'A request\'s no-cache, max-age and min-fresh: "revalidate" obeys them (RFC 9111); "ignore" serves fresh entries anyway (nginx without proxy_cache_bypass).' },
-        store_set_cookie: { kind: "bool", default: false, doc: "Store responses with Set-Cookie (every client then gets that cookie); by default they pass uncached." },
-      },
-    },
     errors: {
       kind: "map",
       key: "status",
@@ -297,6 +284,19 @@ export const ROUTE: TableNode = {
       fields: {
         match: { kind: "string", required: true, doc: 'Glob: "/assets/**" or "*.html".' },
         value: { kind: "string", required: true, doc: 'Cache-Control value, e.g. "public, max-age=31536000, immutable".' },
+      },
+    },
+    cache: {
+      kind: "table",
+      doc: "Shared response cache of a proxy route (RFC 9111; docs/caching.md). Bounds are in [cache].",
+      fields: {
+        enabled: { kind: "bool", default: true, doc: "false keeps the settings but caches nothing." },
+        default_ttl: { kind: "duration", default: 0, min: 0, doc: 'Heuristic freshness for responses with Last-Modified but no max-age/s-maxage/Expires: 10 % of their age, at most this; "0s" = only explicit freshness.' },
+        stale_while_revalidate: { kind: "duration", default: 0, min: 0, doc: "Serve a stale response this long past its lifetime while one background request revalidates it (RFC 5861); the response's own directive wins." },
+        stale_if_error: { kind: "duration", default: 0, min: 0, doc: "Serve a stale response this long past its lifetime when the upstream fails or answers 5xx (RFC 5861); the response's own directive wins." },
+        key: { kind: "template", default: DEFAULT_CACHE_KEY, doc: "Primary cache key (placeholders as in header rules); purge by key or prefix uses these strings." },
+        client_no_cache: { kind: "enum", values: ["revalidate", "ignore"], default: "revalidate", doc: 'A request\'s no-cache, max-age and min-fresh: "revalidate" obeys them (RFC 9111); "ignore" serves fresh entries anyway (nginx without proxy_cache_bypass).' },
+        store_set_cookie: { kind: "bool", default: false, doc: "Store responses with Set-Cookie (every client then gets that cookie); by default they pass uncached." },
       },
     },
   },

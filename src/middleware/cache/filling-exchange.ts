@@ -53,6 +53,8 @@ export class FillingExchange extends ExchangeDecorator {
     private readonly fill: Fill,
     private readonly requestTime: number,
     private readonly collapsed: boolean,
+    /** A stale-while-revalidate refresh: no client, nothing counted (the client's STALE hit was). */
+    private readonly background = false,
   ) {
     super(inner);
   }
@@ -136,8 +138,10 @@ export class FillingExchange extends ExchangeDecorator {
     }
     this.chunks = null;
     this.settle();
-    this.inner.log.cache = this.stale !== null ? "EXPIRED" : "MISS";
-    this.rc.count(this.stale !== null ? "expired" : "miss");
+    if (!this.background) {
+      this.inner.log.cache = this.stale !== null ? "EXPIRED" : "MISS";
+      this.rc.count(this.stale !== null ? "expired" : "miss");
+    }
     this.inner.sendError(status, code, headers);
   }
 
@@ -154,7 +158,8 @@ export class FillingExchange extends ExchangeDecorator {
       this.rc.cache.store.insert(merged);
       this.swallow = true;
       this.settle();
-      this.rc.serve(this.inner, merged, now, { fwd: "stale", fwdStatus: 304, collapsed: this.collapsed }, "REVALIDATED", "revalidated");
+      if (!this.background) this.rc.serve(this.inner, merged, now, { fwd: "stale", fwdStatus: 304, collapsed: this.collapsed || undefined }, "REVALIDATED", "revalidated");
+      else this.inner.end();
       return false;
     }
     if (stale !== null && status >= 500 && this.rc.staleIfErrorAllows(stale)) {
@@ -184,9 +189,10 @@ export class FillingExchange extends ExchangeDecorator {
       // contradicts (e.g. now no-store) must not be served again.
       if (stale !== null && reason !== "method") this.rc.cache.store.remove(this.key, stale.secondary);
     }
-    const result = stale !== null ? "EXPIRED" : "MISS";
-    this.inner.log.cache = result;
-    this.rc.count(stale !== null ? "expired" : "miss");
+    if (!this.background) {
+      this.inner.log.cache = stale !== null ? "EXPIRED" : "MISS";
+      this.rc.count(stale !== null ? "expired" : "miss");
+    }
     const out: [string, string][] = [];
     for (const p of pairs) if (asciiLower(p[0]) !== "cache-status") out.push(p);
     out.push(["Cache-Status", formatCacheStatus({ fwd: this.fwd, fwdStatus: status, stored: storing, collapsed: this.collapsed || undefined })]);
@@ -200,6 +206,7 @@ export class FillingExchange extends ExchangeDecorator {
     this.swallow = true;
     this.chunks = null;
     this.settle();
+    if (this.background) return this.inner.end();
     this.rc.serve(this.inner, this.stale!, this.rc.cache.now(), { hit: true, fwdStatus: status, detail: "stale-if-error" }, "STALE", "stale");
   }
 

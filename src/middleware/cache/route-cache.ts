@@ -200,7 +200,7 @@ export class RouteCache {
     // A GET even when the client sent HEAD: the entry needs the body if the response changed.
     const head = deriveHead(ex.head, { method: "GET" });
     const bg = new DetachedExchange(ex, head, () => {});
-    this.next(new FillingExchange(bg, this, key, entry, reqCc, "stale", fill, now, false));
+    this.next(new FillingExchange(bg, this, key, entry, reqCc, "stale", fill, now, false, true));
   }
 }
 

@@ -77,6 +77,11 @@ export class ResponseCache implements CachePurger {
 
 let processCache: ResponseCache | null = null;
 
+/** The process's cache if one was made (metrics read it at scrape time). */
+export function currentProcessCache(): ResponseCache | null {
+  return processCache;
+}
+
 /** The process's cache, created on first use and resized on reload. */
 export function processResponseCache(limits: CacheLimits): ResponseCache {
   if (processCache === null) processCache = new ResponseCache(limits);

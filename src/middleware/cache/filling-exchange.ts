@@ -13,7 +13,6 @@
  */
 import type { Exchange, HeaderPairs, ResponseHeaders } from "../../handler.ts";
 import { HeaderList } from "../../http1/header-list.ts";
-import { asciiLower } from "../../http1/field-syntax.ts";
 import type { RequestHead } from "../../http1/message-head.ts";
 import { headerPairsOf } from "../../http1/serialize.ts";
 import { ExchangeDecorator } from "../decorator.ts";
@@ -193,8 +192,8 @@ export class FillingExchange extends ExchangeDecorator {
       this.inner.log.cache = stale !== null ? "EXPIRED" : "MISS";
       this.rc.count(stale !== null ? "expired" : "miss");
     }
-    const out: [string, string][] = [];
-    for (const p of pairs) if (asciiLower(p[0]) !== "cache-status") out.push(p);
+    // RFC 9211 §2: an upstream cache's Cache-Status stays; ours is added after it.
+    const out: [string, string][] = pairs.slice();
     out.push(["Cache-Status", formatCacheStatus({ fwd: this.fwd, fwdStatus: status, stored: storing, collapsed: this.collapsed || undefined })]);
     this.pairs = out;
     return true;

@@ -13,7 +13,7 @@ import { clientNotModified, notModifiedFields } from "../../cache/build-entry.ts
 import type { CacheEntry } from "../../cache/entry.ts";
 import { formatCacheStatus, type CacheStatus, type ForwardReason } from "../../cache/cache-status.ts";
 import { currentAge } from "../../cache/freshness.ts";
-import type { Fill, ResponseCache } from "../../cache/response-cache.ts";
+import { currentProcessCache, type Fill, type ResponseCache } from "../../cache/response-cache.ts";
 import { secondaryKey } from "../../cache/vary.ts";
 import { deriveHead } from "../derive-head.ts";
 import { templateContext } from "../template-context.ts";
@@ -24,6 +24,13 @@ import { InvalidatingExchange } from "./invalidate.ts";
 export type CacheResult = "hit" | "stale" | "miss" | "expired" | "revalidated" | "bypass";
 const RESULTS: readonly CacheResult[] = ["hit", "stale", "miss", "expired", "revalidated", "bypass"];
 
+const cacheBytes = metrics.gauge("dreamserver_cache_bytes", "Bytes charged to the response cache (bodies, fields, keys), against [cache] memory.").labels();
+const cacheEntries = metrics.gauge("dreamserver_cache_entries", "Responses stored in the response cache (Vary variants counted one by one).").labels();
+metrics.onCollect(() => {
+  const c = currentProcessCache();
+  cacheBytes.set(c?.store.bytes ?? 0);
+  cacheEntries.set(c?.store.entries ?? 0);
+});
 const requestsTotal = metrics.counter("dreamserver_cache_requests_total", "Requests on cached routes by cache result (hit, stale, miss, expired, revalidated, bypass).", ["route", "result"]);
 
 /** Hit heads serialized once per (entry, age): the per-second Age is the only thing that changes. */

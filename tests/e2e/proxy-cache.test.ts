@@ -6,10 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import path from "node:path";
+import zlib from "node:zlib";
 import { makeRoot, rmRoot } from "./core-helpers.ts";
 import { get, type RunningServer, startServer, waitFor } from "./harness.ts";
 
 const BIG = Buffer.alloc(300_000, "abcdefghijklmnopqrstuvwxyz0123456789\n");
+const TEXT = Array.from({ length: 400 }, (_, i) => `line ${i}: cached and compressed\n`).join("");
 
 function countingBackend() {
   const hits = new Map<string, number>();
@@ -28,7 +30,27 @@ function countingBackend() {
           await Bun.sleep(700);
           return new Response(BIG, { headers: { "Cache-Control": "max-age=60", "Content-Type": "application/octet-stream" } });
         case "/short":
-          return new Response(`short ${n}`, { headers: { "Cache-Control": "max-age=1", "Content-Type": "text/plain" } });
+          // max-age=2, not 1: Date has whole seconds, so a 1 s lifetime can be used up on arrival (§4.2.3).
+          return new Response(`short ${n}`, { headers: { "Cache-Control": "max-age=2", "Content-Type": "text/plain" } });
+        case "/etag":
+          if (req.headers.get("if-none-match") === '"v1"') return new Response(null, { status: 304, headers: { ETag: '"v1"', "Cache-Control": "max-age=2", "X-Seen-Inm": "yes" } });
+          return new Response(`etag ${n}`, { headers: { ETag: '"v1"', "Cache-Control": "max-age=2", "Content-Type": "text/plain" } });
+        case "/text":
+          return new Response(TEXT, { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } });
+        case "/dribble":
+          // A slow body the first client abandons half way.
+          return new Response(
+            new ReadableStream({
+              async pull(c) {
+                for (let i = 0; i < 10; i++) {
+                  c.enqueue(new TextEncoder().encode("x".repeat(1000)));
+                  await Bun.sleep(50);
+                }
+                c.close();
+              },
+            }),
+            { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } },
+          );
         case "/nostore":
           return new Response(`nostore ${n}`, { headers: { "Cache-Control": "no-store" } });
       }
@@ -106,6 +128,69 @@ describe("response cache", () => {
   });
 });
 
+describe("response cache with compress, revalidation and an abandoned fill", () => {
+  let b: ReturnType<typeof countingBackend>;
+  let dir: string;
+  let s: RunningServer;
+  beforeAll(async () => {
+    b = countingBackend();
+    const cfg = config(b.server.port!, `{ enabled = true }`);
+    cfg["ds.toml"] += `compress = { codings = ["gzip"] }\n`;
+    dir = makeRoot(cfg);
+    s = await startServer(["--config", path.join(dir, "ds.toml")]);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    b?.server.stop(true);
+    rmRoot(dir);
+  });
+
+  test("a stale entry is revalidated with the stored ETag; the 304 freshens it (RFC 9111 §4.3)", async () => {
+    expect((await get(s.port, "/etag")).body.toString()).toBe("etag 1");
+    await Bun.sleep(2200);
+    const r = await get(s.port, "/etag");
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe("etag 1");
+    expect(r.header("cache-status")).toContain("fwd=stale; fwd-status=304");
+    expect(r.header("x-seen-inm")).toBe("yes");
+    expect((await get(s.port, "/etag")).header("cache-status")).toContain("hit");
+    expect(b.count("/etag")).toBe(2);
+  });
+
+  test("the compressed variant is stored once per Accept-Encoding and not compressed again", async () => {
+    const gz1 = await get(s.port, "/text", { "Accept-Encoding": "gzip" });
+    expect(gz1.header("content-encoding")).toBe("gzip");
+    const gz2 = await get(s.port, "/text", { "Accept-Encoding": "gzip" });
+    expect(gz2.header("cache-status")).toContain("hit");
+    expect(gz2.header("content-encoding")).toBe("gzip");
+    expect(zlib.gunzipSync(gz2.body).toString()).toBe(TEXT);
+    const plain = await get(s.port, "/text");
+    expect(plain.header("content-encoding")).toBeUndefined();
+    expect(plain.header("cache-status")).toContain("fwd=vary-miss");
+    expect(plain.body.toString()).toBe(TEXT);
+    expect(b.count("/text")).toBe(2);
+  });
+
+  test("when the first client leaves mid-body nothing truncated is stored and the waiters still get the full body", async () => {
+    const net = await import("node:net");
+    const leader = net.connect({ port: s.port, host: "127.0.0.1" });
+    await new Promise((r) => leader.once("connect", r));
+    leader.write("GET /dribble HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await new Promise((r) => leader.once("data", r));
+    const waiters = Array.from({ length: 5 }, () => get(s.port, "/dribble"));
+    await Bun.sleep(100);
+    leader.destroy();
+    const rs = await Promise.all(waiters);
+    for (const r of rs) {
+      expect(r.status).toBe(200);
+      expect(r.body.length).toBe(10_000);
+    }
+    const again = await get(s.port, "/dribble");
+    expect(again.body.length).toBe(10_000);
+    expect(again.header("cache-status")).toContain("hit");
+  });
+});
+
 describe("stale-if-error with the backend killed", () => {
   test("within the window the stale page is served; past it 502", async () => {
     const b = countingBackend();
@@ -115,13 +200,14 @@ describe("stale-if-error with the backend killed", () => {
       const first = await get(s.port, "/short");
       expect(first.body.toString()).toBe("short 1");
       b.server.stop(true);
-      // max-age=1: stale after ~1 s, served for 2 s more.
-      await Bun.sleep(1300);
+      // max-age=2: stale after 1–2 s (Date has whole seconds), served for 2 s more.
+      await Bun.sleep(2100);
       const stale = await get(s.port, "/short");
       expect(stale.status).toBe(200);
       expect(stale.body.toString()).toBe("short 1");
       expect(stale.header("cache-status")).toContain("detail=stale-if-error");
-      await Bun.sleep(2500);
+      // Past 2 s + 2 s whatever the sub-second part of Date was.
+      await Bun.sleep(3200);
       const gone = await get(s.port, "/short");
       expect(gone.status).toBe(502);
     } finally {

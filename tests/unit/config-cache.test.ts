@@ -1,6 +1,8 @@
 /** [cache] and route cache = { ... } (issue 13): defaults, typed values, and FILE-path messages for mistakes. */
 import { describe, expect, test } from "bun:test";
 import { validate, type FsCheck } from "../../src/config/validate.ts";
+import { loadConfigText } from "../../src/config/load.ts";
+import { printConfig } from "../../src/config/print.ts";
 
 const fakeFs: FsCheck = { dir: (abs) => ({ real: abs }), readFile: () => ({ error: "no such file" }) };
 const OPTS = { baseDir: "/srv", fs: fakeFs, cpus: 1, source: "/srv/ds.toml" };
@@ -56,4 +58,20 @@ describe("cache config", () => {
       expect(p?.message ?? JSON.stringify(r.problems)).toContain(msg);
     });
   }
+});
+
+describe("--print-config with a cache", () => {
+  test("the printed config loads back to the same cache settings", () => {
+    const text = `[cache]\nmemory = "32m"\nmax_object = "2m"\n[log]\naccess = "off"\n[[site]]\nlisten = ["127.0.0.1:8080"]\n[[site.route]]\npath = "/"\nproxy = { to = ["http://127.0.0.1:9000"] }\ncache = { stale_if_error = "5m", key = "{host}{path}", client_no_cache = "ignore" }\n`;
+    const first = loadConfigText(text, "/tmp/c.toml", { cpus: 1 });
+    if (!first.ok) throw new Error(JSON.stringify(first.problems));
+    const printed = printConfig(first.config);
+    expect(printed).toContain('stale_if_error = "5m"');
+    const again = loadConfigText(printed, "/tmp/p.toml", { cpus: 1 });
+    if (!again.ok) throw new Error(JSON.stringify(again.problems));
+    expect(again.config.cache).toEqual(first.config.cache);
+    const a = again.config.sites[0]!.routes[0]!.cache!;
+    const b = first.config.sites[0]!.routes[0]!.cache!;
+    expect({ ...a, key: a.key.source }).toEqual({ ...b, key: b.key.source });
+  });
 });

@@ -162,7 +162,13 @@ export class Runtime {
     // The cache after the access checks (a hit must pass them too) and before request rules and
     // strip_prefix (the key and Vary see the request as the client sent it). It stores what
     // compress produced (Vary: Accept-Encoding), so a hit is not compressed again.
-    if (route.cache && a.kind === "proxy") mw.push(cacheResponses(route.cache, this.cache, route.timeouts.upstreamHeaderMs, `${site.index}.${route.index}`));
+    if (route.cache && a.kind === "proxy") {
+      // The namespace names the route and where it sends requests, so a reload that reorders
+      // routes does not hand one backend's entries to another.
+      const g = a.proxy.group;
+      const ns = `${site.index}.${route.index}@${g.name ?? g.servers.map((s) => s.url.href).join(",")}`;
+      mw.push(cacheResponses(route.cache, this.cache, route.timeouts.upstreamHeaderMs, `${site.index}.${route.index}`, ns));
+    }
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
     // Innermost: header rules see the compressed head (Content-Encoding, weak ETag).

@@ -13,6 +13,18 @@ export const MAX_VARIANTS = 16;
 
 export type PurgeSelector = { all: true } | { key: string } | { prefix: string };
 
+/**
+ * Stored keys are "NAMESPACE\u0001KEY": the namespace keeps two routes (or an http and an https
+ * site) that render the same key apart; purges match the KEY part, as the operator writes it.
+ */
+export const NAMESPACE_END = "\u0001";
+
+/** The operator's key of a stored key (without the route namespace). */
+export function userKey(stored: string): string {
+  const i = stored.indexOf(NAMESPACE_END);
+  return i < 0 ? stored : stored.slice(i + 1);
+}
+
 /** What the admin API (POST /api/cache/purge) calls; implemented by ResponseCache. */
 export interface CachePurger {
   purge(sel: PurgeSelector): number;
@@ -93,10 +105,14 @@ export class CacheStore implements CachePurger {
       this.entries = 0;
       return n;
     }
-    if ("key" in sel) return this.deleteKey(sel.key);
     let n = 0;
-    // Deleting the current key while iterating a Map is safe (insertion-order iteration skips it).
-    for (const k of this.slots.keys()) if (k.startsWith(sel.prefix)) n += this.deleteKey(k);
+    // One scan over the keys (every route namespace); deleting the current key while iterating
+    // a Map is safe.
+    if ("key" in sel) {
+      for (const k of this.slots.keys()) if (userKey(k) === sel.key) n += this.deleteKey(k);
+      return n;
+    }
+    for (const k of this.slots.keys()) if (userKey(k).startsWith(sel.prefix)) n += this.deleteKey(k);
     return n;
   }
 

@@ -418,3 +418,27 @@ describe("request collapsing (unit)", () => {
     expect(pending.length).toBe(2);
   });
 });
+
+describe("route namespaces and purge", () => {
+  test("two routes that render the same key keep separate entries; purge by key reaches both", () => {
+    const cache = new ResponseCache({ memory: 1 << 20, maxObject: 1 << 16 }, () => T0);
+    const cfg: RouteCacheConfig = { defaultTtlMs: 0, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, key: tpl("{host}{uri}"), clientNoCache: "revalidate", storeSetCookie: false };
+    const origin = (body: string) => (ex: Exchange) => ex.respond(200, [["Cache-Control", "max-age=60"]], body);
+    const a = cacheResponses(cfg, cache, 1000, "0.0", "0.0@a")(origin("from a"));
+    const b = cacheResponses(cfg, cache, 1000, "0.1", "0.1@b")(origin("from b"));
+    const ask = (h: (ex: Exchange) => void) => {
+      const ex = new FakeExchange({ target: "/same" });
+      h(ex);
+      return ex;
+    };
+    expect(ask(a).text).toBe("from a");
+    expect(ask(b).text).toBe("from b");
+    expect(ask(a).header("cache-status")).toContain("hit");
+    expect(ask(a).text).toBe("from a");
+    expect(ask(b).text).toBe("from b");
+    expect(cache.purge({ key: "example.com/same" })).toBe(2);
+    expect(ask(a).header("cache-status")).toContain("uri-miss");
+    expect(cache.purge({ prefix: "example.com/" })).toBe(1);
+    expect(cache.purge({ all: true })).toBe(0);
+  });
+});

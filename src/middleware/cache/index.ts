@@ -7,12 +7,13 @@ import { RouteCache } from "./route-cache.ts";
 export { RouteCache } from "./route-cache.ts";
 
 /**
+ * `namespace`: what keeps this route's entries apart from other routes' with equal keys.
  * `waitMs`: how long collapsed requests wait for the one upstream request (the route's
  * upstream first-byte timeout). `routeLabel`: the metrics label of the route.
  */
-export function cacheResponses(cfg: RouteCacheConfig, cache: ResponseCache, waitMs: number, routeLabel: string): Middleware {
+export function cacheResponses(cfg: RouteCacheConfig, cache: ResponseCache, waitMs: number, routeLabel: string, namespace = routeLabel): Middleware {
   return (next) => {
-    const rc = new RouteCache(cfg, cache, next, waitMs, routeLabel);
+    const rc = new RouteCache(cfg, cache, next, waitMs, routeLabel, namespace);
     return (ex) => rc.handle(ex);
   };
 }

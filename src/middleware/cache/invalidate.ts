@@ -37,12 +37,12 @@ export class InvalidatingExchange extends ExchangeDecorator {
     if (status < 200 || status >= 400) return;
     const store = this.rc.cache.store;
     const ctx = templateContext(this.inner);
-    store.remove(renderTemplate(this.rc.cfg.key, ctx));
+    store.remove(this.rc.ns + renderTemplate(this.rc.cfg.key, ctx));
     for (const [name, value] of headerPairsOf(headers)) {
       const l = asciiLower(name);
       if (l !== "location" && l !== "content-location") continue;
       const target = sameHostTarget(value, ctx);
-      if (target !== null) store.remove(renderTemplate(this.rc.cfg.key, withTarget(ctx, target.path, target.query)));
+      if (target !== null) store.remove(this.rc.ns + renderTemplate(this.rc.cfg.key, withTarget(ctx, target.path, target.query)));
     }
   }
 }

@@ -15,6 +15,7 @@ import { formatCacheStatus, type CacheStatus, type ForwardReason } from "../../c
 import { currentAge } from "../../cache/freshness.ts";
 import { currentProcessCache, type Fill, type ResponseCache } from "../../cache/response-cache.ts";
 import { secondaryKey } from "../../cache/vary.ts";
+import { NAMESPACE_END } from "../../cache/store.ts";
 import { deriveHead } from "../derive-head.ts";
 import { templateContext } from "../template-context.ts";
 import { DetachedExchange } from "./detached-exchange.ts";
@@ -45,6 +46,8 @@ const BYPASS_FIELDS = ["range", "if-match", "if-unmodified-since", "if-range"] a
 export class RouteCache {
   private readonly counters: Record<CacheResult, CounterChild>;
   private readonly memo = new WeakMap<CacheEntry, HitMemo>();
+  /** Prefix of this route's stored keys. */
+  readonly ns: string;
 
   constructor(
     readonly cfg: RouteCacheConfig,
@@ -53,7 +56,10 @@ export class RouteCache {
     /** Collapsed waiters wait at most this long (the route's upstream first-byte timeout). */
     private readonly waitMs: number,
     routeLabel: string,
+    /** Keeps this route's entries apart from other routes' (src/cache/store.ts NAMESPACE_END). */
+    namespace: string,
   ) {
+    this.ns = namespace + NAMESPACE_END;
     this.counters = {} as Record<CacheResult, CounterChild>;
     for (const r of RESULTS) this.counters[r] = requestsTotal.labels(routeLabel, r);
   }
@@ -119,7 +125,7 @@ export class RouteCache {
   }
 
   keyOf(ex: Exchange): string {
-    return renderTemplate(this.cfg.key, templateContext(ex));
+    return this.ns + renderTemplate(this.cfg.key, templateContext(ex));
   }
 
   /** Answer from a stored entry: 304 when the client's validators match, else the stored response with Age. */

@@ -208,7 +208,7 @@ describe("store: byte-bounded LRU", () => {
     const grown = process.memoryUsage().heapUsed - heap0;
     // The charged bytes are an honest estimate: the heap holds at most a small multiple of them.
     expect(grown).toBeLessThan(4 * limit);
-  });
+  }, 30_000); // 100,000 inserts and two full GCs: slow on a loaded machine
 });
 
 test("Cache-Status (RFC 9211)", () => {

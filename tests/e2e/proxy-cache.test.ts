@@ -51,6 +51,8 @@ function countingBackend() {
             }),
             { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } },
           );
+        case "/swr":
+          return new Response(`swr ${n}`, { headers: { "Cache-Control": "max-age=2, stale-while-revalidate=30", "Content-Type": "text/plain" } });
         case "/nostore":
           return new Response(`nostore ${n}`, { headers: { "Cache-Control": "no-store" } });
       }
@@ -155,6 +157,24 @@ describe("response cache with compress, revalidation and an abandoned fill", () 
     expect(r.header("x-seen-inm")).toBe("yes");
     expect((await get(s.port, "/etag")).header("cache-status")).toContain("hit");
     expect(b.count("/etag")).toBe(2);
+  });
+
+  test("stale-while-revalidate: the stale page at once, one background request through the proxy refreshes it (RFC 5861 §3)", async () => {
+    expect((await get(s.port, "/swr")).body.toString()).toBe("swr 1");
+    await Bun.sleep(2200);
+    const stale = await get(s.port, "/swr");
+    expect(stale.body.toString()).toBe("swr 1");
+    expect(stale.header("cache-status")).toContain("detail=stale-while-revalidate");
+    await waitFor(() => b.count("/swr") === 2);
+    // The background response may still be completing when the backend counted it.
+    let fresh = await get(s.port, "/swr");
+    for (let i = 0; i < 40 && fresh.body.toString() !== "swr 2"; i++) {
+      await Bun.sleep(25);
+      fresh = await get(s.port, "/swr");
+    }
+    expect(fresh.body.toString()).toBe("swr 2");
+    expect(fresh.header("cache-status")).toContain("hit");
+    expect(b.count("/swr")).toBe(2);
   });
 
   test("the compressed variant is stored once per Accept-Encoding and not compressed again", async () => {

@@ -167,7 +167,9 @@ export class Runtime {
       // routes does not hand one backend's entries to another.
       const g = a.proxy.group;
       const ns = `${site.index}.${route.index}@${g.name ?? g.servers.map((s) => s.url.href).join(",")}`;
-      mw.push(cacheResponses(route.cache, this.cache, route.timeouts.upstreamHeaderMs, `${site.index}.${route.index}`, ns));
+      // Behind basic_auth or forward_auth a response may be per user: §3.5 applies to every request.
+      const authenticated = route.access !== undefined && (route.access.basicAuth !== null || route.access.forwardAuth !== null);
+      mw.push(cacheResponses(route.cache, this.cache, route.timeouts.upstreamHeaderMs, `${site.index}.${route.index}`, ns, authenticated));
     }
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));

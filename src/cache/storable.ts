@@ -25,6 +25,11 @@ export interface StorableInput {
   readonly allowSetCookie: boolean;
   /** The route's default_ttl (heuristic freshness ceiling); 0 = no heuristics. */
   readonly heuristicCapMs: number;
+  /**
+   * The request was authenticated on its way here (basic_auth, forward_auth), so it counts as
+   * carrying Authorization even when the check removed the field or used a cookie (§3.5).
+   */
+  readonly authenticated?: boolean;
 }
 
 export function notStorableReason(x: StorableInput): string | null {
@@ -39,7 +44,7 @@ export function notStorableReason(x: StorableInput): string | null {
   // allows a shared cache to store a modified response" — we never store private ones.
   if (rc.private) return "private";
   // §3.5: a request with Authorization only with public, s-maxage or must-revalidate.
-  if (x.requestHeaders.has("authorization") && !rc.public && rc.sMaxAge === null && !rc.mustRevalidate) return "authorization";
+  if ((x.authenticated || x.requestHeaders.has("authorization")) && !rc.public && rc.sMaxAge === null && !rc.mustRevalidate) return "authorization";
   // A cookie set for one client must not be replayed to others (nginx does the same by default).
   if (!x.allowSetCookie && x.responseHeaders.has("set-cookie")) return "set-cookie";
   // §4.1: Vary: * always fails to match; storing it would only waste memory.

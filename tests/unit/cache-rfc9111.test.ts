@@ -442,3 +442,17 @@ describe("route namespaces and purge", () => {
     expect(cache.purge({ all: true })).toBe(0);
   });
 });
+
+describe("§3.5 on authenticating routes", () => {
+  test("behind basic_auth/forward_auth a response is stored only with public, s-maxage or must-revalidate", () => {
+    const cache = new ResponseCache({ memory: 1 << 20, maxObject: 1 << 16 }, () => T0);
+    const cfg: RouteCacheConfig = { defaultTtlMs: 0, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, key: tpl("{host}{uri}"), clientNoCache: "revalidate", storeSetCookie: false };
+    let n = 0;
+    const h = cacheResponses(cfg, cache, 1000, "t", "t", true)((ex) => {
+      n++;
+      ex.respond(200, [["Cache-Control", ex.head.path === "/pub" ? "public, max-age=60" : "max-age=60"]], "x");
+    });
+    for (const p of ["/me", "/me", "/pub", "/pub"]) h(new FakeExchange({ target: p }));
+    expect(n).toBe(3);
+  });
+});

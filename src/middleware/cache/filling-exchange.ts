@@ -16,7 +16,7 @@ import { HeaderList } from "../../http1/header-list.ts";
 import type { RequestHead } from "../../http1/message-head.ts";
 import { headerPairsOf } from "../../http1/serialize.ts";
 import { ExchangeDecorator } from "../decorator.ts";
-import { deriveHead } from "../derive-head.ts";
+import { deriveHead, originalHead } from "../derive-head.ts";
 import { parseCacheControl, type CacheDirectives } from "../../cache/cache-control.ts";
 import { buildEntry, headerListOf, mergeNotModified } from "../../cache/build-entry.ts";
 import type { CacheEntry } from "../../cache/entry.ts";
@@ -175,6 +175,7 @@ export class FillingExchange extends ExchangeDecorator {
       responseCc: parseCacheControl(list.getAll("cache-control")),
       allowSetCookie: this.rc.cfg.storeSetCookie,
       heuristicCapMs: this.rc.cfg.defaultTtlMs,
+      authenticated: this.rc.authenticated || originalHead(this.inner.head).headers.has("authorization"),
     });
     const storing = reason === null && (length === null || this.rc.cache.store.fits(length));
     if (storing) {

@@ -58,6 +58,8 @@ export class RouteCache {
     routeLabel: string,
     /** Keeps this route's entries apart from other routes' (src/cache/store.ts NAMESPACE_END). */
     namespace: string,
+    /** The route authenticates requests (basic_auth, forward_auth): responses are stored only when §3.5 allows. */
+    readonly authenticated = false,
   ) {
     this.ns = namespace + NAMESPACE_END;
     this.counters = {} as Record<CacheResult, CounterChild>;

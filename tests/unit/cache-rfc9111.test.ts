@@ -313,7 +313,7 @@ const CASES: Case[] = [
   {
     name: "§4.4 a non-error response to POST invalidates the target URI",
     origin: (r) => (r.method === "POST" ? { status: 201, body: "made" } : { headers: [["Cache-Control", "max-age=60"]], body: `v${r.n}` }),
-    steps: [{ status: 200, hits: 1 }, { method: "POST", status: 201, hits: 2 }, { status: 200, body: "v3", hits: 3 }],
+    steps: [{ status: 200, hits: 1 }, { method: "POST", status: 201, hits: 2, cacheStatus: /^DreamServer; fwd=method; fwd-status=201$/ }, { status: 200, body: "v3", hits: 3 }],
   },
   {
     name: "§4.4 an error response to DELETE invalidates nothing",
@@ -347,7 +347,7 @@ const CASES: Case[] = [
   {
     name: "Range requests bypass the cache (no 206 combining)",
     origin: versioned("max-age=60"),
-    steps: [{ status: 200, hits: 1 }, { headers: [["Range", "bytes=0-0"]], status: 200, body: "v2", hits: 2 }, { status: 200, body: "v1", hits: 2 }],
+    steps: [{ status: 200, hits: 1 }, { headers: [["Range", "bytes=0-0"]], status: 200, body: "v2", hits: 2, cacheStatus: /^DreamServer; fwd=bypass; fwd-status=200$/ }, { status: 200, body: "v1", hits: 2 }],
   },
 ];
 

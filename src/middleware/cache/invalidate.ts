@@ -10,26 +10,29 @@ import type { Exchange, ResponseHeaders } from "../../handler.ts";
 import { asciiLower } from "../../http1/field-syntax.ts";
 import { headerPairsOf } from "../../http1/serialize.ts";
 import { normalizeHost } from "../../router/host.ts";
-import { ExchangeDecorator } from "../decorator.ts";
+import { CacheStatusExchange } from "./status-exchange.ts";
+import { formatCacheStatus } from "../../cache/cache-status.ts";
 import { templateContext } from "../template-context.ts";
 import type { RouteCache } from "./route-cache.ts";
 
-export class InvalidatingExchange extends ExchangeDecorator {
+const METHOD_STATUS = formatCacheStatus({ fwd: "method" });
+
+export class InvalidatingExchange extends CacheStatusExchange {
   constructor(
     inner: Exchange,
     private readonly rc: RouteCache,
   ) {
-    super(inner);
+    super(inner, METHOD_STATUS);
   }
 
   override respond(status: number, headers: ResponseHeaders, body?: Uint8Array | string | null): void {
     this.invalidate(status, headers);
-    this.inner.respond(status, headers, body);
+    super.respond(status, headers, body);
   }
 
   override startResponse(status: number, headers: ResponseHeaders, length: number | null): void {
     this.invalidate(status, headers);
-    this.inner.startResponse(status, headers, length);
+    super.startResponse(status, headers, length);
   }
 
   private invalidate(status: number, headers: ResponseHeaders): void {

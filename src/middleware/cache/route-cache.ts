@@ -21,6 +21,7 @@ import { templateContext } from "../template-context.ts";
 import { DetachedExchange } from "./detached-exchange.ts";
 import { FillingExchange } from "./filling-exchange.ts";
 import { InvalidatingExchange } from "./invalidate.ts";
+import { CacheStatusExchange } from "./status-exchange.ts";
 
 export type CacheResult = "hit" | "stale" | "miss" | "expired" | "revalidated" | "bypass";
 const RESULTS: readonly CacheResult[] = ["hit", "stale", "miss", "expired", "revalidated", "bypass"];
@@ -178,7 +179,7 @@ export class RouteCache {
   private bypass(ex: Exchange): void {
     ex.log.cache = "BYPASS";
     this.count("bypass");
-    this.next(ex);
+    this.next(new CacheStatusExchange(ex, BYPASS_STATUS));
   }
 
   /** §5.2.1.7: nothing usable stored → 504. */
@@ -219,4 +220,5 @@ export class RouteCache {
   }
 }
 
+const BYPASS_STATUS = formatCacheStatus({ fwd: "bypass" });
 const NO_DIRECTIVES: CacheDirectives = Object.freeze(emptyDirectives()) as CacheDirectives;

@@ -131,6 +131,7 @@ const E = {
   UPSTREAM_CONNECT: [502, false, "error", "Could not connect to the upstream."],
   UPSTREAM_CONNECT_TIMEOUT: [504, false, "error", "Upstream connect timed out (logged as UPSTREAM_TIMEOUT)."],
   UPSTREAM_TIMEOUT: [504, false, "error", "Upstream connect or first response byte timed out."],
+  CACHE_ONLY_IF_CACHED: [504, false, "error", "The request said Cache-Control: only-if-cached and the response cache holds nothing usable (RFC 9111 §5.2.1.7)."],
   UPSTREAM_SEND_TIMEOUT: [504, false, "error", "The upstream took no request bytes for the send timeout."],
   UPSTREAM_BODY_TIMEOUT: [504, true, "error", "The upstream paused its response body too long: the response is cut."],
   COMPRESS_ERROR: [null, true, "error", "Compressing a proxied response failed mid-stream: the response is cut."],

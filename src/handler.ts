@@ -52,6 +52,10 @@ export interface ExchangeLogFields {
   upstreamStatus?: number;
   upstreamConnectMs?: number;
   upstreamTtfbMs?: number;
+  /** The response cache's result for this request (HIT, MISS, STALE, REVALIDATED, EXPIRED, BYPASS; src/cache/cache-status.ts). */
+  cache?: string;
+  /** The upstream response's Date field, kept for the cache's age arithmetic (the engine sends its own Date). */
+  upstreamDate?: string;
   /** W3C trace state of this request (src/observe/tracer.ts); the proxy forwards a child of it. */
   trace?: RequestTrace;
 }

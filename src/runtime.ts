@@ -26,6 +26,8 @@ import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
 import { ListenerTls } from "./tls/listener-tls.ts";
 import { ACME_CHALLENGE_PREFIX, createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
 import { acmeManager } from "./acme/manager.ts";
+import { processResponseCache, type ResponseCache } from "./cache/response-cache.ts";
+import { cacheResponses } from "./middleware/cache/index.ts";
 
 /** Per-request route settings the engine applies before the chain runs. */
 export interface RouteLimits {
@@ -80,6 +82,13 @@ export class Runtime {
   private readonly tls = new Map<string, ListenerTls>();
   /** Plain sites with redirect_https: their 308 handler. */
   private readonly httpsRedirects = new Map<SiteConfig, Handler>();
+  /**
+   * The process's response cache (routes with cache = { ... }; docs/caching.md). The same
+   * instance across reloads; the admin API purges through it (CachePurger).
+   */
+  readonly cache: ResponseCache;
+  /** Whether some route of this config caches (else the admin API says "no cache configured"). */
+  readonly cacheInUse: boolean;
 
   /**
    * `upstreams`: the process's group registry. A reload passes the previous runtime's, so that
@@ -90,6 +99,8 @@ export class Runtime {
     readonly upstreams: UpstreamRegistry = new UpstreamRegistry(),
   ) {
     this.syncUpstreams();
+    this.cache = processResponseCache(config.cache);
+    this.cacheInUse = config.sites.some((site) => site.routes.some((route) => route.cache !== undefined && route.action.kind === "proxy"));
     for (const site of config.sites) {
       this.sites.set(site, { site, match: compileRoutes(site) });
       for (const route of site.routes) {
@@ -151,6 +162,18 @@ export class Runtime {
     if (route.responseHeaders) mw.push(responseHeaders(route.responseHeaders));
     // Access checks before request rules: they judge the request as the client sent it.
     if (access) mw.push(...access.checks);
+    // The cache after the access checks (a hit must pass them too) and before request rules and
+    // strip_prefix (the key and Vary see the request as the client sent it). It stores what
+    // compress produced (Vary: Accept-Encoding), so a hit is not compressed again.
+    if (route.cache && a.kind === "proxy") {
+      // The namespace names the route and where it sends requests, so a reload that reorders
+      // routes does not hand one backend's entries to another.
+      const g = a.proxy.group;
+      const ns = `${site.index}.${route.index}@${g.name ?? g.servers.map((s) => s.url.href).join(",")}`;
+      // Behind basic_auth or forward_auth a response may be per user: §3.5 applies to every request.
+      const authenticated = route.access !== undefined && (route.access.basicAuth !== null || route.access.forwardAuth !== null);
+      mw.push(cacheResponses(route.cache, this.cache, route.timeouts.upstreamHeaderMs, `${site.index}.${route.index}`, ns, authenticated));
+    }
     if (route.requestHeaders) mw.push(requestHeaders(route.requestHeaders));
     if (route.stripPrefix !== null) mw.push(stripPrefix(route.stripPrefix));
     // Innermost: header rules see the compressed head (Content-Encoding, weak ETag).

@@ -298,7 +298,36 @@ export interface RouteConfig {
   readonly access?: AccessConfig;
   /** `compress` on a proxy route: compress proxied responses (src/middleware/compress/). Static routes keep theirs in StaticConfig. */
   readonly compress?: CompressConfig;
+  /** `cache = { ... }` on a proxy route (issue 13, docs/caching.md); absent or enabled = false: not cached. */
+  readonly cache?: RouteCacheConfig;
 }
+
+/** A proxy route's shared response cache (RFC 9111; src/middleware/cache/). */
+export interface RouteCacheConfig {
+  /** Heuristic freshness ceiling for responses with Last-Modified and no explicit lifetime; 0 = explicit freshness only. */
+  readonly defaultTtlMs: number;
+  /** Serve stale this long while revalidating in the background (RFC 5861 §3), unless the response says otherwise. */
+  readonly staleWhileRevalidateMs: number;
+  /** Serve stale this long when the upstream fails (RFC 5861 §4), unless the response says otherwise. */
+  readonly staleIfErrorMs: number;
+  /** The primary cache key. */
+  readonly key: Template;
+  /** What a client's no-cache / max-age / min-fresh does: "revalidate" (RFC 9111) or "ignore" (nginx without proxy_cache_bypass). */
+  readonly clientNoCache: "revalidate" | "ignore";
+  /** Store responses that carry Set-Cookie (and replay the cookie to every client). */
+  readonly storeSetCookie: boolean;
+}
+
+/** The [cache] table: bounds of the per-process response cache. */
+export interface CacheLimits {
+  /** Bytes of all stored responses (bodies, fields, keys). */
+  readonly memory: number;
+  /** Larger responses stream through uncached. */
+  readonly maxObject: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { memory: 256 * 1024 * 1024, maxObject: 8 * 1024 * 1024 };
+export const DEFAULT_CACHE_KEY = "{host}{uri}";
 
 export interface SiteConfig {
   /** Position in the config's site list (0-based). */
@@ -384,6 +413,8 @@ export interface Config {
   readonly adminTokenFile: string | null;
   /** ACME settings; absent when no site has tls = "auto" and there is no [acme] table. */
   readonly acme?: AcmeConfig;
+  /** [cache]: bounds of the response cache (each worker process has its own). */
+  readonly cache: CacheLimits;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -486,6 +517,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     otlpEndpoint: null,
     adminToken: null,
     adminTokenFile: null,
+    cache: DEFAULT_CACHE_LIMITS,
     ...overrides,
   };
 }

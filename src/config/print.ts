@@ -45,6 +45,18 @@ function routeToRaw(r: RouteConfig, c: Config): Raw {
       proxy.underscores_in_headers = p.underscoresInHeaders;
       out.proxy = proxy;
       if (r.compress) out.compress = { codings: [...r.compress.codings], min_size: formatSize(r.compress.minSize), types: [...r.compress.types] };
+      if (r.cache) {
+        const k = r.cache;
+        out.cache = {
+          enabled: true,
+          default_ttl: formatDuration(k.defaultTtlMs),
+          stale_while_revalidate: formatDuration(k.staleWhileRevalidateMs),
+          stale_if_error: formatDuration(k.staleIfErrorMs),
+          key: k.key.source,
+          client_no_cache: k.clientNoCache,
+          store_set_cookie: k.storeSetCookie,
+        };
+      }
       break;
     }
     case "static": {
@@ -138,6 +150,7 @@ export function configToRaw(c: Config): Raw {
     tracing: { sample: c.tracingSample, otlp_endpoint: c.otlpEndpoint?.href ?? "" },
     limits: Object.fromEntries(LIMIT_KEYS.map(([k, f]) => [k, INT_LIMITS.has(f) ? c.limits[f] : formatSize(c.limits[f])])),
     timeouts: Object.fromEntries(TIMEOUT_KEYS.map(([k, f]) => [k, formatDuration(c.timeouts[f])])),
+    cache: { memory: formatSize(c.cache.memory), max_object: formatSize(c.cache.maxObject) },
     ...(c.acme ? { acme: { directory: c.acme.directory, email: c.acme.email, ...(c.acme.caFile ? { ca: c.acme.caFile } : {}), storage: c.acme.storage } } : {}),
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),

@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_CACHE_KEY, DEFAULT_CACHE_LIMITS, DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -286,6 +286,19 @@ export const ROUTE: TableNode = {
         value: { kind: "string", required: true, doc: 'Cache-Control value, e.g. "public, max-age=31536000, immutable".' },
       },
     },
+    cache: {
+      kind: "table",
+      doc: "Shared response cache of a proxy route (RFC 9111; docs/caching.md). Bounds are in [cache].",
+      fields: {
+        enabled: { kind: "bool", default: true, doc: "false keeps the settings but caches nothing." },
+        default_ttl: { kind: "duration", default: 0, min: 0, doc: 'Heuristic freshness for responses with Last-Modified but no max-age/s-maxage/Expires: 10 % of their age, at most this; "0s" = only explicit freshness.' },
+        stale_while_revalidate: { kind: "duration", default: 0, min: 0, doc: "Serve a stale response this long past its lifetime while one background request revalidates it (RFC 5861); the response's own directive wins." },
+        stale_if_error: { kind: "duration", default: 0, min: 0, doc: "Serve a stale response this long past its lifetime when the upstream fails or answers 5xx (RFC 5861); the response's own directive wins." },
+        key: { kind: "template", default: DEFAULT_CACHE_KEY, doc: "Primary cache key (placeholders as in header rules); purge by key or prefix uses these strings." },
+        client_no_cache: { kind: "enum", values: ["revalidate", "ignore"], default: "revalidate", doc: 'A request\'s no-cache, max-age and min-fresh: "revalidate" obeys them (RFC 9111); "ignore" serves fresh entries anyway (nginx without proxy_cache_bypass).' },
+        store_set_cookie: { kind: "bool", default: false, doc: "Store responses with Set-Cookie (every client then gets that cookie); by default they pass uncached." },
+      },
+    },
   },
 };
 
@@ -428,6 +441,14 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "Upstream groups by name: [upstream.NAME] (the keys below are those of one group).",
       fields: { NAME: UPSTREAM_GROUP },
+    },
+    cache: {
+      kind: "table",
+      doc: "The response cache of proxy routes with cache = { ... } (docs/caching.md); one per worker process.",
+      fields: {
+        memory: { kind: "size", default: DEFAULT_CACHE_LIMITS.memory, min: 64 * 1024, doc: "Byte bound for all cached bodies and heads; least recently used entries are evicted past it." },
+        max_object: { kind: "size", default: DEFAULT_CACHE_LIMITS.maxObject, min: 1, doc: "Larger responses stream through uncached." },
+      },
     },
     acme: {
       kind: "table",

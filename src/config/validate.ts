@@ -9,6 +9,8 @@ import type {
   AccessConfig,
   BasicAuthConfig,
   CacheControlRule,
+  CacheLimits,
+  RouteCacheConfig,
   Coding,
   CompressConfig,
   Config,
@@ -33,7 +35,7 @@ import type {
   UpstreamPolicy,
   TryFile,
 } from "./config.ts";
-import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_ADMIN_LISTEN, DEFAULTS } from "./config.ts";
+import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_ADMIN_LISTEN, DEFAULT_CACHE_KEY, DEFAULTS } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
 import { checkPair } from "../tls/check-pair.ts";
 import { UPSTREAM_GROUP, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
@@ -497,6 +499,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
   }
 
   const acme = validateAcme(v, t.acme, sites);
+  const cache = validateCacheLimits(v, t.cache);
 
   if (v.problems.length) return { ok: false, problems: v.problems, warnings: v.warnings };
   const config: Config = {
@@ -517,6 +520,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     otlpEndpoint,
     adminToken,
     adminTokenFile,
+    cache,
     ...(acme ? { acme } : {}),
   };
   return { ok: true, config, warnings: v.warnings };
@@ -841,12 +845,50 @@ function validateRoute(v: Validator, raw: unknown, p: string, index: number, lim
   // compress on a proxy route: a response middleware (the static handler has its own).
   const proxyCompress = action?.kind === "proxy" && r.compress !== undefined ? compressOf(v, r.compress, `${p}.compress`) : undefined;
   const access = validateAccess(v, r, p);
+  const cache = r.cache === undefined ? undefined : validateRouteCache(v, r.cache, `${p}.cache`, action);
 
   if (v.problems.length !== n0 || !match || !action) return null;
   let route: RouteConfig = { index, match, methods, headers, stripPrefix, requestHeaders, responseHeaders, maxBodySize, timeouts, action };
   if (access !== null) route = { ...route, access };
   if (proxyCompress) route = { ...route, compress: proxyCompress };
+  if (cache) route = { ...route, cache };
   return route;
+}
+
+const ROUTE_CACHE_NODE = ROUTE_FIELDS.cache as TableNode;
+const CACHE_NODE = SCHEMA.fields.cache as TableNode;
+
+/** Route `cache = { ... }` (issue 13): only on proxy routes; enabled = false → undefined. */
+function validateRouteCache(v: Validator, raw: unknown, cp: string, action: RouteAction | null): RouteCacheConfig | undefined {
+  const t = v.table(raw, ROUTE_CACHE_NODE, cp);
+  if (!t) return undefined;
+  if (action && action.kind !== "proxy") {
+    v.err(cp, `the response cache applies to proxy routes only (static routes have their own file cache); remove cache or move it to a proxy route`);
+    return undefined;
+  }
+  const f = ROUTE_CACHE_NODE.fields as Record<string, Leaf>;
+  const enabled = v.bool(t.enabled, f.enabled!, `${cp}.enabled`);
+  const defaultTtlMs = v.duration(t.default_ttl, f.default_ttl!, `${cp}.default_ttl`);
+  const staleWhileRevalidateMs = v.duration(t.stale_while_revalidate, f.stale_while_revalidate!, `${cp}.stale_while_revalidate`);
+  const staleIfErrorMs = v.duration(t.stale_if_error, f.stale_if_error!, `${cp}.stale_if_error`);
+  const key = v.template(t.key ?? DEFAULT_CACHE_KEY, `${cp}.key`, "header");
+  if (key !== null && key.parts.length > 0 && key.parts.every((x) => "text" in x)) {
+    v.err(`${cp}.key`, `${JSON.stringify(key.source)} has no placeholder, so every request would share one entry; use e.g. "{host}{uri}"`);
+  }
+  const clientNoCache = v.enumOf<"revalidate" | "ignore">(t.client_no_cache, f.client_no_cache!, `${cp}.client_no_cache`);
+  const storeSetCookie = v.bool(t.store_set_cookie, f.store_set_cookie!, `${cp}.store_set_cookie`);
+  if (!enabled || key === null) return undefined;
+  return { defaultTtlMs, staleWhileRevalidateMs, staleIfErrorMs, key, clientNoCache, storeSetCookie };
+}
+
+/** [cache]: memory and max_object. */
+function validateCacheLimits(v: Validator, raw: unknown): CacheLimits {
+  const t = v.table(raw, CACHE_NODE, "cache") ?? {};
+  const f = CACHE_NODE.fields as Record<string, Leaf>;
+  const memory = v.size(t.memory, f.memory!, "cache.memory");
+  const maxObject = v.size(t.max_object, f.max_object!, "cache.max_object");
+  if (maxObject >= memory) v.err("cache.max_object", `${formatSize(maxObject)} is not below cache.memory (${formatSize(memory)}), so one response could evict everything; lower max_object or raise memory`);
+  return { memory, maxObject };
 }
 
 // ---- access and traffic control (issue 12) ---------------------------------------------------

@@ -18,6 +18,8 @@ export interface AccessRecord {
   readonly upstreamStatus?: number;
   readonly upstreamConnectMs?: number;
   readonly upstreamTtfbMs?: number;
+  /** Response cache result: HIT, MISS, STALE, REVALIDATED, EXPIRED or BYPASS (docs/caching.md). */
+  readonly cache?: string;
   readonly userAgent?: string;
   /** W3C trace id and this request's span id (src/observe/tracer.ts). */
   readonly traceId?: string;

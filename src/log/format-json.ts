@@ -48,6 +48,7 @@ export function formatJson(r: AccessRecord): string {
   if (r.upstreamStatus !== undefined) o.upstream_status = r.upstreamStatus;
   if (r.upstreamConnectMs !== undefined) o.upstream_connect_ms = ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) o.upstream_ttfb_ms = ms(r.upstreamTtfbMs);
+  if (r.cache !== undefined) o.cache = r.cache;
   if (r.tlsVersion !== undefined) o.tls = r.tlsVersion;
   if (r.tlsCipher !== undefined) o.cipher = r.tlsCipher;
   if (r.sni !== undefined) o.sni = r.sni;

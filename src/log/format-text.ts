@@ -120,6 +120,7 @@ export function formatText(r: AccessRecord): string {
   if (r.upstreamStatus !== undefined) line += " | upstream_status=" + int(r.upstreamStatus);
   if (r.upstreamConnectMs !== undefined) line += " | upstream_connect=" + ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) line += " | upstream_ttfb=" + ms(r.upstreamTtfbMs);
+  if (r.cache !== undefined) line += " | cache=" + escapeValue(r.cache);
   if (r.tlsVersion !== undefined) line += " | tls=" + escapeValue(r.tlsVersion);
   if (r.tlsCipher !== undefined) line += " | cipher=" + escapeValue(r.tlsCipher);
   if (r.sni !== undefined) line += " | sni=" + escapeValue(r.sni);

@@ -993,6 +993,7 @@ export class ExchangeImpl implements DispatchableExchange {
       upstreamStatus: l.upstreamStatus,
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
+      ...(l.cache !== undefined ? { cache: l.cache } : {}),
       userAgent: h.headers.get("user-agent"),
       traceId: trace?.traceId,
       spanId: trace?.spanId,

@@ -6,10 +6,10 @@
 import type { CacheAccess, CachePurger, PurgeSelector } from "./admin.ts";
 import type { WorkerQuery } from "./upstream-control.ts";
 
-/** The cache of a runtime: its `cache` property when it has one (issue 13 adds it), else null. */
+/** The cache of a runtime: its `cache` when some route of its config caches, else null. */
 export function runtimeCache(runtime: object): CachePurger | null {
-  const c = (runtime as { cache?: CachePurger | null }).cache;
-  return c && typeof c.purge === "function" ? c : null;
+  const r = runtime as { cache?: CachePurger | null; cacheInUse?: boolean };
+  return r.cacheInUse === true && r.cache && typeof r.cache.purge === "function" ? r.cache : null;
 }
 
 /** This process's cache, looked up at each request (a reload may add or remove it). */

@@ -499,6 +499,8 @@ class ProxiedExchange implements BodySink {
       return;
     }
     ex.log.upstreamStatus = h.status;
+    // The engine writes its own Date: the response cache reads the origin's from here (RFC 9111 §4.2.3).
+    ex.log.upstreamDate = h.headers.get("date");
     this.report(!this.ctx.group.cfg.passive.unhealthyStatus.includes(h.status));
     if (kind === "tunnel") {
       this.startTunnel(h);

@@ -209,7 +209,7 @@ describe("line numbers", () => {
     expect(lineOfProblem(r, "site[0].route[3].static.dotfiles")).toBe(lineOf(bad, '"yes"'));
     expect(lineOfProblem(r, "site[0].route[1].colour")).toBe(lineOf(bad, "colour"));
     const lines = r.ok ? [] : r.problems.map((p) => formatProblem(p, r.file));
-    expect(lines).toContain(`${path.join(dir, "bad.toml")}:${lineOf(bad, "colour")}: site[0].route[1].colour: unknown key "colour"; known keys here: path, methods, headers, strip_prefix, request_headers, response_headers, max_body_size, timeouts, proxy, static, redirect, respond, ip_allow, ip_deny, rate_limit, basic_auth, forward_authorization, forward_auth, security_headers, compress, errors, cache_control`);
+    expect(lines).toContain(`${path.join(dir, "bad.toml")}:${lineOf(bad, "colour")}: site[0].route[1].colour: unknown key "colour"; known keys here: path, methods, headers, strip_prefix, request_headers, response_headers, max_body_size, timeouts, proxy, static, redirect, respond, ip_allow, ip_deny, rate_limit, basic_auth, forward_authorization, forward_auth, security_headers, compress, errors, cache_control, cache`);
   });
 
   test("TOML: an item of a list spread over lines; a missing key points at its table", () => {

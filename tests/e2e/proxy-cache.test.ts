@@ -1,0 +1,289 @@
+/**
+ * The response cache on a real server (issue 13; docs/caching.md): hits with Age and
+ * Cache-Status, request collapsing (100 concurrent misses → 1 upstream request, 100 full
+ * bodies), stale-if-error with the backend killed (stale within the window, 502 past it), and
+ * the access log's cache field. The backend is a test fixture (Bun.serve) that counts requests.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import path from "node:path";
+import zlib from "node:zlib";
+import { makeRoot, rmRoot } from "./core-helpers.ts";
+import { get, type RunningServer, startServer, waitFor } from "./harness.ts";
+import { closedPort } from "./proxy-backends.ts";
+
+const BIG = Buffer.alloc(300_000, "abcdefghijklmnopqrstuvwxyz0123456789\n");
+const TEXT = Array.from({ length: 400 }, (_, i) => `line ${i}: cached and compressed\n`).join("");
+
+function countingBackend() {
+  const hits = new Map<string, number>();
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const u = new URL(req.url);
+      hits.set(u.pathname, (hits.get(u.pathname) ?? 0) + 1);
+      const n = hits.get(u.pathname)!;
+      switch (u.pathname) {
+        case "/fresh":
+          return new Response(`fresh ${n}`, { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } });
+        case "/slow":
+          // Long enough that all 100 clients arrive while the one upstream request is in flight.
+          await Bun.sleep(700);
+          return new Response(BIG, { headers: { "Cache-Control": "max-age=60", "Content-Type": "application/octet-stream" } });
+        case "/short":
+          // max-age=2, not 1: Date has whole seconds, so a 1 s lifetime can be used up on arrival (§4.2.3).
+          return new Response(`short ${n}`, { headers: { "Cache-Control": "max-age=2", "Content-Type": "text/plain" } });
+        case "/etag":
+          if (req.headers.get("if-none-match") === '"v1"') return new Response(null, { status: 304, headers: { ETag: '"v1"', "Cache-Control": "max-age=2", "X-Seen-Inm": "yes" } });
+          return new Response(`etag ${n}`, { headers: { ETag: '"v1"', "Cache-Control": "max-age=2", "Content-Type": "text/plain" } });
+        case "/text":
+          return new Response(TEXT, { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } });
+        case "/dribble":
+          // A slow body the first client abandons half way.
+          return new Response(
+            new ReadableStream({
+              async pull(c) {
+                for (let i = 0; i < 10; i++) {
+                  c.enqueue(new TextEncoder().encode("x".repeat(1000)));
+                  await Bun.sleep(50);
+                }
+                c.close();
+              },
+            }),
+            { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } },
+          );
+        case "/swr":
+          return new Response(`swr ${n}`, { headers: { "Cache-Control": "max-age=2, stale-while-revalidate=30", "Content-Type": "text/plain" } });
+        case "/nostore":
+          return new Response(`nostore ${n}`, { headers: { "Cache-Control": "no-store" } });
+      }
+      return new Response("no", { status: 404 });
+    },
+  });
+  return { server, hits, count: (p: string) => hits.get(p) ?? 0 };
+}
+
+function config(backendPort: number, cache: string): Record<string, string> {
+  return {
+    "ds.toml": `[cache]\nmemory = "16m"\nmax_object = "1m"\n\n[[site]]\nlisten = ["127.0.0.1:0"]\n\n[[site.route]]\npath = "/"\nproxy = { to = ["http://127.0.0.1:${backendPort}"] }\ncache = ${cache}\n`,
+  };
+}
+
+describe("response cache", () => {
+  let b: ReturnType<typeof countingBackend>;
+  let dir: string;
+  let s: RunningServer;
+  beforeAll(async () => {
+    b = countingBackend();
+    dir = makeRoot(config(b.server.port!, `{ enabled = true }`));
+    s = await startServer(["--config", path.join(dir, "ds.toml")]);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    b?.server.stop(true);
+    rmRoot(dir);
+  });
+
+  test("a second GET is a hit: one backend request, Age and Cache-Status, cache field in the access log", async () => {
+    const r1 = await get(s.port, "/fresh");
+    expect(r1.status).toBe(200);
+    expect(r1.body.toString()).toBe("fresh 1");
+    expect(r1.header("cache-status")).toBe("DreamServer; fwd=uri-miss; fwd-status=200; stored");
+    const r2 = await get(s.port, "/fresh");
+    expect(r2.body.toString()).toBe("fresh 1");
+    expect(r2.header("cache-status")).toMatch(/^DreamServer; hit; ttl=(59|60)$/);
+    expect(r2.header("age")).toMatch(/^(0|1)$/);
+    const h = await get(s.port, "/fresh", {}, "HEAD");
+    expect(h.status).toBe(200);
+    expect(h.header("content-length")).toBe("7");
+    expect(h.header("cache-status")).toContain("hit");
+    expect(b.count("/fresh")).toBe(1);
+    const log = await waitFor(() => (s.readLog().includes("cache=HIT") ? s.readLog() : null));
+    expect(log).toContain("cache=MISS");
+  });
+
+  test("100 concurrent misses on one key → exactly 1 upstream request, all 100 get the full body", async () => {
+    const results = await Promise.all(Array.from({ length: 100 }, () => get(s.port, "/slow")));
+    expect(b.count("/slow")).toBe(1);
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(r.body.length).toBe(BIG.length);
+      expect(r.body.equals(BIG)).toBe(true);
+    }
+    const collapsed = results.filter((r) => (r.header("cache-status") ?? "").includes("collapsed")).length;
+    expect(collapsed).toBeGreaterThanOrEqual(90);
+  });
+
+  test("no-store responses are never stored", async () => {
+    await get(s.port, "/nostore");
+    const r = await get(s.port, "/nostore");
+    expect(r.body.toString()).toBe("nostore 2");
+    expect(b.count("/nostore")).toBe(2);
+  });
+
+  test("an unsafe method invalidates the URI (RFC 9111 §4.4)", async () => {
+    await get(s.port, "/short");
+    expect((await get(s.port, "/short")).header("cache-status")).toContain("hit");
+    const post = await get(s.port, "/short", { "Content-Length": "0" }, "POST");
+    expect(post.status).toBe(200);
+    const after = await get(s.port, "/short");
+    expect(after.header("cache-status")).toContain("fwd=uri-miss");
+  });
+});
+
+describe("response cache with compress, revalidation and an abandoned fill", () => {
+  let b: ReturnType<typeof countingBackend>;
+  let dir: string;
+  let s: RunningServer;
+  beforeAll(async () => {
+    b = countingBackend();
+    const cfg = config(b.server.port!, `{ enabled = true }`);
+    cfg["ds.toml"] += `compress = { codings = ["gzip"] }\n`;
+    dir = makeRoot(cfg);
+    s = await startServer(["--config", path.join(dir, "ds.toml")]);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    b?.server.stop(true);
+    rmRoot(dir);
+  });
+
+  test("a stale entry is revalidated with the stored ETag; the 304 freshens it (RFC 9111 §4.3)", async () => {
+    expect((await get(s.port, "/etag")).body.toString()).toBe("etag 1");
+    await Bun.sleep(2200);
+    const r = await get(s.port, "/etag");
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe("etag 1");
+    expect(r.header("cache-status")).toContain("fwd=stale; fwd-status=304");
+    expect(r.header("x-seen-inm")).toBe("yes");
+    expect((await get(s.port, "/etag")).header("cache-status")).toContain("hit");
+    expect(b.count("/etag")).toBe(2);
+  });
+
+  test("stale-while-revalidate: the stale page at once, one background request through the proxy refreshes it (RFC 5861 §3)", async () => {
+    expect((await get(s.port, "/swr")).body.toString()).toBe("swr 1");
+    await Bun.sleep(2200);
+    const stale = await get(s.port, "/swr");
+    expect(stale.body.toString()).toBe("swr 1");
+    expect(stale.header("cache-status")).toContain("detail=stale-while-revalidate");
+    await waitFor(() => b.count("/swr") === 2);
+    // The background response may still be completing when the backend counted it.
+    let fresh = await get(s.port, "/swr");
+    for (let i = 0; i < 40 && fresh.body.toString() !== "swr 2"; i++) {
+      await Bun.sleep(25);
+      fresh = await get(s.port, "/swr");
+    }
+    expect(fresh.body.toString()).toBe("swr 2");
+    expect(fresh.header("cache-status")).toContain("hit");
+    expect(b.count("/swr")).toBe(2);
+  });
+
+  test("the compressed variant is stored once per Accept-Encoding and not compressed again", async () => {
+    const gz1 = await get(s.port, "/text", { "Accept-Encoding": "gzip" });
+    expect(gz1.header("content-encoding")).toBe("gzip");
+    const gz2 = await get(s.port, "/text", { "Accept-Encoding": "gzip" });
+    expect(gz2.header("cache-status")).toContain("hit");
+    expect(gz2.header("content-encoding")).toBe("gzip");
+    expect(zlib.gunzipSync(gz2.body).toString()).toBe(TEXT);
+    const plain = await get(s.port, "/text");
+    expect(plain.header("content-encoding")).toBeUndefined();
+    expect(plain.header("cache-status")).toContain("fwd=vary-miss");
+    expect(plain.body.toString()).toBe(TEXT);
+    expect(b.count("/text")).toBe(2);
+  });
+
+  test("when the first client leaves mid-body nothing truncated is stored and the waiters still get the full body", async () => {
+    const net = await import("node:net");
+    const leader = net.connect({ port: s.port, host: "127.0.0.1" });
+    await new Promise((r) => leader.once("connect", r));
+    leader.write("GET /dribble HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await new Promise((r) => leader.once("data", r));
+    const waiters = Array.from({ length: 5 }, () => get(s.port, "/dribble"));
+    await Bun.sleep(100);
+    leader.destroy();
+    const rs = await Promise.all(waiters);
+    for (const r of rs) {
+      expect(r.status).toBe(200);
+      expect(r.body.length).toBe(10_000);
+    }
+    const again = await get(s.port, "/dribble");
+    expect(again.body.length).toBe(10_000);
+    expect(again.header("cache-status")).toContain("hit");
+  });
+});
+
+describe("stale-if-error with the backend killed", () => {
+  test("within the window the stale page is served; past it 502", async () => {
+    const b = countingBackend();
+    const dir = makeRoot(config(b.server.port!, `{ stale_if_error = "2s" }`));
+    const s = await startServer(["--config", path.join(dir, "ds.toml")]);
+    try {
+      const first = await get(s.port, "/short");
+      expect(first.body.toString()).toBe("short 1");
+      b.server.stop(true);
+      // max-age=2: stale after 1–2 s (Date has whole seconds), served for 2 s more.
+      await Bun.sleep(2100);
+      const stale = await get(s.port, "/short");
+      expect(stale.status).toBe(200);
+      expect(stale.body.toString()).toBe("short 1");
+      expect(stale.header("cache-status")).toContain("detail=stale-if-error");
+      // Past 2 s + 2 s whatever the sub-second part of Date was.
+      await Bun.sleep(3200);
+      const gone = await get(s.port, "/short");
+      expect(gone.status).toBe(502);
+    } finally {
+      await s.stop();
+      b.server.stop(true);
+      rmRoot(dir);
+    }
+  });
+});
+
+describe("POST /api/cache/purge reaches the real cache (issue 14 × issue 13)", () => {
+  let b: ReturnType<typeof countingBackend>;
+  let dir: string;
+  let s: RunningServer;
+  let admin: number;
+  beforeAll(async () => {
+    b = countingBackend();
+    admin = closedPort();
+    const cfg = config(b.server.port!, `{ enabled = true }`);
+    cfg["ds.toml"] = `[admin]\nlisten = "127.0.0.1:${admin}"\n\n` + cfg["ds.toml"];
+    dir = makeRoot(cfg);
+    s = await startServer(["--config", path.join(dir, "ds.toml")]);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    b?.server.stop(true);
+    rmRoot(dir);
+  });
+
+  const purge = async (body: string) => {
+    const r = await fetch(`http://127.0.0.1:${admin}/api/cache/purge`, { method: "POST", body });
+    return [r.status, await r.json()] as const;
+  };
+  const hit = async (p: string) => (await get(s.port, p)).header("cache-status") ?? "";
+
+  test("one key, a prefix, everything: each purged entry is a miss again", async () => {
+    for (const p of ["/fresh", "/text"]) {
+      await get(s.port, p);
+      expect(await hit(p)).toContain("hit");
+    }
+    // The default key is {host}{uri}; the harness sends Host: localhost.
+    expect(await purge('{"key":"localhost/fresh"}')).toEqual([200, { purged: 1 }]);
+    expect(await hit("/fresh")).toContain("fwd=uri-miss");
+    expect(await hit("/text")).toContain("hit");
+    expect(b.count("/fresh")).toBe(2);
+
+    expect(await purge('{"prefix":"localhost/te"}')).toEqual([200, { purged: 1 }]);
+    expect(await hit("/text")).toContain("fwd=uri-miss");
+    expect(b.count("/text")).toBe(2);
+
+    const [status, all] = await purge('{"all":true}');
+    expect(status).toBe(200);
+    expect((all as { purged: number }).purged).toBe(2);
+    expect(await hit("/fresh")).toContain("fwd=uri-miss");
+    expect(b.count("/fresh")).toBe(3);
+    expect((await purge('{"key":1}'))[0]).toBe(400);
+  });
+});

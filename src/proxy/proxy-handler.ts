@@ -355,7 +355,12 @@ class ProxiedExchange implements BodySink, ResponsePrepareOptions {
     try {
       const trace = this.ex.log.trace;
       // A new child span per attempt, its traceparent added at the end of the head (W3C Trace Context §3.2).
-      conn.out.writeLatin1(trace === undefined ? p.headText : p.headText.slice(0, -2) + tracer.upstreamFields(trace, this.server?.label ?? "") + "\r\n");
+      if (trace === undefined) conn.out.writeLatin1(p.headText);
+      else {
+        // Two corked writes into the arena rather than one concatenated copy of the whole head.
+        conn.out.writeLatin1(p.headText.slice(0, -2));
+        conn.out.writeLatin1(tracer.upstreamFields(trace, this.server?.label ?? "") + "\r\n");
+      }
       this.sentAt = performance.now();
       if (p.bodyKind === "none") {
         this.requestSent = true;

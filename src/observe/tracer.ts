@@ -76,7 +76,8 @@ export class Tracer {
   /** The traceparent/tracestate field lines for a new upstream attempt (a child of the request's span). */
   upstreamFields(t: RequestTrace, upstream: string): string {
     const spanId = newSpanId();
-    (t.attempts ??= []).push({ spanId, start: performance.now(), upstream });
+    // Attempts are only read by finish() for a sampled trace with an exporter: no record otherwise.
+    if (t.sampled && this.exporter !== null) (t.attempts ??= []).push({ spanId, start: performance.now(), upstream });
     let s = `traceparent: ${formatTraceparent(t.traceId, spanId, t.sampled)}\r\n`;
     if (t.state !== null) s += `tracestate: ${t.state}\r\n`;
     return s;

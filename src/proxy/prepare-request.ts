@@ -195,6 +195,23 @@ function underscoreName(lower: string): boolean {
   return lower.indexOf("_") >= 0;
 }
 
+/** Comma-joined list values with OWS trimmed and empties dropped ("" for none). */
+function joinValues(vals: string[]): string {
+  let s = "";
+  for (let i = 0; i < vals.length; i++) {
+    const v = trimOws(vals[i]!);
+    if (v === "") continue;
+    s = s === "" ? v : s + ", " + v;
+  }
+  return s;
+}
+
+/**
+ * The upstream head is written as one latin1 string in a single pass over the client's fields
+ * (no [name, value] pair per field, no second serialisation pass): on the proxy's hot path the
+ * per-field arrays and the separate serialiser cost more than the filtering itself
+ * (docs/performance.md, "Where the time goes"). `headers` is derived from that text on demand.
+ */
 export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequest {
   const { head, upstream } = input;
   const refused = refuseReason(head);
@@ -211,12 +228,18 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   // WebSocket tunnel only on a real HTTP/1.1 upgrade request naming websocket.
   const tunnel = input.tunnel && wantsWebSocketTunnel(head);
 
+  // Host: the client's (absolute-form: the URI's authority, RFC 9112 §3.2.2) unless rewriting.
+  // An HTTP/1.0 client may send none, but our upstream request is HTTP/1.1 and needs one.
+  const hostValue = safeFieldValue(input.rewriteHost || head.host === "" ? upstream.host : head.host);
+
   // ---- 1 + 2: filter ------------------------------------------------------------------
   const named = connectionNamed(head.headers);
   const src = head.headers;
-  const out: [string, string][] = [];
-  let hostIndex = -1;
-  let hostName = "Host";
+  const lowerNames = src.lowerNames;
+  const names = src.names;
+  const values = src.values;
+  let fields = "";
+  let hostSeen = false;
   let upgradeName = "Upgrade";
   // Shared empty lists until a field shows up (most requests carry none of these).
   let xff: string[] = NO_VALUES;
@@ -229,19 +252,19 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   // Fields the route's request_headers rules wrote: the operator vouches for them (step 3 of the
   // file comment), so they pass where the client's own copies would be dropped.
   const configured = head.configured;
-  for (let i = 0; i < src.size; i++) {
-    const lower = src.lowerNames[i]!;
-    const name = src.names[i]!;
-    const value = src.values[i]!;
+  const n = lowerNames.length;
+  for (let i = 0; i < n; i++) {
+    const lower = lowerNames[i]!;
+    const name = names[i]!;
+    const value = values[i]!;
     const vouched = configured !== undefined && configured.has(lower);
     if (dropUnderscores && underscoreName(lower) && !vouched) continue;
     if (lower === "host") {
-      // Host is end-to-end and mandatory in HTTP/1.1 (RFC 9112 §3.2): kept in place even if a
-      // Connection token names it, value set below.
-      if (hostIndex < 0) {
-        hostIndex = out.length;
-        hostName = name;
-        out.push([name, ""]);
+      // Host is end-to-end and mandatory in HTTP/1.1 (RFC 9112 §3.2): kept in place (the first
+      // copy) even if a Connection token names it, with the value decided above.
+      if (!hostSeen) {
+        hostSeen = true;
+        fields += name + ": " + hostValue + "\r\n";
       }
       continue;
     }
@@ -259,7 +282,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     }
     if (CLIENT_IP_FIELDS.has(lower)) {
       if (!trusted && !vouched) continue;
-      out.push([name, safeFieldValue(value)]);
+      fields += name + ": " + safeFieldValue(value) + "\r\n";
       continue;
     }
     if (lower.startsWith("x-forwarded-")) {
@@ -281,40 +304,27 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
         continue;
       }
       // Other X-Forwarded-* (Prefix, Server, Ssl…) from a trusted proxy pass through unchanged.
-      out.push([name, safeFieldValue(value)]);
+      fields += name + ": " + safeFieldValue(value) + "\r\n";
       continue;
     }
-    if (named.has(lower) && !vouched) continue;
+    if (named.size > 0 && named.has(lower) && !vouched) continue;
     if (!isToken(name)) continue; // parser guarantees tokens; never emit a broken line
-    out.push([name, safeFieldValue(value)]);
+    fields += name + ": " + safeFieldValue(value) + "\r\n";
   }
+  if (!hostSeen) fields = "Host: " + hostValue + "\r\n" + fields;
 
   // ---- 3: set -------------------------------------------------------------------------
-  // Host: the client's (absolute-form: the URI's authority, RFC 9112 §3.2.2) unless rewriting.
-  // An HTTP/1.0 client may send none, but our upstream request is HTTP/1.1 and needs one.
-  const hostValue = safeFieldValue(input.rewriteHost || head.host === "" ? upstream.host : head.host);
-  if (hostIndex >= 0) out[hostIndex] = [hostName, hostValue];
-  else out.unshift(["Host", hostValue]);
-
-  const join = (vals: string[]): string =>
-    vals.length === 0
-      ? ""
-      : vals
-          .map(trimOws)
-          .filter((v) => v !== "")
-          .join(", ");
-
   const ip = displayIp(input.clientIp);
-  const priorXff = join(xff);
-  out.push(["X-Forwarded-For", safeFieldValue(priorXff === "" ? ip : `${priorXff}, ${ip}`)]);
-  const priorProto = join(xfProto);
-  out.push(["X-Forwarded-Proto", safeFieldValue(priorProto !== "" ? priorProto : input.clientProto)]);
-  const priorHost = join(xfHost);
+  const priorXff = xff === NO_VALUES ? "" : joinValues(xff);
+  fields += "X-Forwarded-For: " + safeFieldValue(priorXff === "" ? ip : priorXff + ", " + ip) + "\r\n";
+  const priorProto = xfProto === NO_VALUES ? "" : joinValues(xfProto);
+  fields += "X-Forwarded-Proto: " + safeFieldValue(priorProto !== "" ? priorProto : input.clientProto) + "\r\n";
+  const priorHost = xfHost === NO_VALUES ? "" : joinValues(xfHost);
   const fwdHost = priorHost !== "" ? priorHost : head.host;
-  if (fwdHost !== "") out.push(["X-Forwarded-Host", safeFieldValue(fwdHost)]);
+  if (fwdHost !== "") fields += "X-Forwarded-Host: " + safeFieldValue(fwdHost) + "\r\n";
   if (input.localPort !== undefined) {
-    const priorPort = join(xfPort);
-    out.push(["X-Forwarded-Port", safeFieldValue(priorPort !== "" ? priorPort : String(input.localPort))]);
+    const priorPort = xfPort === NO_VALUES ? "" : joinValues(xfPort);
+    fields += "X-Forwarded-Port: " + safeFieldValue(priorPort !== "" ? priorPort : String(input.localPort)) + "\r\n";
   }
   if (input.emitForwarded) {
     let el = `for=${forwardedNode(ip)}`;
@@ -322,15 +332,15 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     el += `;proto=${input.clientProto}`;
     (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(el);
   }
-  const fwd = join(forwarded);
-  if (fwd !== "") out.push(["Forwarded", safeFieldValue(fwd)]);
+  const fwd = forwarded === NO_VALUES ? "" : joinValues(forwarded);
+  if (fwd !== "") fields += "Forwarded: " + safeFieldValue(fwd) + "\r\n";
 
   // Via (RFC 9110 §7.6.3): append our hop with the protocol version we received.
   const ourVia = `1.${head.minor} ${input.viaName}`;
-  const priorVia = join(via);
-  out.push(["Via", safeFieldValue(priorVia === "" ? ourVia : `${priorVia}, ${ourVia}`)]);
+  const priorVia = via === NO_VALUES ? "" : joinValues(via);
+  fields += "Via: " + safeFieldValue(priorVia === "" ? ourVia : priorVia + ", " + ourVia) + "\r\n";
 
-  out.push(["X-Request-ID", safeFieldValue(input.requestId)]);
+  fields += "X-Request-ID: " + safeFieldValue(input.requestId) + "\r\n";
 
   // Body framing: the relay forwards the body as received, with the same kind of framing.
   // A request body cannot be close-delimited (RFC 9112 §6.3 rule 6); "close" is treated as chunked.
@@ -339,10 +349,10 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   if (head.bodyKind === "length") {
     bodyKind = "length";
     contentLength = head.contentLength;
-    out.push(["Content-Length", String(contentLength)]);
+    fields += "Content-Length: " + contentLength + "\r\n";
   } else if (head.bodyKind === "chunked" || head.bodyKind === "close") {
     bodyKind = "chunked";
-    out.push(["Transfer-Encoding", "chunked"]);
+    fields += "Transfer-Encoding: chunked\r\n";
   } else {
     bodyKind = "none";
     // RFC 9110 §8.6: send Content-Length when the method defines a meaning for content (as Go's
@@ -350,7 +360,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     if (head.method === "POST" || head.method === "PUT" || head.method === "PATCH") {
       contentLength = 0;
       bodyKind = "length";
-      out.push(["Content-Length", "0"]);
+      fields += "Content-Length: 0\r\n";
     }
   }
 
@@ -359,44 +369,65 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     // wantsWebSocketTunnel checked the syntax: the list parses and offers websocket.
     const protos: string[] = [];
     for (const p of parseUpgradeList(src.getAll("upgrade")) ?? []) if (p.name === "websocket") protos.push(p.text);
-    out.push(["Connection", "upgrade"]);
-    out.push([upgradeName, safeFieldValue(protos.join(", "))]);
+    fields += "Connection: upgrade\r\n" + upgradeName + ": " + safeFieldValue(protos.join(", ")) + "\r\n";
   }
 
-  return buildPrepared(head.method, target, out, bodyKind, contentLength, tunnel);
+  return new Prepared(head.method, target, latin1Only(fields), bodyKind, contentLength, tunnel);
 }
 
 /**
  * The same request aimed at another origin-form target (following a redirect): headers and
- * framing unchanged, head text rebuilt once.
+ * framing unchanged, only the request line rebuilt.
  */
 export function withTarget(p: PreparedRequest, target: string): PreparedRequest {
-  return buildPrepared(p.method, target, p.headers, p.bodyKind, p.contentLength, p.tunnel);
+  const text = p.headText;
+  return new Prepared(p.method, target, text.slice(text.indexOf("\r\n") + 2, -2), p.bodyKind, p.contentLength, p.tunnel);
 }
 
-function buildPrepared(
-  method: string,
-  target: string,
-  headers: [string, string][],
-  bodyKind: PreparedRequest["bodyKind"],
-  contentLength: number,
-  tunnel: boolean,
-): PreparedRequest {
-  const headText = requestHeadText(method, target, headers);
-  let bytes: Uint8Array | null = null;
-  return {
-    method,
-    target,
-    headers,
-    bodyKind,
-    contentLength,
-    tunnel,
-    headText,
-    // Encoded only if someone asks: the relay writes headText into the socket's arena directly.
-    get head(): Uint8Array {
-      return (bytes ??= latin1Bytes(headText));
-    },
-  };
+/** Chars above U+00FF can only come from our own configuration (request_headers rules): sent as "?". */
+function latin1Only(s: string): string {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return s.replace(/[^\x00-\xff]/g, "?");
+  return s;
+}
+
+/** A PreparedRequest whose field list and bytes are derived from the head text only when asked. */
+class Prepared implements PreparedRequest {
+  readonly headText: string;
+  private bytes: Uint8Array | null = null;
+  private pairs: [string, string][] | null = null;
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    /** "Name: value\r\n" lines, latin1 only. */
+    private readonly fieldText: string,
+    readonly bodyKind: PreparedRequest["bodyKind"],
+    readonly contentLength: number,
+    readonly tunnel: boolean,
+  ) {
+    this.headText = latin1Only(method + " " + target + " HTTP/1.1\r\n") + fieldText + "\r\n";
+  }
+
+  get headers(): [string, string][] {
+    return (this.pairs ??= fieldPairs(this.fieldText));
+  }
+
+  // Encoded only if someone asks: the relay writes headText into the socket's arena directly.
+  get head(): Uint8Array {
+    return (this.bytes ??= latin1Bytes(this.headText));
+  }
+}
+
+/** "Name: value\r\n"… back into pairs (every line was written by us as name + ": " + value). */
+function fieldPairs(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let pos = 0;
+  while (pos < text.length) {
+    const eol = text.indexOf("\r\n", pos);
+    const colon = text.indexOf(":", pos);
+    out.push([text.slice(pos, colon), text.slice(colon + 2, eol)]);
+    pos = eol + 2;
+  }
+  return out;
 }
 
 /** "METHOD target HTTP/1.1\r\n" + "Name: value\r\n"… + "\r\n"; chars above U+00FF (only possible from our own configuration) become "?". */
@@ -407,7 +438,7 @@ export function requestHeadText(method: string, target: string, headers: Readonl
     s += h[0] + ": " + h[1] + "\r\n";
   }
   s += "\r\n";
-  return /[^\x00-\xff]/.test(s) ? s.replace(/[^\x00-\xff]/g, "?") : s;
+  return latin1Only(s);
 }
 
 function latin1Bytes(s: string): Uint8Array {

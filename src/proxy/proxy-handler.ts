@@ -24,7 +24,7 @@ import { connectionNamed } from "./hop-by-hop.ts";
 import { forwardableTrailers } from "./trailers.ts";
 import { makeLocationRewriter } from "./location-rewrite.ts";
 import { prepareUpstreamRequest, ProxyPrepareError, refuseReason, withTarget, wantsWebSocketTunnel, type PreparedRequest } from "./prepare-request.ts";
-import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders } from "./prepare-response.ts";
+import { classifyUpgradeResponse, decideClientFraming, prepareClientResponseHeaders, type ResponsePrepareOptions } from "./prepare-response.ts";
 import { shouldFollow } from "./redirect-policy.ts";
 import { DeadlineSweep } from "../net/deadline-sweep.ts";
 
@@ -86,7 +86,7 @@ class UpstreamEvents implements UpstreamListener {
   }
 }
 
-class ProxiedExchange implements BodySink {
+class ProxiedExchange implements BodySink, ResponsePrepareOptions {
   /** Upstream socket events; a separate object because BodySink also has data()/end(). */
   private readonly listener: UpstreamListener = new UpstreamEvents(this);
   private prepared!: PreparedRequest;
@@ -123,7 +123,7 @@ class ProxiedExchange implements BodySink {
   private hops = 0;
   /** Set while discarding the body of a redirect we are following. */
   private followTarget: string | null = null;
-  private tunnel: TunnelSide | null = null;
+  private tunnelSide: TunnelSide | null = null;
   /** The client half-closed the tunnel; the upstream got (or gets, once drained) our FIN. */
   private tunnelClientEnded = false;
 
@@ -355,7 +355,12 @@ class ProxiedExchange implements BodySink {
     try {
       const trace = this.ex.log.trace;
       // A new child span per attempt, its traceparent added at the end of the head (W3C Trace Context §3.2).
-      conn.out.writeLatin1(trace === undefined ? p.headText : p.headText.slice(0, -2) + tracer.upstreamFields(trace, this.server?.label ?? "") + "\r\n");
+      if (trace === undefined) conn.out.writeLatin1(p.headText);
+      else {
+        // Two corked writes into the arena rather than one concatenated copy of the whole head.
+        conn.out.writeLatin1(p.headText.slice(0, -2));
+        conn.out.writeLatin1(tracer.upstreamFields(trace, this.server?.label ?? "") + "\r\n");
+      }
       this.sentAt = performance.now();
       if (p.bodyKind === "none") {
         this.requestSent = true;
@@ -413,10 +418,10 @@ class ProxiedExchange implements BodySink {
 
   /** @internal via UpstreamEvents */
   onUpstreamDrain(): void {
-    if (this.tunnel) {
+    if (this.tunnelSide) {
       // [fix] A client FIN that arrived while bytes were still queued is passed on now.
       if (this.tunnelClientEnded && this.conn && !this.conn.closed) this.conn.socket.shutdown();
-      else this.tunnel.resume();
+      else this.tunnelSide.resume();
       return;
     }
     if (this.bodyWaitingForDrain) {
@@ -428,8 +433,8 @@ class ProxiedExchange implements BodySink {
 
   /** @internal via UpstreamEvents */
   onUpstreamData(chunk: Uint8Array): void {
-    if (this.tunnel) {
-      if (!this.tunnel.write(chunk)) this.conn?.pause();
+    if (this.tunnelSide) {
+      if (!this.tunnelSide.write(chunk)) this.conn?.pause();
       return;
     }
     if (this.finished) return;
@@ -441,7 +446,7 @@ class ProxiedExchange implements BodySink {
     this.pumpUpstream();
     // Until the final (non-1xx) head has arrived the first-byte timeout keeps running; after
     // it, each read re-arms the body idle timeout.
-    if (!this.finished && this.responseHead !== null && !this.tunnel) this.armTimer(this.ctx.config.timeouts.upstreamBodyIdleMs, "body");
+    if (!this.finished && this.responseHead !== null && !this.tunnelSide) this.armTimer(this.ctx.config.timeouts.upstreamBodyIdleMs, "body");
   }
 
   private pumpUpstream(): void {
@@ -490,7 +495,7 @@ class ProxiedExchange implements BodySink {
     const ex = this.ex;
     if (h.status < 200 && h.status !== 101) {
       // 1xx informational (100, 103 …) are relayed as they come (RFC 9110 §15.2).
-      if (h.status !== 100) ex.informational(h.status, prepareClientResponseHeaders(h, { tunnel: false, rewriteLocation: this.rewriteLocation }));
+      if (h.status !== 100) ex.informational(h.status, prepareClientResponseHeaders(h, this));
       return;
     }
     const kind = classifyUpgradeResponse(h, this.prepared.tunnel);
@@ -526,7 +531,7 @@ class ProxiedExchange implements BodySink {
         return;
       }
     }
-    const headers = prepareClientResponseHeaders(h, { tunnel: false, rewriteLocation: this.rewriteLocation });
+    const headers = prepareClientResponseHeaders(h, this);
     if (this.setCookie !== null) headers.push(["Set-Cookie", this.setCookie]);
     const framing = decideClientFraming(h, this.prepared.method);
     if (framing.kind === "none") {
@@ -561,8 +566,8 @@ class ProxiedExchange implements BodySink {
   /** FIN from the upstream. */
   /** @internal via UpstreamEvents */
   onUpstreamEnd(): void {
-    if (this.tunnel) {
-      this.tunnel.end();
+    if (this.tunnelSide) {
+      this.tunnelSide.end();
       return;
     }
     if (this.finished) return;
@@ -587,8 +592,8 @@ class ProxiedExchange implements BodySink {
   /** @internal via UpstreamEvents */
   onUpstreamClose(): void {
     if (this.finished) return;
-    if (this.tunnel) {
-      this.tunnel.end();
+    if (this.tunnelSide) {
+      this.tunnelSide.end();
       this.finish(false);
       return;
     }
@@ -624,7 +629,7 @@ class ProxiedExchange implements BodySink {
     const conn = this.conn!;
     this.clearTimer();
     const rest = conn.parser.takeRemaining();
-    const headers = prepareClientResponseHeaders(h, { tunnel: true, rewriteLocation: this.rewriteLocation });
+    const headers = prepareClientResponseHeaders(h, { tunnel: true, rewriteLocation: (v: string) => this.rewriteLocation(v) });
     const side = this.ex.upgrade(headers, {
       data: (c) => {
         if (!conn.out.write(c)) side.pause();
@@ -647,14 +652,19 @@ class ProxiedExchange implements BodySink {
         this.armTimer(this.ctx.config.timeouts.tunnelIdleMs, "tunnel");
       },
     });
-    this.tunnel = side;
+    this.tunnelSide = side;
     if (rest.byteLength > 0 && !side.write(rest)) conn.pause();
   }
 
   // ---- ending --------------------------------------------------------------------------
 
-  private rewriteLocation = (v: string): string =>
-    makeLocationRewriter(this.lastServer?.cfg.url ?? this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host, mount: this.ex.head.mount })(v);
+  /** The exchange is its own ResponsePrepareOptions for ordinary responses (no options object or closure per request). */
+  readonly tunnel = false;
+
+  /** ResponsePrepareOptions.rewriteLocation: Location/Refresh as the client must see them. */
+  rewriteLocation(v: string): string {
+    return makeLocationRewriter(this.lastServer?.cfg.url ?? this.ctx.proxy.url, { proto: this.ex.scheme, host: this.ex.head.host, mount: this.ex.head.mount })(v);
+  }
 
   private fail(status: number, code: string): void {
     if (this.finished) return;
@@ -715,7 +725,7 @@ class ProxiedExchange implements BodySink {
     if (this.deadline === 0 || now < this.deadline) return false;
     this.deadline = 0;
     if (this.timerPhase === "tunnel") {
-      this.tunnel?.end();
+      this.tunnelSide?.end();
       this.finish(false);
     } else if (this.timerPhase === "header") {
       // No first byte in time: a passive failure; an idempotent bodiless request may go elsewhere.

@@ -98,6 +98,8 @@ describe("tracer", () => {
 
   test("each upstream attempt gets its own child span id in traceparent", () => {
     const t = new Tracer();
+    // Attempts are recorded for export only: a sampled trace and an exporter to hand them to.
+    t.exporter = { push() {} } as unknown as NonNullable<Tracer["exporter"]>;
     const tr = t.start(head([["traceparent", `00-${TID}-${PID}-01`], ["tracestate", "rojo=1"]]));
     const f1 = t.upstreamFields(tr, "b:1");
     const f2 = t.upstreamFields(tr, "b:1");
@@ -107,6 +109,16 @@ describe("tracer", () => {
     expect(m1[2]).not.toBe(tr.spanId);
     expect(m1[2]).not.toBe(m2[2]);
     expect(tr.attempts!.map((a) => a.spanId)).toEqual([m1[2]!, m2[2]!]);
+  });
+
+  test("an attempt of a trace that will not be exported is not recorded (no garbage per proxied request)", () => {
+    const t = new Tracer();
+    const unsampled = t.start(head([["traceparent", `00-${TID}-${PID}-00`]]));
+    expect(t.upstreamFields(unsampled, "b:1")).toMatch(/^traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-00\r\n$/);
+    expect(unsampled.attempts).toBeNull();
+    const noExporter = t.start(head([["traceparent", `00-${TID}-${PID}-01`]]));
+    t.upstreamFields(noExporter, "b:1");
+    expect(noExporter.attempts).toBeNull();
   });
 });
 

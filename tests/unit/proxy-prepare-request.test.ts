@@ -8,6 +8,7 @@ import {
   prepareUpstreamRequest,
   refuseReason,
   upstreamTargetOf,
+  withTarget,
   wantsWebSocketTunnel,
 } from "../../src/proxy/prepare-request.ts";
 
@@ -633,5 +634,59 @@ describe("byte-exact list reading in the proxy", () => {
   test("trusted X-Forwarded-For: only SP/HTAB trimmed when joining (\\xa0 is kept, not silently dropped)", () => {
     const r = prep({ headers: [["Host", "a"], ["X-Forwarded-For", "\xa0"], ["X-Forwarded-For", "1.2.3.4"]] }, { trusted: new TrustedProxies(["203.0.113.7"]) });
     expect(get(r.headers, "x-forwarded-for")).toEqual(["\xa0, 1.2.3.4, 203.0.113.7"]);
+  });
+});
+
+describe("the upstream head, byte for byte (one-pass writer)", () => {
+  const TAIL = "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: http\r\n";
+  // [spec, input overrides, the exact head sent upstream]
+  const cases: [string, HeadSpec, Partial<PrepareRequestInput>, string][] = [
+    ["wrk's request: Host only", { headers: [["Host", "127.0.0.1:8080"]] }, {},
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n" + TAIL + "X-Forwarded-Host: 127.0.0.1:8080\r\nVia: 1.1 dreamserver\r\nX-Request-ID: req-123\r\n\r\n"],
+    ["Host kept in place among the client's fields, original case and order",
+      { headers: [["accept", "*/*"], ["HOST", "a.example"], ["X-Trace", "1"], ["accept", "b"]] }, {},
+      "GET / HTTP/1.1\r\naccept: */*\r\nHOST: a.example\r\nX-Trace: 1\r\naccept: b\r\n" + TAIL + "X-Forwarded-Host: a.example\r\nVia: 1.1 dreamserver\r\nX-Request-ID: req-123\r\n\r\n"],
+    ["no Host (HTTP/1.0): ours first", { minor: 0, headers: [["Accept", "*/*"]] }, {},
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n" + TAIL + "Via: 1.0 dreamserver\r\nX-Request-ID: req-123\r\n\r\n"],
+    ["hop-by-hop, nominated and our own fields removed; framing last",
+      { method: "POST", headers: [["Host", "a"], ["Connection", "keep-alive, X-Hop"], ["X-Hop", "1"], ["Content-Length", "5"], ["Expect", "100-continue"], ["X-Request-ID", "spoof"], ["Via", "1.1 edge"], ["Keep", "me"]], bodyKind: "length", contentLength: 5 },
+      { localPort: 8080 },
+      "POST / HTTP/1.1\r\nHost: a\r\nKeep: me\r\n" + TAIL + "X-Forwarded-Host: a\r\nX-Forwarded-Port: 8080\r\nVia: 1.1 edge, 1.1 dreamserver\r\nX-Request-ID: req-123\r\nContent-Length: 5\r\n\r\n"],
+    ["trusted peer: forwarding fields merged, others passed in place",
+      { headers: [["Host", "a"], ["X-Forwarded-For", " 198.51.100.1 "], ["X-Forwarded-For", "10.0.0.2"], ["X-Real-IP", "198.51.100.1"], ["X-Forwarded-Prefix", "/app"]], bodyKind: "chunked" },
+      { trusted: new TrustedProxies(["203.0.113.0/24"]) },
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Real-IP: 198.51.100.1\r\nX-Forwarded-Prefix: /app\r\nX-Forwarded-For: 198.51.100.1, 10.0.0.2, 203.0.113.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nVia: 1.1 dreamserver\r\nX-Request-ID: req-123\r\nTransfer-Encoding: chunked\r\n\r\n"],
+    ["obs-text value relayed as its bytes; a non-latin1 char (only from config) becomes ?",
+      { headers: [["Host", "a"], ["X-Bytes", "caf\xe9"], ["X-Config", "snow \u2603"]] }, {},
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Bytes: caf\xe9\r\nX-Config: snow ?\r\n" + TAIL + "X-Forwarded-Host: a\r\nVia: 1.1 dreamserver\r\nX-Request-ID: req-123\r\n\r\n"],
+    ["WebSocket tunnel: Connection and Upgrade last",
+      { headers: [["Host", "a"], ["connection", "Upgrade"], ["upgrade", "websocket"], ["Sec-WebSocket-Key", "k"]] }, { tunnel: true },
+      "GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\n" + TAIL + "X-Forwarded-Host: a\r\nVia: 1.1 dreamserver\r\nX-Request-ID: req-123\r\nConnection: upgrade\r\nupgrade: websocket\r\n\r\n"],
+  ];
+  for (const [name, spec, over, expected] of cases) {
+    test(name, () => {
+      const r = prep(spec, over);
+      expect(r.headText).toBe(expected);
+      // The bytes are the text's latin1 encoding, one byte per char.
+      expect(Buffer.from(r.head).toString("latin1")).toBe(expected);
+      expect(r.head.byteLength).toBe(expected.length);
+      // The field list is the same head read back: names and values exactly as written.
+      const lines = expected.slice(expected.indexOf("\r\n") + 2, -4).split("\r\n");
+      expect(r.headers).toEqual(lines.map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 2)]));
+    });
+  }
+
+  test("an empty value reads back as empty", () => {
+    const r = prep({ headers: [["Host", "a"], ["X-Empty", ""]] });
+    expect(r.headText).toContain("\r\nX-Empty: \r\n");
+    expect(r.headers.find(([n]) => n === "X-Empty")).toEqual(["X-Empty", ""]);
+  });
+
+  test("withTarget changes only the request line", () => {
+    const r = prep({ method: "POST", headers: [["Host", "a"], ["Accept", "*/*"]], bodyKind: "length", contentLength: 3 });
+    const w = withTarget(r, "/next?x=1");
+    expect(w.headText).toBe("POST /next?x=1 HTTP/1.1\r\n" + r.headText.slice(r.headText.indexOf("\r\n") + 2));
+    expect(w.headers).toEqual(r.headers);
+    expect([w.method, w.target, w.bodyKind, w.contentLength, w.tunnel]).toEqual(["POST", "/next?x=1", "length", 3, false]);
   });
 });

@@ -96,6 +96,8 @@ class Listener implements ConnectionContext {
   requestsClientCert = false;
   /** The client CAs of the bound default context: what a client without SNI is verified against. */
   boundClientCa: string | null = null;
+  /** The certificate PEM the address was bound with: what clients without SNI get until a restart. */
+  boundCert: string | null = null;
   private handshakes: { ok: CounterChild; failed: CounterChild } | null = null;
   /** dreamserver_tls_handshakes_total{listener, result}: labels from the config's address only. */
   countHandshake(ok: boolean): void {
@@ -319,6 +321,7 @@ export class Server {
       l.tls = true;
       l.requestsClientCert = o.requestCert === true;
       l.boundClientCa = o.ca ?? null;
+      l.boundCert = o.cert;
     } else {
       delete (options.socket as Record<string, unknown>).serverName;
       delete (options.socket as Record<string, unknown>).handshake;
@@ -363,6 +366,13 @@ export class Server {
     }
     this.runtime = next;
     outputMemory.limit = next.config.limits.maxOutputMemory;
+    for (const [key, l] of this.listeners) {
+      // Bun cannot change a bound address's own certificate (docs/https.md#reload): say so.
+      const t = l.tls ? next.tlsFor(key) : null;
+      if (t !== null && l.boundCert !== null && t.listenOptions.cert !== l.boundCert) {
+        console.error(`[WARN] ${key}: clients without SNI keep the certificate the address was started with; clients with SNI get the new one; restart to change it for all`);
+      }
+    }
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
       // [e2e fix] Like a graceful stop of this address: the new runtime has no sites for it, so a

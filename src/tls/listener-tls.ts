@@ -147,7 +147,9 @@ export class ListenerTls {
       }
       held.context = next.context;
       held.clientCa = next.clientCa;
-      log(`tls: site[${site.index}] certificate files changed: now serving ${next.subject}, valid until ${new Date(next.notAfter).toISOString()}`);
+      // Bun cannot change the bound certificate that clients without SNI get (docs/https.md#reload).
+      const noSni = site === this.defaultSite ? " (to clients with SNI; clients without SNI keep the certificate the address was started with until a restart)" : "";
+      log(`tls: site[${site.index}] certificate files changed: now serving ${next.subject}, valid until ${new Date(next.notAfter).toISOString()}${noSni}`);
     }
   }
 }

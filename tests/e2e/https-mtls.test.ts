@@ -278,3 +278,20 @@ describe("metrics", () => {
     expect(await sample("ok")).toBeGreaterThanOrEqual(ok0 + 1);
   });
 });
+
+describe("the default certificate on SIGHUP", () => {
+  test.skipIf(!haveOpenssl)("SNI clients get the new default-site pair; clients without SNI keep the bound one, and the server says so", async () => {
+    need(["openssl"]);
+    const req = "GET / HTTP/1.1\\r\\nHost: a.example\\r\\nConnection: close\\r\\n\\r\\n";
+    const subjectOf = async (args: string[]): Promise<string | null> => /^subject=(.*)$/m.exec(await sClient(args, req))?.[1]?.trim() ?? null;
+    await sitePair("a2", "a.example", "/O=renewed");
+    fs.renameSync(path.join(dir, "a2.key"), path.join(dir, "a.key"));
+    fs.renameSync(path.join(dir, "a2.crt"), path.join(dir, "a.crt"));
+    const reloads = (srv.stderr().match(/configuration reloaded/g) ?? []).length;
+    srv.proc.kill("SIGHUP");
+    await waitFor(() => (srv.stderr().match(/configuration reloaded/g) ?? []).length > reloads, 5000);
+    expect(srv.stderr()).toContain(`127.0.0.1:${TLS_PORT}: clients without SNI keep the certificate the address was started with`);
+    expect(await subjectOf(["-servername", "a.example"])).toBe("CN = a.example, O = renewed");
+    expect(await subjectOf(["-noservername"])).toBe("CN = a.example");
+  });
+});

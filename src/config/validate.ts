@@ -55,6 +55,12 @@ export interface Problem {
   line?: number;
   /** The command-line flag the value came from (flags.ts / load.ts fill it in). */
   flag?: string;
+  /**
+   * A warning that `--check` treats as an error (exit 2): the server still starts with it, so
+   * one stale site does not take the others down, but a deploy pipeline should stop (issue 11:
+   * an expired certificate).
+   */
+  failsCheck?: boolean;
 }
 
 /** The outside facts validation needs. load.ts passes the real file system (nodeFs). */
@@ -658,7 +664,7 @@ function validateSiteTls(v: Validator, raw: unknown, p: string): SiteTls | null 
     return null;
   }
   if (c.notAfter <= Date.now()) {
-    v.warnings.push({ path: `${tp}.cert`, message: `${JSON.stringify(cert.abs)} expired on ${new Date(c.notAfter).toISOString()} (${c.subject}); clients will refuse it: renew it and reload (SIGHUP)` });
+    v.warnings.push({ path: `${tp}.cert`, message: `${JSON.stringify(cert.abs)} expired on ${new Date(c.notAfter).toISOString()} (${c.subject}); clients will refuse it: renew it and reload (SIGHUP)`, failsCheck: true });
   }
   const clientAuth = validateClientAuth(v, t, f, tp);
   if (clientAuth === false) return null;

@@ -193,6 +193,8 @@ Redirect targets and header values (\`request_headers\`, \`response_headers\`,
 | \`{remote_ip}\` | The client address |
 | \`{request_id}\` | The request id (also in the access log) |
 | \`{scheme}\` | \`https\` on a TLS listener, else \`http\` ([HTTPS](https.md)) |
+| \`{tls_client_subject}\` | mTLS: the subject of the client certificate, RFC 4514 (\`O=Example,CN=alice\`), when it verified against the site's \`client_ca\`; else empty ([HTTPS](https.md#client-certificates-mtls)) |
+| \`{tls_client_fingerprint}\` | mTLS: that certificate's SHA-256 fingerprint, lowercase hex; else empty |
 | \`{header.NAME}\` | A request field; empty when absent |
 | \`{cookie.NAME}\` | A cookie of the request; empty when absent |
 | \`{query.NAME}\` | A query parameter, decoded; empty when absent |

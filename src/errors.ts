@@ -100,6 +100,9 @@ const E = {
   METHOD_CONNECT: [405, false, "warn", "CONNECT: this server is not a forward proxy."],
   METHOD_NOT_ALLOWED: [405, false, "warn", "Method the static handler does not serve (it serves GET, HEAD and OPTIONS)."],
   MISDIRECTED_SNI: [421, false, "warn", "HTTPS: the Host names another site than the one the TLS SNI chose (and whose certificate was sent); no domain fronting across sites (docs/https.md)."],
+  CLIENT_CERT_REQUIRED: [403, true, "warn", "mTLS: the site has client_ca with client_auth = \"require\" and the connection sent no client certificate (docs/https.md#client-certificates-mtls)."],
+  CLIENT_CERT_INVALID: [403, true, "warn", "mTLS: the client certificate did not verify against the site's client_ca (unknown issuer, expired, bad signature)."],
+  CLIENT_CERT_MISDIRECTED: [421, false, "warn", "mTLS: the connection's client certificate was verified against another site's client_ca (a client without SNI, or a connection from before client_ca changed); retry on a new connection for this host."],
   REDIRECT_NO_HOST: [400, true, "warn", "redirect_https: an HTTP/1.0 request without Host has no name to redirect to."],
 
   // ---- static files -------------------------------------------------------------------------

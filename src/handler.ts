@@ -5,6 +5,7 @@
  *
  * The connection engine (src/net/) implements Exchange; handlers never touch sockets.
  */
+import type { ClientCert } from "./tls/client-cert.ts";
 import type { RequestTrace } from "./observe/tracer.ts";
 import type { Config } from "./config/config.ts";
 import type { HeaderList } from "./http1/header-list.ts";
@@ -72,6 +73,8 @@ export interface Exchange {
   /** "https" once the connection is TLS. */
   readonly scheme: "http" | "https";
   readonly secure: boolean;
+  /** mTLS: the client certificate of the connection (null: none; absent: not a TLS exchange). */
+  readonly tlsClientCert?: ClientCert | null;
   /** Request id: the client's valid X-Request-ID or a fresh nanoid; echoed in the response. */
   readonly id: string;
   readonly clientIp: string;

@@ -10,7 +10,7 @@
  * busy ones when their exchange ends.
  */
 import { handlerBackstop, type UpstreamGroupConfig, type Config, type Limits, type ListenAddress, type RouteConfig, type SiteConfig } from "./config/config.ts";
-import type { Exchange, Handler } from "./handler.ts";
+import type { Exchange, Handler, HeaderPairs } from "./handler.ts";
 import { requestHeaders, responseHeaders } from "./middleware/headers/index.ts";
 import { compose, type Middleware } from "./middleware/decorator.ts";
 import { stripPrefix } from "./middleware/strip-prefix/index.ts";
@@ -22,6 +22,7 @@ import { buildSiteTables, compileRoutes, listenKey, normalizePath, type RouteMat
 import { createStaticHandler } from "./static/static-handler.ts";
 import { serverName, UpstreamRegistry, type PoolOptions, type UpstreamGroup } from "./proxy/upstreams.ts";
 import { compressResponses } from "./middleware/compress/index.ts";
+import { hstsHeader } from "./middleware/security-headers/index.ts";
 import { routeMetrics, type RouteMetrics } from "./observe/server-metrics.ts";
 import { ListenerTls } from "./tls/listener-tls.ts";
 import { ACME_CHALLENGE_PREFIX, createHttpsRedirect, isAcmeChallenge } from "./handlers/redirect-https.ts";
@@ -152,6 +153,8 @@ export class Runtime {
     // Outermost first: response rules see the final head, request rules see the original path
     // ({path} is the path before strip_prefix), and the action sees the stripped path.
     const mw: Middleware[] = [];
+    // The site's HSTS outermost of all: every answer of the site carries it (a backend's own wins).
+    if (site.hsts) mw.push(hstsHeader(site.hsts.value));
     const access = route.access ? accessMiddlewares(route, this.config, site.index) : null;
     // security_headers outermost: it sees the final head (response rules first) and also
     // decorates the 401/403/429 answers of the access checks.
@@ -209,6 +212,8 @@ export class Runtime {
       ex.sendError(421, "MISDIRECTED_SNI");
       return;
     }
+    const hsts: HeaderPairs | undefined = site.hsts && ex.secure ? [["Strict-Transport-Security", site.hsts.value]] : undefined;
+    if (site.tls?.clientAuth && !this.clientCertOk(ex, site, key, hsts)) return;
     const redirect = this.httpsRedirects.get(site);
     if (redirect !== undefined && !isAcmeChallenge(ex.head.path)) {
       redirect(ex);
@@ -220,17 +225,43 @@ export class Runtime {
     // catch-all route (a proxy forwards it, static answers with Allow) handles it.
     const path = ex.head.form === "asterisk" ? "/" : normalizePath(ex.head.path);
     if (path === null) {
-      ex.sendError(400, "BAD_PATH");
+      ex.sendError(400, "BAD_PATH", hsts);
       return;
     }
     const route = compiled.match(path, ex.head.method, ex.head.headers);
     if (route === null) {
-      ex.sendError(404, "NO_ROUTE");
+      ex.sendError(404, "NO_ROUTE", hsts);
       return;
     }
     ex.routeMetrics = this.routeMetrics.get(route) ?? null;
     if (!ex.applyRouteLimits(this.routeLimits.get(route)!)) return;
     this.chains.get(route)!(ex);
+  }
+
+  /**
+   * mTLS (docs/https.md#client-certificates-mtls): a site with client_ca takes a request only
+   * with a certificate verified against its own CAs now. 403 without one ("require") or with
+   * one that did not verify; 421 when it was verified against other CAs (a client without SNI
+   * verified by the default site's CAs, or a connection from before client_ca changed): the
+   * client may retry on a connection made for this host (RFC 9110 §15.5.20). False = answered.
+   */
+  private clientCertOk(ex: DispatchableExchange, site: SiteConfig, key: string, hsts: HeaderPairs | undefined): boolean {
+    const cert = ex.tlsClientCert ?? null;
+    const mode = site.tls!.clientAuth!.mode;
+    if (cert === null) {
+      if (mode === "optional") return true;
+      ex.sendError(403, "CLIENT_CERT_REQUIRED", hsts);
+      return false;
+    }
+    if (cert.verifiedWith === null || cert.verifiedWith !== this.tls.get(key)?.clientCaOf(site)) {
+      ex.sendError(421, "CLIENT_CERT_MISDIRECTED", hsts);
+      return false;
+    }
+    if (!cert.verified) {
+      ex.sendError(403, "CLIENT_CERT_INVALID", hsts);
+      return false;
+    }
+    return true;
   }
 
   /** Upstream groups of every proxy route: named ones by name, inline `to` lists by route position. */

@@ -44,9 +44,26 @@ export class AcmeError extends Error {
   constructor(
     message: string,
     readonly problem: { type?: string; detail?: string } | null = null,
+    /** The server's Retry-After on an error answer (rateLimited, 503), in ms: wait at least this long. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
   }
+}
+
+/**
+ * Retry-After of an error answer (RFC 8555 §6.6: rateLimited comes with one), delta-seconds or
+ * an HTTP-date, unclamped up to a week (Let's Encrypt's limits reset within days); null if absent.
+ */
+export function errorRetryAfterMs(v: string | null | undefined, now = Date.now()): number | null {
+  if (v === null || v === undefined) return null;
+  let ms: number | null = null;
+  if (/^\d{1,9}$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const t = Date.parse(v);
+    if (/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v) && !Number.isNaN(t)) ms = Math.max(0, t - now);
+  }
+  return ms === null ? null : Math.min(ms, 7 * 24 * 3600_000);
 }
 
 const json = (r: HttpsResponse): any => {
@@ -100,7 +117,7 @@ export class AcmeClient {
       const problem = json(r);
       if (problem?.type === "urn:ietf:params:acme:error:badNonce" && attempt < 3) continue;
       const wait = r.headers.get("retry-after");
-      throw new AcmeError(`ACME ${url} answered ${r.status}: ${problem?.detail ?? problem?.type ?? "no detail"}${wait ? ` (Retry-After ${wait})` : ""}`, problem);
+      throw new AcmeError(`ACME ${url} answered ${r.status}: ${problem?.detail ?? problem?.type ?? "no detail"}${wait ? ` (Retry-After ${wait})` : ""}`, problem, errorRetryAfterMs(wait));
     }
   }
 

@@ -22,7 +22,7 @@ import path from "node:path";
 import tls from "node:tls";
 import type { AcmeConfig, Config } from "../config/config.ts";
 import { checkPair } from "../tls/check-pair.ts";
-import { AcmeClient } from "./client.ts";
+import { AcmeClient, AcmeError } from "./client.ts";
 import { generateP256 } from "./jws.ts";
 
 const LOCK_STALE_MS = 10 * 60_000;
@@ -134,8 +134,9 @@ export class AcmeManager {
         await this.order(cfg, name);
         this.backoff.delete(name);
       } catch (e) {
-        const ms = Math.min(BACKOFF_MAX_MS, b ? b.ms * 2 : BACKOFF_MIN_MS);
-        this.backoff.set(name, { until: Date.now() + ms, ms });
+        // Exponential backoff, but never sooner than the server's Retry-After (rate limits, RFC 8555 §6.6).
+        const ms = Math.max(Math.min(BACKOFF_MAX_MS, b ? b.ms * 2 : BACKOFF_MIN_MS), e instanceof AcmeError && e.retryAfterMs !== null ? e.retryAfterMs : 0);
+        this.backoff.set(name, { until: Date.now() + ms, ms: Math.min(ms, BACKOFF_MAX_MS) });
         this.log(`[WARN] acme: could not obtain a certificate for ${name}: ${(e as Error).message}; retrying in ${Math.round(ms / 1000)} s`);
       }
     }

@@ -343,6 +343,26 @@ export interface SiteConfig {
   readonly tls?: SiteTls;
   /** `redirect_https = true` (a plain site): every request except ACME HTTP-01 challenges gets a 308 to https. */
   readonly redirectHttps?: boolean;
+  /** `hsts` (a TLS site): the Strict-Transport-Security value sent on its responses. Absent = none. */
+  readonly hsts?: HstsConfig;
+}
+
+/** `hsts = true | { max_age, include_subdomains, preload }` (RFC 6797 §6.1). */
+export interface HstsConfig {
+  readonly maxAge: number;
+  readonly includeSubdomains: boolean;
+  readonly preload: boolean;
+  /** The field value, e.g. "max-age=31536000; includeSubDomains". */
+  readonly value: string;
+}
+
+/** Client certificates (mTLS) of a TLS site: `client_ca` and `client_auth`. */
+export interface ClientAuthConfig {
+  /** PEM text of the trusted CAs, and the file it came from. */
+  readonly ca: string;
+  readonly caFile: string;
+  /** "require": no valid certificate → 403; "optional": none is fine, an invalid one → 403. */
+  readonly mode: "require" | "optional";
 }
 
 /** A site's certificate: PEM texts read at load (cert holds the chain), and the files they came from. */
@@ -355,6 +375,8 @@ export interface SiteTls {
   readonly notAfter: number;
   /** `tls = "auto"`: the certificate comes from ACME (src/acme/manager.ts); the fields above are empty. */
   readonly auto?: boolean;
+  /** `client_ca` (and `client_auth`): ask clients for a certificate and verify it. Absent = no mTLS. */
+  readonly clientAuth?: ClientAuthConfig;
 }
 
 /** The `[acme]` table (docs/https.md#automatic-certificates-acme). */
@@ -368,6 +390,12 @@ export interface AcmeConfig {
   /** Folder for the account key, certificates, challenge answers and locks (absolute). */
   readonly storage: string;
 }
+
+/** How often certificate files are checked for changes (docs/https.md#reload). */
+export const DEFAULT_CERT_CHECK_INTERVAL_MS = 60_000;
+
+/** HSTS max-age when `hsts = true`: one year, what the browsers' preload list asks for (RFC 6797 §6.1.1). */
+export const DEFAULT_HSTS_MAX_AGE = 31_536_000;
 
 export const DEFAULT_ACME_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 export const DEFAULT_ACME_STORAGE = "/var/lib/dreamserver";
@@ -399,6 +427,8 @@ export interface Config {
    * drain starts, so a load balancer (a Kubernetes Service) stops sending new connections first.
    */
   readonly shutdownDelayMs: number;
+  /** `server.cert_check_interval`: how often tls cert/key/client_ca files are checked for changes. */
+  readonly certCheckIntervalMs: number;
   /** The [upstream.NAME] groups, in file order (routes hold the same objects). */
   readonly upstreams: readonly UpstreamGroupConfig[];
   /** [metrics] enabled: count requests, bytes and connections for GET /metrics (off only to measure its cost). */
@@ -511,6 +541,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     sites: [],
     admin: null,
     shutdownDelayMs: 0,
+    certCheckIntervalMs: DEFAULT_CERT_CHECK_INTERVAL_MS,
     upstreams: [],
     metricsEnabled: true,
     tracingSample: DEFAULT_TRACING_SAMPLE,

@@ -219,7 +219,12 @@ function finish(r: LoadResult, overrides: readonly Override[], check: boolean, p
   if (!r.ok) throw new ConfigError(problemLines(r));
   const warnings = r.warnings.map((w) => formatProblem(w, file, "warning"));
   if (print) return { kind: "print-config", config: r.config, configPath: file, warnings, text: printConfig(r.config) };
-  if (check) return { kind: "check", config: r.config, configPath: file, warnings, summary: checkSummary(r.config, file), check: true };
+  if (check) {
+    // Warnings the server starts with but a pre-deploy check must not pass (an expired certificate).
+    const fatal = r.warnings.filter((w) => w.failsCheck);
+    if (fatal.length > 0) throw new ConfigError(fatal.map((w) => formatProblem(w, file)));
+    return { kind: "check", config: r.config, configPath: file, warnings, summary: checkSummary(r.config, file), check: true };
+  }
   return { kind: "run", config: r.config, configPath: file, overrides, warnings, check: false };
 }
 

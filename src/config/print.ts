@@ -142,7 +142,7 @@ function accessToRaw(a: AccessConfig): Raw {
 export function configToRaw(c: Config): Raw {
   const addr = (h: string, p: number): string => (h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`);
   return {
-    server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection, shutdown_delay: formatDuration(c.shutdownDelayMs) },
+    server: { workers: c.workers, server_name: c.serverName, max_requests_per_connection: c.maxRequestsPerConnection, shutdown_delay: formatDuration(c.shutdownDelayMs), cert_check_interval: formatDuration(c.certCheckIntervalMs) },
     log: { access: c.accessLog, format: c.logFormat },
     // A token read from token_file is printed as the file, never as its content.
     admin: { listen: c.admin === null ? "off" : addr(c.admin.hostname, c.admin.port), ...(c.adminTokenFile !== null ? { token_file: c.adminTokenFile } : { token: c.adminToken ?? "" }) },
@@ -155,8 +155,9 @@ export function configToRaw(c: Config): Raw {
     site: c.sites.map((s) => ({
       listen: s.listen.map((a) => addr(a.hostname, a.port)),
       hosts: [...s.hosts],
-      ...(s.tls ? { tls: s.tls.auto ? "auto" : { cert: s.tls.certFile, key: s.tls.keyFile } } : {}),
+      ...(s.tls ? { tls: s.tls.auto ? "auto" : { cert: s.tls.certFile, key: s.tls.keyFile, ...(s.tls.clientAuth ? { client_ca: s.tls.clientAuth.caFile, client_auth: s.tls.clientAuth.mode } : {}) } } : {}),
       ...(s.redirectHttps ? { redirect_https: true } : {}),
+      ...(s.hsts ? { hsts: { max_age: s.hsts.maxAge, include_subdomains: s.hsts.includeSubdomains, preload: s.hsts.preload } } : {}),
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),
     ...(c.upstreams.length ? { upstream: Object.fromEntries(c.upstreams.map((g) => [g.name!, groupToRaw(g)])) } : {}),

@@ -4,7 +4,7 @@
  * and docs/configuration.md (scripts/gen-config-docs.ts) read. The typed defaults themselves are
  * the constants of config.ts (DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULTS), referenced here.
  */
-import { DEFAULT_CACHE_KEY, DEFAULT_CACHE_LIMITS, DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts } from "./config.ts";
+import { DEFAULT_CACHE_KEY, DEFAULT_CACHE_LIMITS, DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_TRACING_SAMPLE, DEFAULT_ADMIN_LISTEN, DEFAULT_BASIC_AUTH_FAIL_RATE, DEFAULT_FORWARD_AUTH_TIMEOUT_MS, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT_MAX_KEYS, DEFAULT_TIMEOUTS, DEFAULTS, type Limits, type Timeouts, DEFAULT_CERT_CHECK_INTERVAL_MS, DEFAULT_HSTS_MAX_AGE } from "./config.ts";
 
 export type LeafKind =
   | "string" // any string
@@ -371,6 +371,17 @@ export const SITE: TableNode = {
       fields: {
         cert: { kind: "file", required: true, doc: "PEM certificate file: the leaf first, then the intermediates (the chain)." },
         key: { kind: "file", required: true, doc: "PEM private key file of the certificate (keep it mode 0600)." },
+        client_ca: { kind: "file", doc: "PEM file of the CAs that sign client certificates (mTLS): clients of this address are asked for a certificate, verified against these CAs (docs/https.md#client-certificates-mtls).", defaultText: "none (no client certificates)" },
+        client_auth: { kind: "enum", values: ["require", "optional"], default: "require", doc: 'With client_ca: "require" answers 403 to a request without a valid client certificate; "optional" lets a client without one through (an invalid one still gets 403).' },
+      },
+    },
+    hsts: {
+      kind: "table",
+      doc: "true or a table: send Strict-Transport-Security (RFC 6797) on every response of this TLS site; off by default (docs/https.md#hsts).",
+      fields: {
+        max_age: { kind: "int", default: DEFAULT_HSTS_MAX_AGE, min: 0, max: 1_000_000_000, doc: "max-age in seconds (default one year; 0 tells browsers to forget the policy)." },
+        include_subdomains: { kind: "bool", default: false, doc: "Add includeSubDomains: the policy also covers every subdomain of the host." },
+        preload: { kind: "bool", default: false, doc: "Add preload (for the browsers' preload list; needs include_subdomains and max_age of at least one year)." },
       },
     },
     redirect_https: { kind: "bool", default: false, doc: "On a plain-HTTP site: answer every request with 308 to https://host{uri} (the port of an HTTPS site for that host, if not 443); ACME HTTP-01 challenge paths are not redirected." },
@@ -389,6 +400,7 @@ export const SCHEMA: TableNode = {
         workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU); --workers overrides.' },
         server_name: { kind: "string", default: DEFAULTS.serverName, doc: "Value of the Server response field." },
         max_requests_per_connection: { kind: "int", default: DEFAULTS.maxRequestsPerConnection, min: 1, max: 1_000_000_000, doc: "Requests served on one connection before it is closed." },
+        cert_check_interval: { kind: "duration", default: DEFAULT_CERT_CHECK_INTERVAL_MS, min: 100, doc: "How often the files of tls = { cert, key, client_ca } are checked for changes (mtime, size, inode); a changed, valid pair is served to new handshakes without a reload." },
         shutdown_delay: { kind: "duration", default: 0, min: 0, doc: "After SIGTERM: /readyz turns 503 and the listeners keep accepting this long, then the drain (timeouts.shutdown) starts." },
       },
     },

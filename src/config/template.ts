@@ -8,6 +8,8 @@
  *   {uri}         path plus "?query" when there is a query
  *   {remote_ip}   the client address
  *   {request_id}  the request id (X-Request-ID or generated)
+ *   {tls_client_subject}      mTLS: the verified client certificate's subject (RFC 4514), else ""
+ *   {tls_client_fingerprint}  mTLS: its SHA-256 fingerprint (hex), else ""
  *   {header.NAME} a request field ("" when absent; several values joined with ", ")
  *   {cookie.NAME} a cookie of the request ("" when absent)
  *   {query.NAME}  a query parameter, decoded ("" when absent)
@@ -25,6 +27,9 @@ export interface TemplateContext {
   readonly requestId: string;
   /** "https" on a TLS connection, else "http" (absent = "http"). */
   readonly scheme?: "http" | "https";
+  /** mTLS: subject and fingerprint of a client certificate that verified ("" / absent otherwise). */
+  readonly tlsClientSubject?: string;
+  readonly tlsClientFingerprint?: string;
   /** A request field by lowercase name, or "" / null / undefined when absent. */
   header(name: string): string | null | undefined;
   cookie(name: string): string | null | undefined;
@@ -32,14 +37,14 @@ export interface TemplateContext {
 }
 
 /** Placeholders without an argument. */
-export const SIMPLE_PLACEHOLDERS = ["host", "path", "query", "uri", "remote_ip", "request_id", "scheme"] as const;
+export const SIMPLE_PLACEHOLDERS = ["host", "path", "query", "uri", "remote_ip", "request_id", "scheme", "tls_client_subject", "tls_client_fingerprint"] as const;
 /** Placeholders written {NAME.arg}. */
 export const ARG_PLACEHOLDERS = ["header", "cookie", "query"] as const;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** A one-line list of the placeholders, for messages and docs. */
-export const PLACEHOLDER_LIST = "{host}, {path}, {query}, {uri}, {remote_ip}, {request_id}, {scheme}, {header.NAME}, {cookie.NAME}, {query.NAME}";
+export const PLACEHOLDER_LIST = "{host}, {path}, {query}, {uri}, {remote_ip}, {request_id}, {scheme}, {tls_client_subject}, {tls_client_fingerprint}, {header.NAME}, {cookie.NAME}, {query.NAME}";
 
 /** Parse a template; a string is the reason it is invalid (meant for `path: message`). */
 export function parseTemplate(source: string): Template | string {
@@ -164,6 +169,12 @@ export function renderTemplate(t: Template, ctx: TemplateContext): string {
         break;
       case "scheme":
         out += ctx.scheme ?? "http";
+        break;
+      case "tls_client_subject":
+        out += ctx.tlsClientSubject ?? "";
+        break;
+      case "tls_client_fingerprint":
+        out += ctx.tlsClientFingerprint ?? "";
         break;
       case "header":
         out += ctx.header(p.arg!) ?? "";

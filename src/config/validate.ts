@@ -25,6 +25,8 @@ import type {
   RouteConfig,
   SiteConfig,
   SiteTls,
+  HstsConfig,
+  ClientAuthConfig,
   AcmeConfig,
   StaticConfig,
   Template,
@@ -35,9 +37,9 @@ import type {
   UpstreamPolicy,
   TryFile,
 } from "./config.ts";
-import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_ADMIN_LISTEN, DEFAULT_CACHE_KEY, DEFAULTS } from "./config.ts";
+import { DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_STORAGE, DEFAULT_ADMIN_LISTEN, DEFAULT_CACHE_KEY, DEFAULTS, DEFAULT_HSTS_MAX_AGE } from "./config.ts";
 import { parseCidr, CidrError } from "../proxy/cidr.ts";
-import { checkPair } from "../tls/check-pair.ts";
+import { checkCaBundle, checkPair } from "../tls/check-pair.ts";
 import { UPSTREAM_GROUP, LIMIT_KEYS, ROUTE_TIMEOUT_KEYS, SCHEMA, TIMEOUT_KEYS, typeName, formatSize, formatDuration, type Leaf, type ListNode, type MapNode, type Node, type TableNode } from "./schema.ts";
 import { normalizePath } from "../router/path.ts";
 import { prefixMatches } from "../router/routes.ts";
@@ -55,6 +57,12 @@ export interface Problem {
   line?: number;
   /** The command-line flag the value came from (flags.ts / load.ts fill it in). */
   flag?: string;
+  /**
+   * A warning that `--check` treats as an error (exit 2): the server still starts with it, so
+   * one stale site does not take the others down, but a deploy pipeline should stop (issue 11:
+   * an expired certificate).
+   */
+  failsCheck?: boolean;
 }
 
 /** The outside facts validation needs. load.ts passes the real file system (nodeFs). */
@@ -376,6 +384,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
   }
   const maxRequestsPerConnection = v.int(server.max_requests_per_connection, sf.max_requests_per_connection!, "server.max_requests_per_connection");
   const shutdownDelayMs = v.duration(server.shutdown_delay, sf.shutdown_delay!, "server.shutdown_delay");
+  const certCheckIntervalMs = v.duration(server.cert_check_interval, sf.cert_check_interval!, "server.cert_check_interval");
 
   // [admin]
   const adminRaw = v.table(t.admin, ADMIN_NODE, "admin") ?? {};
@@ -514,6 +523,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
     sites,
     admin,
     shutdownDelayMs,
+    certCheckIntervalMs,
     upstreams: [...v.groups.values()],
     metricsEnabled,
     tracingSample,
@@ -584,11 +594,32 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
   const tls = validateSiteTls(v, s.tls, p);
   const redirectHttps = v.bool(s.redirect_https, SITE_NODE.fields.redirect_https as Leaf, `${p}.redirect_https`);
   if (redirectHttps && s.tls !== undefined) v.err(`${p}.redirect_https`, `a site with tls already serves HTTPS; put redirect_https = true on a plain-HTTP site for the same hosts instead`);
+  const hsts = validateHsts(v, s.hsts, `${p}.hsts`);
+  // RFC 6797 §7.2: never over plain HTTP (a browser ignores it there, and it would only mislead).
+  if (hsts && s.tls === undefined) v.err(`${p}.hsts`, `Strict-Transport-Security is only sent over HTTPS (RFC 6797 §7.2) and this site has no tls; put hsts on the site with tls = { cert, key } or "auto" for these hosts`);
   ok = v.problems.length === n0;
   if (!ok) return null;
   const site: SiteConfig = { index: i, listen, hosts, routes };
   // Only present when set, so configs without TLS keep their old shape (and print the same).
-  return tls || redirectHttps ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}) } : site;
+  return tls || redirectHttps || hsts ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}), ...(hsts ? { hsts } : {}) } : site;
+}
+
+/** `hsts = true | false | { max_age, include_subdomains, preload }` (RFC 6797 §6.1). */
+function validateHsts(v: Validator, raw: unknown, hp: string): HstsConfig | null {
+  if (raw === undefined || raw === false) return null;
+  const node = SITE_NODE.fields.hsts as TableNode;
+  const f = node.fields as Record<string, Leaf>;
+  const t = raw === true ? {} : v.table(raw, node, hp, "site.hsts");
+  if (!t) return null;
+  const maxAge = v.int(t.max_age, f.max_age!, `${hp}.max_age`);
+  const includeSubdomains = v.bool(t.include_subdomains, f.include_subdomains!, `${hp}.include_subdomains`);
+  const preload = v.bool(t.preload, f.preload!, `${hp}.preload`);
+  // The preload list (hstspreload.org) refuses a header without both; a "preload" it refuses only misleads.
+  if (preload && (!includeSubdomains || maxAge < DEFAULT_HSTS_MAX_AGE)) {
+    v.err(`${hp}.preload`, `the browsers' preload list needs include_subdomains = true and max_age of at least ${DEFAULT_HSTS_MAX_AGE} (one year); set both, or drop preload`);
+  }
+  const value = `max-age=${maxAge}${includeSubdomains ? "; includeSubDomains" : ""}${preload ? "; preload" : ""}`;
+  return { maxAge, includeSubdomains, preload, value };
 }
 
 /** `[acme]`, and the names of `tls = "auto"` sites (exact names only: HTTP-01 cannot validate wildcards). */
@@ -661,9 +692,35 @@ function validateSiteTls(v: Validator, raw: unknown, p: string): SiteTls | null 
     return null;
   }
   if (c.notAfter <= Date.now()) {
-    v.warnings.push({ path: `${tp}.cert`, message: `${JSON.stringify(cert.abs)} expired on ${new Date(c.notAfter).toISOString()} (${c.subject}); clients will refuse it: renew it and reload (SIGHUP)` });
+    v.warnings.push({ path: `${tp}.cert`, message: `${JSON.stringify(cert.abs)} expired on ${new Date(c.notAfter).toISOString()} (${c.subject}); clients will refuse it: renew it and reload (SIGHUP)`, failsCheck: true });
   }
-  return { certFile: cert.abs, keyFile: key.abs, cert: cert.text, key: key.text, notAfter: c.notAfter };
+  const clientAuth = validateClientAuth(v, t, f, tp);
+  if (clientAuth === false) return null;
+  return { certFile: cert.abs, keyFile: key.abs, cert: cert.text, key: key.text, notAfter: c.notAfter, ...(clientAuth ? { clientAuth } : {}) };
+}
+
+/** `client_ca` + `client_auth` of a tls table: null = no mTLS, false = an error was reported. */
+function validateClientAuth(v: Validator, t: Record<string, unknown>, f: Record<string, Leaf>, tp: string): ClientAuthConfig | null | false {
+  if (t.client_ca === undefined) {
+    if (t.client_auth !== undefined) v.err(`${tp}.client_auth`, `needs client_ca, the PEM file of the CAs that sign the client certificates; add client_ca = "/etc/dreamserver/clients-ca.pem"`);
+    return t.client_auth !== undefined ? false : null;
+  }
+  const cp = `${tp}.client_ca`;
+  const mode = v.enumOf<"require" | "optional">(t.client_auth, f.client_auth!, `${tp}.client_auth`);
+  const file = v.str(t.client_ca, f.client_ca!, cp);
+  if (file === undefined) return false;
+  const abs = path.resolve(v.o.baseDir, file);
+  const r = v.o.fs.readFile(abs);
+  if ("error" in r) {
+    v.err(cp, `${JSON.stringify(file)} cannot be read (${r.error}; resolved to ${abs}); give the path of a PEM file of CA certificates`);
+    return false;
+  }
+  const bad = checkCaBundle(r.text);
+  if (bad !== null) {
+    v.err(cp, `${JSON.stringify(abs)} ${bad}; give a PEM file holding the CA certificates that sign your clients' certificates`);
+    return false;
+  }
+  return { ca: r.text, caFile: abs, mode };
 }
 
 /** Duplicate (address, host) pairs across sites, and addresses that overlap on one port. */

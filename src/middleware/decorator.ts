@@ -9,6 +9,7 @@
  * Callbacks the handler sets (onDrain, onAbort) are stored on the wrapped exchange, so the
  * engine calls them directly: a decorator costs one object per request on the routes that use it.
  */
+import type { ClientCert } from "../tls/client-cert.ts";
 import type { Config } from "../config/config.ts";
 import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
 import type { RequestHead } from "../http1/message-head.ts";
@@ -33,6 +34,9 @@ export class ExchangeDecorator implements Exchange {
   }
   get secure(): boolean {
     return this.inner.secure;
+  }
+  get tlsClientCert(): ClientCert | null | undefined {
+    return this.inner.tlsClientCert;
   }
   get id(): string {
     return this.inner.id;

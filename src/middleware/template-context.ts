@@ -21,6 +21,7 @@ import { asciiLower, isOws, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { normalizeHost } from "../router/host.ts";
 import { originalHead } from "./derive-head.ts";
+import type { ClientCert } from "../tls/client-cert.ts";
 
 class LazyTemplateContext implements TemplateContext {
   private cookies: Map<string, string> | null = null;
@@ -32,7 +33,15 @@ class LazyTemplateContext implements TemplateContext {
     readonly remoteIp: string,
     readonly requestId: string,
     readonly scheme: "http" | "https" = "http",
+    private readonly cert: ClientCert | null = null,
   ) {}
+
+  get tlsClientSubject(): string {
+    return this.cert?.verified ? this.cert.subject : "";
+  }
+  get tlsClientFingerprint(): string {
+    return this.cert?.verified ? this.cert.fingerprint : "";
+  }
 
   get host(): string {
     return (this.hostName ??= normalizeHost(this.h.host));
@@ -67,7 +76,7 @@ class LazyTemplateContext implements TemplateContext {
 
 /** The template context of `ex`'s request (see the module comment). */
 export function templateContext(ex: Exchange): TemplateContext {
-  return new LazyTemplateContext(originalHead(ex.head), ex.clientIp, ex.id, ex.scheme);
+  return new LazyTemplateContext(originalHead(ex.head), ex.clientIp, ex.id, ex.scheme, ex.tlsClientCert ?? null);
 }
 
 /** Cookie: name=value; name2=value2 (RFC 6265 §5.4, several fields allowed). First name wins. */

@@ -10,6 +10,7 @@
  * Timers are deadlines checked by the server's coarse sweep (Server.sweep, every 500 ms); Bun's socket.timeout is
  * too coarse and not reset by traffic (docs/runtime-notes.md).
  */
+import type { ClientCert } from "../tls/client-cert.ts";
 import type { Socket } from "bun";
 import { nanoid } from "nanoid";
 import { handlerBackstop, type Config, type Limits } from "../config/config.ts";
@@ -111,6 +112,10 @@ export class Connection {
   /** TLS: protocol version and cipher suite, for the access log; null on plain HTTP. */
   tlsVersion: string | null = null;
   tlsCipher: string | null = null;
+  /** mTLS: the client's certificate once the handshake is done (null: none sent, or no mTLS on this address). */
+  tlsClientCert: ClientCert | null = null;
+  /** TLS: the handshake callback ran (for counting connections that closed before it as failed). */
+  tlsHandshook = false;
 
   constructor(
     readonly socket: Socket<Connection>,
@@ -731,6 +736,9 @@ export class ExchangeImpl implements DispatchableExchange {
   /** The SNI name of this TLS connection (Runtime.dispatch answers 421 when Host names another site). */
   get tlsServerName(): string | null {
     return this.conn.tlsServerName;
+  }
+  get tlsClientCert(): ClientCert | null {
+    return this.conn.tlsClientCert;
   }
 
   // ---- request body -------------------------------------------------------------------

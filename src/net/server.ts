@@ -15,8 +15,10 @@ import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
 import { metrics } from "../observe/metrics.ts";
 import { type Tracer, tracer } from "../observe/tracer.ts";
-import { acceptedConnections, openConnections, openTunnels, refusedConnections, tlsHandshakeFailure, tlsHandshakeSuccess, UNROUTED } from "../observe/server-metrics.ts";
+import { acceptedConnections, openConnections, openTunnels, refusedConnections, tlsHandshakes, UNROUTED } from "../observe/server-metrics.ts";
 import { asciiLower } from "../http1/field-syntax.ts";
+import { readClientCert } from "../tls/client-cert.ts";
+import type { CounterChild } from "../observe/metrics.ts";
 
 /** How often deadlines are checked. Timeouts are therefore accurate to about this much. */
 const SWEEP_MS = 500;
@@ -90,6 +92,18 @@ class Listener implements ConnectionContext {
   }
   /** Set when bound: a TLS address stays TLS for its lifetime (a reload cannot flip it). */
   tls = false;
+  /** Set when bound: the listener asks clients for certificates (mTLS; fixed like `tls`). */
+  requestsClientCert = false;
+  /** The client CAs of the bound default context: what a client without SNI is verified against. */
+  boundClientCa: string | null = null;
+  /** The certificate PEM the address was bound with: what clients without SNI get until a restart. */
+  boundCert: string | null = null;
+  private handshakes: { ok: CounterChild; failed: CounterChild } | null = null;
+  /** dreamserver_tls_handshakes_total{listener, result}: labels from the config's address only. */
+  countHandshake(ok: boolean): void {
+    const h = (this.handshakes ??= tlsHandshakes(this.key));
+    (ok ? h.ok : h.failed).inc();
+  }
   dispatch(ex: ExchangeImpl): void {
     if (this.handler !== null) this.handler(ex);
     else this.server.runtime.dispatch(ex, this.key);
@@ -259,16 +273,22 @@ export class Server {
           socket.data?.onEnd();
         },
         close(socket: Socket<Connection>) {
-          socket.data?.onClose();
+          const conn = socket.data;
+          // A TLS connection that closed before its handshake completed (a scanner, a client
+          // that rejected our certificate) is a failed handshake too: Bun reports none for it.
+          if (l.tls && conn && !conn.tlsHandshook && l.metricsOn) l.countHandshake(false);
+          conn?.onClose();
         },
         // TLS only (docs/https.md): SNI picks the site's certificate; the handshake records the name.
+        // Not even socket.data may be touched here: it throws, and Bun rejects the handshake (docs/runtime-notes.md).
         serverName(_socket: Socket<Connection>, name: string) {
           return self.runtime.tlsFor(key)?.contextFor(name);
         },
         handshake(socket: Socket<Connection>, ok: boolean) {
           const conn = socket.data;
+          if (l.metricsOn) l.countHandshake(ok);
           if (!conn) return;
-          (ok ? tlsHandshakeSuccess : tlsHandshakeFailure).inc();
+          conn.tlsHandshook = true;
           if (!ok) {
             conn.close();
             return;
@@ -278,6 +298,8 @@ export class Server {
           const cipher = socket.getCipher() as { name?: string | null; version?: string | null } | undefined;
           conn.tlsVersion = cipher?.version ?? "-";
           conn.tlsCipher = cipher?.name ?? "-";
+          // mTLS: the CAs that verified it are those of the context SNI chose (the listener's without SNI).
+          if (l.requestsClientCert) conn.tlsClientCert = readClientCert(socket, conn.tlsServerName === null ? l.boundClientCa : (self.runtime.tlsFor(key)?.clientCaFor(conn.tlsServerName) ?? null));
         },
         error(socket: Socket<Connection>, err: Error) {
           // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).
@@ -294,8 +316,12 @@ export class Server {
     // A TLS address: Bun's tls option holds the default certificate; serverName picks per SNI.
     const tls = handler === null ? this.runtime.tlsFor(key) : null;
     if (tls !== null) {
-      (options as Record<string, unknown>).tls = tls.listenOptions;
+      const o = tls.listenOptions;
+      (options as Record<string, unknown>).tls = o;
       l.tls = true;
+      l.requestsClientCert = o.requestCert === true;
+      l.boundClientCa = o.ca ?? null;
+      l.boundCert = o.cert;
     } else {
       delete (options.socket as Record<string, unknown>).serverName;
       delete (options.socket as Record<string, unknown>).handshake;
@@ -324,6 +350,10 @@ export class Server {
       if (wanted.has(key) && l.tls !== (next.tlsFor(key) !== null)) {
         throw new Error(`${key} cannot switch between TLS and plain HTTP on a reload; restart the server`);
       }
+      // Bun fixes requestCert when the address is bound (docs/runtime-notes.md).
+      if (wanted.has(key) && l.tls && l.requestsClientCert !== next.tlsFor(key)!.requestsClientCert) {
+        throw new Error(`${key} cannot start or stop asking for client certificates (client_ca) on a reload; restart the server`);
+      }
     }
     try {
       for (const [key, a] of wanted) if (!this.listeners.has(key)) added.push(this.listen(a));
@@ -336,6 +366,13 @@ export class Server {
     }
     this.runtime = next;
     outputMemory.limit = next.config.limits.maxOutputMemory;
+    for (const [key, l] of this.listeners) {
+      // Bun cannot change a bound address's own certificate (docs/https.md#reload): say so.
+      const t = l.tls ? next.tlsFor(key) : null;
+      if (t !== null && l.boundCert !== null && t.listenOptions.cert !== l.boundCert) {
+        console.error(`[WARN] ${key}: clients without SNI keep the certificate the address was started with; clients with SNI get the new one; restart to change it for all`);
+      }
+    }
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
       // [e2e fix] Like a graceful stop of this address: the new runtime has no sites for it, so a
@@ -416,7 +453,13 @@ export class Server {
     const now = performance.now();
     for (const c of this.connections) c.checkTimeout(now);
     if (outputMemory.used > outputMemory.limit) this.enforceOutputBudget(now);
+    if (now >= this.nextCertCheck) {
+      // server.cert_check_interval: certificate files changed on disk (docs/https.md#reload).
+      this.nextCertCheck = now + this.config.certCheckIntervalMs;
+      for (const key of this.listeners.keys()) this.runtime.tlsFor(key)?.refresh();
+    }
   }
+  private nextCertCheck = performance.now() + 1000;
 
   /** Over the connection cap: the prewritten 503, one write, FIN. Never an accept(2) that fails. */
   private refuse(socket: Socket<Connection>): void {

@@ -22,13 +22,15 @@ export const openTunnels = metrics.gauge("dreamserver_websocket_tunnels_open", "
 const reloads = metrics.counter("dreamserver_config_reloads", "Configuration reloads (SIGHUP or POST /api/reload) by result.", ["result"]);
 export const reloadSuccess = reloads.labels("success");
 export const reloadFailure = reloads.labels("failure");
-const handshakes = metrics.counter("dreamserver_tls_handshakes", "TLS handshakes on site listeners by result (success, or failure when the handshake completed unauthorised).", ["result"]);
-export const tlsHandshakeSuccess = handshakes.labels("success");
-export const tlsHandshakeFailure = handshakes.labels("failure");
 const rateLimited = metrics.counter("dreamserver_rate_limited", "Requests refused with 429 by a route's rate_limit, by site and route (config indexes).", ["site", "route"]);
 /** The rejection counter of one route's rate_limit (resolved once, at config load). */
 export function rateLimitRejections(site: string, route: string): CounterChild {
   return rateLimited.labels(site, route);
+}
+const handshakes = metrics.counter("dreamserver_tls_handshakes", "TLS handshakes by listen address (as configured) and result: ok, or failed (refused by the TLS stack, or the connection closed before the handshake completed).", ["listener", "result"]);
+/** The two children of one TLS listener (its config address: bounded by the config). */
+export function tlsHandshakes(listener: string): { ok: CounterChild; failed: CounterChild } {
+  return { ok: handshakes.labels(listener, "ok"), failed: handshakes.labels(listener, "failed") };
 }
 export const logWriteErrors = metrics.counter("dreamserver_log_write_errors", "Access-log lines lost to write errors or a blocked log output.").labels();
 metrics.gauge("dreamserver_build_info", "Always 1; the version as a label.", ["version"], "max").labels(VERSION).set(1);

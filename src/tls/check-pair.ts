@@ -49,3 +49,23 @@ export function checkPair(certPem: string, keyPem: string): PairCheck {
   if (!matches) return { ok: false, field: "key", error: `does not belong to the certificate (subject ${cert.subject.replace(/\n/g, ", ")}): the key and the first certificate of the cert file must be a pair` };
   return { ok: true, notAfter: cert.validToDate.getTime(), subject: cert.subject.replace(/\n/g, ", "), names: namesOf(cert) };
 }
+
+/**
+ * Checks a `client_ca` bundle: at least one PEM certificate, every one parsable and a CA
+ * (basicConstraints cA, RFC 5280 §4.2.1.9: a leaf given by mistake would trust nobody, or the
+ * wrong party). The reason as text, or null when it is usable.
+ */
+export function checkCaBundle(pem: string): string | null {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g);
+  if (blocks === null) return `holds no PEM certificate ("${PEM_CERT}")`;
+  for (const [i, b] of blocks.entries()) {
+    let c: X509Certificate;
+    try {
+      c = new X509Certificate(b);
+    } catch (e) {
+      return `certificate #${i + 1} is not a valid PEM certificate (${(e as Error).message})`;
+    }
+    if (!c.ca) return `certificate #${i + 1} (subject ${c.subject.replace(/\n/g, ", ")}) is not a CA certificate (no basicConstraints cA)`;
+  }
+  return null;
+}

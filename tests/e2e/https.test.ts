@@ -332,10 +332,21 @@ describe("--check", () => {
     expect(r.stderr).toContain("site[0].tls.key");
     expect(r.stderr).toContain("does not belong to the certificate");
   });
-  test("an expired certificate is reported (a warning: the config still loads)", async () => {
+  test("an expired certificate is rejected by --check (exit 2); the server itself starts with a warning", async () => {
     const r = await check(`tls = { cert = "expired.crt", key = "expired.key" }`);
-    expect(r.stderr + r.stdout).toContain("expired on 2020-02-01");
-    expect(r.stderr + r.stdout).toContain("site[0].tls.cert");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("expired on 2020-02-01");
+    expect(r.stderr).toContain("site[0].tls.cert");
+    expect(r.stdout).not.toContain("valid");
+    // One stale site must not take the others down: a start only warns.
+    const f = path.join(dir, "expired-start.toml");
+    fs.writeFileSync(f, `[admin]\nlisten = "off"\n[log]\naccess = "off"\n[[site]]\nlisten = ["127.0.0.1:0"]\ntls = { cert = "expired.crt", key = "expired.key" }\n[[site.route]]\npath = "/"\nrespond = { body = "x" }\n`);
+    const s = await startServer(["--config", f]);
+    try {
+      expect(s.stderr()).toContain("expired on 2020-02-01");
+    } finally {
+      await s.stop();
+    }
   });
   test("an unreadable key file is rejected", async () => {
     const r = await check(`tls = { cert = "a.crt", key = "nope.key" }`);

@@ -9,7 +9,7 @@ import { buildCsr, csrPem, p1363ToDer } from "../../src/acme/csr.ts";
 import { generateP256, keyAuthorization, publicJwk, signJws, thumbprint } from "../../src/acme/jws.ts";
 import { IN_CI } from "../e2e/real-clients-helpers.ts";
 import { parseResponse } from "../../src/acme/https-client.ts";
-import { retryAfterMs } from "../../src/acme/client.ts";
+import { errorRetryAfterMs, retryAfterMs } from "../../src/acme/client.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
@@ -134,4 +134,18 @@ describe("ACME HTTPS response reading", () => {
     ["-1", 500],
   ];
   for (const [v, ms] of waits) test(`Retry-After ${v} → ${ms} ms`, () => expect(retryAfterMs(v, 500)).toBe(ms));
+  // An error answer's Retry-After (rateLimited): the order backoff waits at least this long.
+  const now = Date.parse("Sun, 06 Dec 2026 10:00:00 GMT");
+  const errWaits: [string | null, number | null][] = [
+    [null, null],
+    ["3600", 3_600_000],
+    ["0", 0],
+    ["Sun, 06 Dec 2026 13:00:00 GMT", 3 * 3_600_000],
+    ["Sun, 06 Dec 2026 09:00:00 GMT", 0],
+    ["99999999", 7 * 24 * 3_600_000],
+    ["soon", null],
+    ["-5", null],
+    ["1.5", null],
+  ];
+  for (const [v, ms] of errWaits) test(`error Retry-After ${v} → ${ms}`, () => expect(errorRetryAfterMs(v, now)).toBe(ms));
 });

@@ -15,6 +15,8 @@ import { ListenerTls } from "../../src/tls/listener-tls.ts";
 import { buildSiteTables } from "../../src/router/index.ts";
 import { configToRaw } from "../../src/config/print.ts";
 import { renewalDue } from "../../src/acme/manager.ts";
+import { readClientCert, rfc4514, type PeerCertSource } from "../../src/tls/client-cert.ts";
+import { X509Certificate } from "node:crypto";
 
 const DIR = path.resolve(import.meta.dir, "../fixtures/tls");
 const OPTS = { baseDir: DIR, fs: nodeFs, cpus: 1, source: path.join(DIR, "test.toml") };
@@ -75,6 +77,20 @@ const CASES: [string, (c: Raw) => void, string, string][] = [
   ["TLS and plain on one address", (c) => (c.site[2].listen = ["127.0.0.1:8443"]), "site[2].listen", "mixes TLS and plain-HTTP sites"],
   ["redirect_https on a TLS site", (c) => (c.site[0].redirect_https = true), "site[0].redirect_https", "already serves HTTPS"],
   ["redirect_https not a bool", (c) => (c.site[2].redirect_https = "yes"), "site[2].redirect_https", "must be true or false"],
+  ["hsts on a plain site (RFC 6797 §7.2)", (c) => (c.site[2].hsts = true), "site[2].hsts", "only sent over HTTPS"],
+  ["hsts not a table", (c) => (c.site[0].hsts = "yes"), "site[0].hsts", "must be a table"],
+  ["hsts max_age negative", (c) => (c.site[0].hsts = { max_age: -1 }), "site[0].hsts.max_age", "out of range"],
+  ["hsts max_age a string", (c) => (c.site[0].hsts = { max_age: "1y" }), "site[0].hsts.max_age", "must be an integer"],
+  ["hsts unknown key", (c) => (c.site[0].hsts = { maxage: 5 }), "site[0].hsts.maxage", "unknown key"],
+  ["hsts preload without include_subdomains", (c) => (c.site[0].hsts = { preload: true }), "site[0].hsts.preload", "needs include_subdomains = true"],
+  ["hsts preload with a short max_age", (c) => (c.site[0].hsts = { preload: true, include_subdomains: true, max_age: 600 }), "site[0].hsts.preload", "at least 31536000"],
+  ["client_ca unreadable", (c) => (c.site[0].tls.client_ca = "nope.pem"), "site[0].tls.client_ca", "cannot be read"],
+  ["client_ca not PEM", (c) => (c.site[0].tls.client_ca = "README.md"), "site[0].tls.client_ca", "holds no PEM certificate"],
+  ["client_ca is a leaf, not a CA", (c) => (c.site[0].tls.client_ca = "leaf-not-ca.crt"), "site[0].tls.client_ca", "is not a CA certificate"],
+  ["client_auth without client_ca", (c) => (c.site[0].tls.client_auth = "require"), "site[0].tls.client_auth", "needs client_ca"],
+  ["client_auth unknown mode", (c) => ((c.site[0].tls.client_ca = "client-ca.pem"), (c.site[0].tls.client_auth = "on")), "site[0].tls.client_auth", '"require" or "optional"'],
+  ["client_auth misspelt", (c) => ((c.site[0].tls.client_ca = "client-ca.pem"), (c.site[0].tls.client_auth = "requird")), "site[0].tls.client_auth", 'did you mean "require"'],
+  ["cert_check_interval too short", (c) => (c.server = { cert_check_interval: "10ms" }), "server.cert_check_interval", "must be more than 0"],
 ];
 
 describe("tls config problems", () => {
@@ -203,4 +219,99 @@ describe("renewal at 2/3 of the lifetime", () => {
     [10 * day, 40 * day, 30 * day, true],
   ];
   for (const [nb, na, now, due] of rows) test(`issued ${nb / day}d, expires ${na / day}d, now ${now / day}d → ${due}`, () => expect(renewalDue(nb, na, now)).toBe(due));
+});
+
+describe("hsts and client certificates", () => {
+  // [hsts value in the file, the field value sent]
+  const HSTS: [unknown, string | null][] = [
+    [undefined, null],
+    [false, null],
+    [true, "max-age=31536000"],
+    [{}, "max-age=31536000"],
+    [{ max_age: 0 }, "max-age=0"],
+    [{ max_age: 600, include_subdomains: true }, "max-age=600; includeSubDomains"],
+    [{ max_age: 63072000, include_subdomains: true, preload: true }, "max-age=63072000; includeSubDomains; preload"],
+  ];
+  for (const [raw, want] of HSTS) {
+    test(`hsts = ${JSON.stringify(raw)} → ${want}`, () => {
+      const c = base();
+      if (raw !== undefined) c.site[0].hsts = raw;
+      const r = validate(c, OPTS);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.config.sites[0]!.hsts?.value ?? null).toBe(want);
+      const printed = (configToRaw(r.config).site as Raw[])[0]!;
+      if (want === null) expect("hsts" in printed).toBe(false);
+      else expect(validate({ ...c, site: [{ ...c.site[0], hsts: printed.hsts }, c.site[1], c.site[2]] }, OPTS).ok).toBe(true);
+    });
+  }
+
+  test("client_ca: read, default mode require, printed back; optional kept", () => {
+    const c = base();
+    c.site[0].tls.client_ca = "client-ca.pem";
+    c.site[1].tls.client_ca = "client-ca.pem";
+    c.site[1].tls.client_auth = "optional";
+    const r = validate(c, OPTS);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const [a, b] = r.config.sites;
+    expect(a!.tls!.clientAuth).toEqual({ ca: read("client-ca.pem"), caFile: path.join(DIR, "client-ca.pem"), mode: "require" });
+    expect(b!.tls!.clientAuth!.mode).toBe("optional");
+    expect((configToRaw(r.config).site as Raw[])[0]!.tls).toEqual({ cert: path.join(DIR, "a.crt"), key: path.join(DIR, "a.key"), client_ca: path.join(DIR, "client-ca.pem"), client_auth: "require" });
+    expect(r.config.certCheckIntervalMs).toBe(60_000);
+  });
+
+  test("the listener asks for client certificates when any site of the address has client_ca", () => {
+    const c = base();
+    c.site[1].tls.client_ca = "client-ca.pem";
+    const r = validate(c, OPTS);
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const tables = buildSiteTables(r.config.sites);
+    const key = [...tables.keys()].find((k) => k.endsWith(":8443"))!;
+    const lt = new ListenerTls(tables.get(key)!, r.config.sites.filter((s) => s.tls));
+    expect(lt.requestsClientCert).toBe(true);
+    const o = lt.listenOptions;
+    expect(o.requestCert).toBe(true);
+    expect(o.rejectUnauthorized).toBe(false);
+    // The default site (a.example) has no client_ca: no listener CA, and b's CA only through its SNI context.
+    expect(o.ca).toBeUndefined();
+    expect(lt.clientCaFor("b.example")).toBe(read("client-ca.pem"));
+    expect(lt.clientCaFor("a.example")).toBeNull();
+    expect(lt.clientCaFor("unknown.example")).toBeNull();
+    const r0 = validate(base(), OPTS);
+    if (!r0.ok) throw new Error(JSON.stringify(r0.problems));
+    const plain = new ListenerTls(buildSiteTables(r0.config.sites).get(key)!, r0.config.sites.filter((s) => s.tls));
+    expect(plain.requestsClientCert).toBe(false);
+    expect("requestCert" in plain.listenOptions).toBe(false);
+  });
+});
+
+describe("client certificate details", () => {
+  const ROWS: [string, string][] = [
+    ["CN=alice\nO=Example", "O=Example,CN=alice"],
+    ["C=DE\nO=Example\\, Inc.\nCN=bob", "CN=bob,O=Example\\, Inc.,C=DE"],
+    ["CN=solo", "CN=solo"],
+    ["", ""],
+  ];
+  for (const [subject, want] of ROWS) test(`${JSON.stringify(subject)} → ${want}`, () => expect(rfc4514(subject)).toBe(want));
+
+  const der = new X509Certificate(read("client-ca.pem")).raw;
+  const source = (authorized: boolean, raw: Uint8Array | undefined, code: string | null = null): PeerCertSource => ({
+    authorized,
+    getAuthorizationError: () => (code === null ? null : Object.assign(new Error(code), { code })),
+    getPeerCertificate: () => (raw === undefined ? {} : { raw }),
+  });
+  test("no certificate sent → null", () => expect(readClientCert(source(false, undefined), "CA")).toBeNull());
+  test("a verified certificate: subject, fingerprint, the CAs it was verified with", () => {
+    const c = readClientCert(source(true, der), "CA-PEM")!;
+    expect(c).toEqual({ subject: "CN=DreamServer Test Client CA", fingerprint: new X509Certificate(der).fingerprint256.replace(/:/g, "").toLowerCase(), verified: true, error: null, verifiedWith: "CA-PEM" });
+  });
+  test("not verified: the stack's code is kept", () => {
+    const c = readClientCert(source(false, der, "UNABLE_TO_GET_ISSUER_CERT"), "CA-PEM")!;
+    expect(c.verified).toBe(false);
+    expect(c.error).toBe("UNABLE_TO_GET_ISSUER_CERT");
+  });
+  test("authorized by a context without client CAs (the system store) is not verified for us", () => {
+    expect(readClientCert(source(true, der), null)!.verified).toBe(false);
+  });
 });

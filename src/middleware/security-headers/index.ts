@@ -8,8 +8,8 @@
  * `security_headers = { csp = true }` also adds a permissive Content-Security-Policy that breaks
  * no scripts or styles but forbids framing by other origins, plugins and <base> hijacking:
  *   Content-Security-Policy: frame-ancestors 'self'; object-src 'none'; base-uri 'self'
- * HSTS is not in the preset: this server has no TLS listener, and Strict-Transport-Security
- * belongs to whatever terminates TLS.
+ * HSTS is not in the preset: it is a per-site option of TLS sites (`hsts`, hstsHeader below),
+ * because a wrong Strict-Transport-Security locks browsers out of plain HTTP for months.
  *
  * Prepared header blocks (the static file cache) get the bytes appended without a presence check:
  * the static handler never sets these fields itself.
@@ -73,7 +73,11 @@ class SecurityHeadersExchange extends ExchangeDecorator {
 }
 
 export function compileSecurityHeaders(csp: boolean): Compiled {
-  const pairs = csp ? [...PRESET, CSP] : PRESET;
+  return compileAddedHeaders(csp ? [...PRESET, CSP] : PRESET);
+}
+
+/** Fields added to every response that lacks them (also used for the site's HSTS field). */
+export function compileAddedHeaders(pairs: HeaderPairs): Compiled {
   return {
     pairs,
     lower: pairs.map(([n]) => asciiLower(n)),
@@ -86,4 +90,14 @@ export function compileSecurityHeaders(csp: boolean): Compiled {
 export function securityHeaders(opts: { csp: boolean }): Middleware {
   const c = compileSecurityHeaders(opts.csp);
   return (next) => (ex) => next(new SecurityHeadersExchange(ex, c));
+}
+
+/**
+ * A TLS site's `hsts`: Strict-Transport-Security on every response of its routes, unless the
+ * response (a backend, a header rule) already has one. Only on a TLS connection: RFC 6797 §7.2
+ * forbids it over plain HTTP (the config check already refuses hsts on a plain site).
+ */
+export function hstsHeader(value: string): Middleware {
+  const c = compileAddedHeaders([["Strict-Transport-Security", value]]);
+  return (next) => (ex) => next(ex.secure ? new SecurityHeadersExchange(ex, c) : ex);
 }

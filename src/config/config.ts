@@ -314,6 +314,10 @@ export interface SiteConfig {
   readonly tls?: SiteTls;
   /** `redirect_https = true` (a plain site): every request except ACME HTTP-01 challenges gets a 308 to https. */
   readonly redirectHttps?: boolean;
+  /** `http2 = false` (a TLS site): ALPN offers only http/1.1 on its addresses. Absent: h2 offered. */
+  readonly http2?: false;
+  /** `h2c = true` (a plain site): prior-knowledge cleartext HTTP/2 on its addresses (docs/http2.md). */
+  readonly h2c?: boolean;
 }
 
 /** A site's certificate: PEM texts read at load (cert holds the chain), and the files they came from. */

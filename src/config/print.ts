@@ -143,6 +143,8 @@ export function configToRaw(c: Config): Raw {
       hosts: [...s.hosts],
       ...(s.tls ? { tls: s.tls.auto ? "auto" : { cert: s.tls.certFile, key: s.tls.keyFile } } : {}),
       ...(s.redirectHttps ? { redirect_https: true } : {}),
+      ...(s.http2 === false ? { http2: false } : {}),
+      ...(s.h2c ? { h2c: true } : {}),
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),
     ...(c.upstreams.length ? { upstream: Object.fromEntries(c.upstreams.map((g) => [g.name!, groupToRaw(g)])) } : {}),

@@ -556,11 +556,17 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
   const tls = validateSiteTls(v, s.tls, p);
   const redirectHttps = v.bool(s.redirect_https, SITE_NODE.fields.redirect_https as Leaf, `${p}.redirect_https`);
   if (redirectHttps && s.tls !== undefined) v.err(`${p}.redirect_https`, `a site with tls already serves HTTPS; put redirect_https = true on a plain-HTTP site for the same hosts instead`);
+  const http2 = v.bool(s.http2, SITE_NODE.fields.http2 as Leaf, `${p}.http2`);
+  if (s.http2 !== undefined && s.tls === undefined) v.err(`${p}.http2`, `http2 applies to TLS sites (ALPN); for cleartext HTTP/2 on a plain site set h2c = true instead`);
+  const h2c = v.bool(s.h2c, SITE_NODE.fields.h2c as Leaf, `${p}.h2c`);
+  if (h2c && s.tls !== undefined) v.err(`${p}.h2c`, `h2c is cleartext HTTP/2 for plain sites; a TLS site offers h2 through ALPN (http2 = true, the default); remove h2c`);
   ok = v.problems.length === n0;
   if (!ok) return null;
   const site: SiteConfig = { index: i, listen, hosts, routes };
   // Only present when set, so configs without TLS keep their old shape (and print the same).
-  return tls || redirectHttps ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}) } : site;
+  return tls || redirectHttps || h2c || http2 === false
+    ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}), ...(h2c ? { h2c } : {}), ...(tls && http2 === false ? { http2: false } : {}) }
+    : site;
 }
 
 /** `[acme]`, and the names of `tls = "auto"` sites (exact names only: HTTP-01 cannot validate wildcards). */

@@ -9,7 +9,8 @@
  * clients without SNI) is fixed when the address is bound (docs/https.md#reload).
  *
  * Protocol settings (docs/runtime-notes.md): TLS 1.2 minimum (Bun wants the OpenSSL version
- * number, 0x0303, not "TLSv1.2"), ALPN in wire format, http/1.1 only until HTTP/2 lands.
+ * number, 0x0303, not "TLSv1.2"), ALPN in wire format: "h2" first, then "http/1.1", unless a
+ * TLS site of the address sets http2 = false (ALPN is settled before SNI routing can tell sites apart).
  */
 import tls from "node:tls";
 import type { SiteConfig, SiteTls } from "../config/config.ts";
@@ -21,6 +22,7 @@ import { PLACEHOLDER_CERT, PLACEHOLDER_KEY } from "./placeholder.ts";
 export const TLS_MIN_VERSION = 0x0303;
 /** RFC 7301 §3.1 wire format: length-prefixed protocol names. */
 export const ALPN_HTTP11 = Buffer.from([8, ...Buffer.from("http/1.1", "latin1")]);
+export const ALPN_H2_HTTP11 = Buffer.from([2, ...Buffer.from("h2", "latin1"), 8, ...Buffer.from("http/1.1", "latin1")]);
 /**
  * TLS 1.2 suites: ECDHE with AEAD only (forward secrecy; no CBC, no RSA key exchange), the
  * Mozilla "intermediate" list. TLS 1.3 suites are all AEAD and not configured here.
@@ -47,12 +49,14 @@ export class ListenerTls {
   /** The address's first TLS site: served to clients without SNI or with an unknown name. */
   readonly defaultSite: SiteConfig;
   private readonly contexts = new Map<SiteConfig, unknown>();
+  private readonly alpn: Buffer;
 
   constructor(
     private readonly table: SiteTable,
     sites: readonly SiteConfig[],
   ) {
     this.defaultSite = sites[0]!;
+    this.alpn = sites.every((s) => s.http2 !== false) ? ALPN_H2_HTTP11 : ALPN_HTTP11;
     for (const s of sites) this.contexts.set(s, s.tls!.auto ? null : contextFor(s.tls!));
   }
 
@@ -60,7 +64,7 @@ export class ListenerTls {
     const t = this.defaultSite.tls!;
     // An auto site's certificate arrives later, per SNI: bind with the placeholder (src/tls/placeholder.ts).
     const [cert, key] = t.auto ? [PLACEHOLDER_CERT, PLACEHOLDER_KEY] : [t.cert, t.key];
-    return { cert, key, minVersion: TLS_MIN_VERSION, ALPNProtocols: ALPN_HTTP11, ciphers: CIPHERS_TLS12 };
+    return { cert, key, minVersion: TLS_MIN_VERSION, ALPNProtocols: this.alpn, ciphers: CIPHERS_TLS12 };
   }
 
   /** The site an SNI name selects: the Host routing rules, else the default TLS site. */

@@ -625,6 +625,7 @@ export class H2Session {
     const ex = s.ex;
     if (!s.remoteClosed) {
       if (ex !== null && ex.reading) return; // the handler still reads the body (e.g. an early upstream answer)
+      if (ex !== null && ex.discarding) return; // a small unread body is read and dropped, like HTTP/1
       this.resetStream(s.id, ErrorCode.NO_ERROR);
       return;
     }

@@ -92,6 +92,19 @@ export class H2Exchange implements DispatchableExchange {
 
   // ---- request body -----------------------------------------------------------------------
 
+  private discarded = 0;
+
+  /**
+   * Answered with the body unread, and what is left of it fits limits.discard_body_max: it is
+   * read and dropped so the client sees a clean end; otherwise RST_STREAM NO_ERROR (§8.1).
+   */
+  get discarding(): boolean {
+    if (this.requestDone || this.sink !== null) return false;
+    const h = this.head;
+    const left = h.bodyKind === "length" ? h.contentLength - this.stream.received : 0;
+    return left <= this.config.limits.discardBodyMax - this.discarded;
+  }
+
   /** A handler is reading the body and it has not ended. */
   get reading(): boolean {
     return this.sink !== null && !this.requestDone;
@@ -138,8 +151,10 @@ export class H2Exchange implements DispatchableExchange {
   deliver(data: Uint8Array): void {
     const s = this.stream;
     if (this.finished && this.sink === null) {
-      // Answered already and nobody reads: drop the bytes, credit them back.
-      this.session.creditStream(s, data.byteLength);
+      // Answered already and nobody reads: drop the bytes, credit them back, within the budget.
+      this.discarded += data.byteLength;
+      if (this.discarded > this.config.limits.discardBodyMax) this.session.resetStream(s.id, ErrorCode.NO_ERROR);
+      else this.session.creditStream(s, data.byteLength);
       return;
     }
     if (this.sink !== null && !this.bodyPaused && s.inbuf.length === 0) {
@@ -217,8 +232,10 @@ export class H2Exchange implements DispatchableExchange {
     const empty = noBody || this.isHead || bytes.byteLength === 0;
     this.sentBytes += this.session.writeHeaders(s, fields, empty);
     if (!empty) {
-      this.session.queueData(s, bytes);
+      // Marked as ending first, so the last DATA frame carries END_STREAM.
+      s.ending = true;
       this.finished = true;
+      this.session.queueData(s, bytes);
       this.session.endStream(s, null);
     } else {
       this.finished = true;
@@ -359,6 +376,10 @@ export class H2Exchange implements DispatchableExchange {
 
   checkTimeout(now: number): void {
     const s = this.stream;
+    if (this.finished && !this.requestDone && this.sink === null && now - s.lastRecv > this.config.timeouts.discardMs) {
+      this.session.resetStream(s.id, ErrorCode.NO_ERROR);
+      return;
+    }
     if (!this.requestDone && !this.bodyPaused && !this.finished && now - s.lastRecv > this.bodyIdleMs) {
       this.bodyBroken("TIMEOUT_BODY");
       if (!this.responseStarted) this.sendError(408, "TIMEOUT_BODY");

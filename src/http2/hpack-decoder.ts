@@ -20,21 +20,25 @@ export interface HpackDecoderOptions {
   maxHeaderListSize: number;
 }
 
+/** SETTINGS_HEADER_TABLE_SIZE before any SETTINGS frame (RFC 9113 §6.5.2). */
+const INITIAL_TABLE_SIZE = 4096;
+
 /** Largest integer we accept (§5.1 leaves the limit to the implementation): 2^31 - 1. */
 const MAX_INT = 0x7fffffff;
 
-type Latin1Slicer = { latin1Slice(start: number, end: number): string };
-/** Bytes → string, one char per octet. Buffer#latin1Slice exists in Node and Bun (untyped). */
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+/** Buffer#latin1Slice (untyped; Bun accepts any Uint8Array as `this`), else toString("latin1"). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice;
+
+/** Bytes → string, one char per octet: header fields are octets, not UTF-8 text. */
 function latin1(buf: Uint8Array, start: number, end: number): string {
   if (end - start < 16) {
     let s = "";
     for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
     return s;
   }
-  return (buf as unknown as Latin1Slicer).latin1Slice(start, end);
-}
-function asBuffer(b: Uint8Array): Uint8Array {
-  return typeof (b as unknown as Partial<Latin1Slicer>).latin1Slice === "function" ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (latin1Slice !== undefined) return latin1Slice.call(buf, start, end);
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("latin1", start, end);
 }
 
 /** Huffman scratch kept per decoder up to this size; larger strings get a one-off buffer. */
@@ -59,7 +63,9 @@ export class HpackDecoder {
   constructor(opts: HpackDecoderOptions) {
     this.maxTableSize = opts.maxTableSize;
     this.maxHeaderListSize = opts.maxHeaderListSize;
-    this.table = new DynamicTable(opts.maxTableSize);
+    // The table starts at the protocol's initial 4096 (RFC 9113 §6.5.2): a larger SETTINGS value is
+    // only a ceiling until the peer's encoder announces a size update (§4.2, §6.3).
+    this.table = new DynamicTable(Math.min(opts.maxTableSize, INITIAL_TABLE_SIZE));
   }
 
   /** Current dynamic table size in octets (§4.1). */
@@ -86,7 +92,7 @@ export class HpackDecoder {
    * block repeating a large table entry (HPACK bomb) costs no memory.
    */
   decode(block: Uint8Array): HeaderField[] | null {
-    this.buf = asBuffer(block);
+    this.buf = block;
     this.pos = 0;
     const end = block.length;
     const table = this.table;

@@ -3,3 +3,4 @@
  */
 export { HpackError } from "./hpack-error.ts";
 export { HpackDecoder, type HeaderField, type HpackDecoderOptions } from "./hpack-decoder.ts";
+export { HpackEncoder, type HpackEncoderOptions } from "./hpack-encoder.ts";

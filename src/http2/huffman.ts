@@ -160,11 +160,16 @@ export function huffmanEncodedLength(s: Uint8Array): number {
  * (all 1s), and returns the position after it. out must have huffmanEncodedLength(s) octets free.
  */
 export function huffmanEncode(s: Uint8Array, out: Uint8Array, pos: number): number {
+  return huffmanEncodeRange(s, 0, s.length, out, pos);
+}
+
+/** huffmanEncode over s[start, end), without a subarray per string (the HPACK encoder's path). */
+export function huffmanEncodeRange(s: Uint8Array, start: number, end: number, out: Uint8Array, pos: number): number {
   // acc holds fewer than 8 pending bits between symbols; a code of up to 24 bits is appended in one
   // step (7 + 24 < 32), longer codes in two, so the int32 arithmetic never overflows.
   let acc = 0;
   let bits = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = start; i < end; i++) {
     const sym = s[i]!;
     let len = CODE_LENGTH[sym]!;
     let code = CODE[sym]!;

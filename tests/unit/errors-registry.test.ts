@@ -16,6 +16,7 @@ const SRC = path.join(REPO, "src");
 const NOT_CODES: ReadonlyMap<string, string> = new Map([
   ["DREAMSERVER_PORTS", "environment variable name (main.ts)"],
   ["DREAMSERVER_WORKER", "environment variable name (net/workers.ts)"],
+  ["COMPRESSION_ERROR", "RFC 9113 §7 error name carried by HpackError (http2/hpack-error.ts); the engine sends it in GOAWAY"],
 ]);
 /** Prefixes of code families that never reach a client or the access log. */
 const NOT_CODE_PREFIXES: ReadonlyMap<string, string> = new Map([["CONFIG_", "config validation errors: reported at load time, never in a response"]]);

@@ -104,6 +104,33 @@ export const SEQUENCES: VectorSequence[] = [
   },
 ];
 
+/** Malformed blocks for a fresh decoder (SETTINGS 4096): [section and case, block hex, text the error message must contain]. */
+export const MALFORMED: [string, string, string][] = [
+  ["§6.1 indexed field with index 0", "80", "§6.1"],
+  ["§2.3.3 index 62 with an empty dynamic table", "be", "§2.3.3"],
+  ["§2.3.3 index 2^31-1 (a valid integer) beyond the table", "ff80ffffff07", "§2.3.3"],
+  ["§2.3.3 literal with indexing: name index beyond the table", "7e0161", "§2.3.3"],
+  ["§2.3.3 literal without indexing: name index beyond the table", "0f2f0161", "§2.3.3"],
+  ["§2.3.3 literal never indexed: name index beyond the table", "1f2f0161", "§2.3.3"],
+  ["§5.1 block ends inside an integer", "ff", "§5.1"],
+  ["§5.1 block ends inside a multi-octet integer", "ff8080", "§5.1"],
+  ["§5.1 integer of 2^31 + 126 (over 2^31 - 1)", "ff808080808008", "§5.1"],
+  ["§5.1 integer far over 2^32", "ffffffffffff0f", "§5.1"],
+  ["§5.1 excessive zero continuation octets", "ff80808080808000", "§5.1"],
+  ["§5.1 string length integer over 2^31 - 1", "407f8080808008", "§5.1"],
+  ["§5.2 block ends before the name string", "40", "§5.2"],
+  ["§5.2 block ends before the value string", "400161", "§5.2"],
+  ["§5.2 name string runs past the block", "40056161", "§5.2"],
+  ["§5.2 value string runs past the block", "4001610461", "§5.2"],
+  ["§5.2 Huffman name containing EOS", "4084ffffffff0161", "§5.2"],
+  ["§5.2 Huffman value with padding longer than 7 bits", "000161821fff", "§5.2"],
+  ["§5.2 Huffman value with padding not all 1s", "0001618118", "§5.2"],
+  ["§4.2 table size update after a field", "823fe11f", "§4.2"],
+  ["§4.2 table size update between fields", "82203f", "§4.2"],
+  ["§6.3 table size update above SETTINGS_HEADER_TABLE_SIZE", "3fe21f", "§6.3"],
+  ["§6.3 table size update far above the limit", "3fe1ffffff06", "§6.3"],
+];
+
 export function hex(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 }

@@ -6,8 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { fcAssert } from "./fc-seed.ts";
-import { HpackDecoder, HpackError, type HeaderField } from "../../src/http2/hpack.ts";
-import { SEQUENCES, hex } from "./hpack-vectors.ts";
+import { HpackDecoder, HpackEncoder, HpackError, type HeaderField } from "../../src/http2/hpack.ts";
+import { MALFORMED, SEQUENCES, hex, toHex } from "./hpack-vectors.ts";
 
 const BIG = 1 << 20;
 const decoder = (maxTableSize = 4096, maxHeaderListSize = BIG) => new HpackDecoder({ maxTableSize, maxHeaderListSize });
@@ -42,32 +42,6 @@ describe("RFC 7541 Appendix C: decoding", () => {
   }
 });
 
-/** [section and case, block hex, text the error message must contain]. */
-const MALFORMED: [string, string, string][] = [
-  ["§6.1 indexed field with index 0", "80", "§6.1"],
-  ["§2.3.3 index 62 with an empty dynamic table", "be", "§2.3.3"],
-  ["§2.3.3 index 2^31-1 (a valid integer) beyond the table", "ff80ffffff07", "§2.3.3"],
-  ["§2.3.3 literal with indexing: name index beyond the table", "7e0161", "§2.3.3"],
-  ["§2.3.3 literal without indexing: name index beyond the table", "0f2f0161", "§2.3.3"],
-  ["§2.3.3 literal never indexed: name index beyond the table", "1f2f0161", "§2.3.3"],
-  ["§5.1 block ends inside an integer", "ff", "§5.1"],
-  ["§5.1 block ends inside a multi-octet integer", "ff8080", "§5.1"],
-  ["§5.1 integer of 2^31 + 126 (over 2^31 - 1)", "ff808080808008", "§5.1"],
-  ["§5.1 integer far over 2^32", "ffffffffffff0f", "§5.1"],
-  ["§5.1 excessive zero continuation octets", "ff80808080808000", "§5.1"],
-  ["§5.1 string length integer over 2^31 - 1", "407f8080808008", "§5.1"],
-  ["§5.2 block ends before the name string", "40", "§5.2"],
-  ["§5.2 block ends before the value string", "400161", "§5.2"],
-  ["§5.2 name string runs past the block", "40056161", "§5.2"],
-  ["§5.2 value string runs past the block", "4001610461", "§5.2"],
-  ["§5.2 Huffman name containing EOS", "4084ffffffff0161", "§5.2"],
-  ["§5.2 Huffman value with padding longer than 7 bits", "000161821fff", "§5.2"],
-  ["§5.2 Huffman value with padding not all 1s", "0001618118", "§5.2"],
-  ["§4.2 table size update after a field", "823fe11f", "§4.2"],
-  ["§4.2 table size update between fields", "82203f", "§4.2"],
-  ["§6.3 table size update above SETTINGS_HEADER_TABLE_SIZE", "3fe21f", "§6.3"],
-  ["§6.3 table size update far above the limit", "3fe1ffffff06", "§6.3"],
-];
 
 describe("malformed blocks are COMPRESSION_ERROR", () => {
   for (const [name, wire, section] of MALFORMED) {
@@ -116,6 +90,19 @@ describe("dynamic table size updates (§4.2, §6.3) and eviction (§4.4)", () =>
     const d = decoder(256);
     expect(d.decode(hex("3fe101"))).toEqual([]);
     expect(d.tableMaxSize).toBe(256);
+  });
+  test("SETTINGS above 4096 is a ceiling: the table is 4096 until the peer announces more (§4.2)", () => {
+    const d = decoder(65536);
+    expect(d.tableMaxSize).toBe(4096);
+    const v = "v".repeat(3000);
+    const lit = (n: number) => Uint8Array.from([0x40, 0x01, n, 0x7f, (3000 - 127) & 0x7f | 0x80, (3000 - 127) >> 7, ...Buffer.from(v)]);
+    d.decode(lit(0x61));
+    d.decode(lit(0x62));
+    expect(d.tableEntries().map((f) => f[0])).toEqual(["b"]);
+    d.decode(hex("3fe1ff03")); // update to 65536 (31 + 65505)
+    expect(d.tableMaxSize).toBe(65536);
+    d.decode(lit(0x63));
+    expect(d.tableEntries().map((f) => f[0])).toEqual(["c", "b"]);
   });
   test("an entry larger than the table empties it and is not added, but is still a field (§4.4)", () => {
     const d = decoder(256);
@@ -182,5 +169,146 @@ describe("header list size limit (RFC 9113 §6.5.2) and the HPACK bomb", () => {
     for (let i = 0; i < 100_000; i++) block.set(one, i * one.length);
     expect(d.decode(block)).toBeNull();
     expect(d.lastListSize).toBe(100_000 * 38);
+  });
+});
+
+describe("RFC 7541 Appendix C: encoding reproduces the RFC's octets", () => {
+  for (const seq of SEQUENCES.filter((s) => s.encodable)) {
+    test(`${seq.section} ${seq.title}`, () => {
+      const e = new HpackEncoder({ maxTableSize: seq.maxTableSize, huffman: seq.huffman });
+      seq.blocks.forEach((b, i) => {
+        // A table smaller than the peer's initial 4096 is announced first (§4.2): 0x3fe101 = 256.
+        const announce = i === 0 && seq.maxTableSize !== 4096 ? "3fe101" : "";
+        expect([i, toHex(e.encode(b.fields))]).toEqual([i, announce + b.hex.replace(/\s+/g, "")]);
+        expect([i, e.tableEntries()]).toEqual([i, b.table]);
+        expect([i, e.tableSize]).toEqual([i, b.tableSize]);
+      });
+    });
+  }
+  test("C.2.3 literal never indexed: a sensitive field", () => {
+    const e = new HpackEncoder({ huffman: false });
+    expect(toHex(e.encode([["password", "secret"]], new Set(["password"])))).toBe("100870617373776f726406736563726574");
+    expect(e.tableEntries()).toEqual([]);
+  });
+});
+
+describe("encoder choices", () => {
+  test("sensitive fields are never indexed (§6.2.3), with a static name index when there is one", () => {
+    const e = new HpackEncoder({ huffman: false });
+    const d = decoder();
+    const wire = e.encode([["authorization", "Bearer x"], ["set-cookie", "a=b"], ["set-cookie", "a=b"]], new Set(["authorization", "set-cookie"]));
+    // 0x1f 0x08 = never indexed, name index 15 + 8 = 23 (authorization); 0x1f 0x28 = 55 (set-cookie).
+    expect(toHex(wire)).toBe("1f08084265617265722078" + "1f2803613d62" + "1f2803613d62");
+    expect(d.decode(wire)).toEqual([["authorization", "Bearer x"], ["set-cookie", "a=b"], ["set-cookie", "a=b"]]);
+    expect(e.tableEntries()).toEqual([]);
+    expect(d.tableEntries()).toEqual([]);
+  });
+  test("a field taking more than 3/4 of the table is sent without indexing (§6.2.2)", () => {
+    const e = new HpackEncoder({ maxTableSize: 4096, huffman: false });
+    e.encode([["x-a", "1"]]);
+    const big = "v".repeat(3100);
+    const wire = e.encode([["x-big", big]]);
+    expect(wire[0]).toBe(0x00);
+    expect(e.tableEntries()).toEqual([["x-a", "1"]]);
+    e.encode([["x-fits", "v".repeat(3000)]]);
+    expect(e.tableEntries().map((f) => f[0])).toEqual(["x-fits", "x-a"]);
+  });
+  test("a name already in the dynamic table is referenced by index", () => {
+    const e = new HpackEncoder({ huffman: false });
+    e.encode([["x-id", "1"]]);
+    // 0x7e = literal with indexing, name index 62.
+    expect(toHex(e.encode([["x-id", "2"]]))).toBe("7e0132");
+    expect(toHex(e.encode([["x-id", "1"], ["x-id", "2"]]))).toBe("bfbe");
+  });
+  test("huffman: false sends raw octets; huffman: true only when not longer", () => {
+    expect(toHex(new HpackEncoder({ huffman: false }).encode([["x", "www.example.com"]]))).toBe("4001780f7777772e6578616d706c652e636f6d");
+    expect(toHex(new HpackEncoder().encode([["x", "www.example.com"]]))).toBe("4081f38cf1e3c2e5f23a6ba0ab90f4ff");
+    // "\x00" is a 13-bit code: Huffman would be 2 octets for 1, so it is sent raw.
+    expect(toHex(new HpackEncoder().encode([["x-n", "\x00"]]))).toBe("4083f2b55f0100");
+  });
+  test("integers at prefix boundaries (§5.1): name index 15 with a 4-bit prefix, lengths 126/127/128", () => {
+    const d = decoder();
+    const e = new HpackEncoder({ huffman: false });
+    for (const n of [126, 127, 128, 255, 16383, 16384]) {
+      const v = "a".repeat(n);
+      const wire = e.encode([["x-len", v]], new Set(["x-len"]));
+      expect(d.decode(wire)).toEqual([["x-len", v]]);
+    }
+  });
+  test("characters above U+00FF are refused, not silently mangled", () => {
+    expect(() => new HpackEncoder().encode([["x", "\u0100"]])).toThrow(RangeError);
+  });
+});
+
+describe("encoder table size updates (§4.2, §6.3)", () => {
+  test("a smaller peer limit is announced at the start of the next block and evicts", () => {
+    const e = new HpackEncoder({ huffman: false });
+    e.encode([["x-a", "1"]]);
+    e.setMaxTableSize(100);
+    const wire = e.encode([[":status", "200"]]);
+    expect(toHex(wire)).toBe("3f45" + "88");
+    expect(e.tableEntries()).toEqual([["x-a", "1"]]);
+    e.setMaxTableSize(0);
+    expect(toHex(e.encode([["x-b", "2"]]))).toBe("20" + "0003782d620132");
+    expect(e.tableEntries()).toEqual([]);
+  });
+  test("shrink then grow before a block: the smallest, then the final size", () => {
+    const e = new HpackEncoder();
+    e.setMaxTableSize(0);
+    e.setMaxTableSize(1000);
+    e.setMaxTableSize(4096);
+    expect(toHex(e.encode([]))).toBe("20" + "3fe11f");
+    expect(toHex(e.encode([]))).toBe("");
+  });
+  test("no update when the size we use does not change (peer allows more than our cap)", () => {
+    const e = new HpackEncoder({ maxTableSize: 4096 });
+    e.setMaxTableSize(65536);
+    e.setMaxTableSize(4096);
+    expect(toHex(e.encode([[":status", "200"]]))).toBe("88");
+  });
+  test("our cap below the peer's initial 4096 is announced in the first block", () => {
+    const e = new HpackEncoder({ maxTableSize: 0 });
+    expect(toHex(e.encode([[":status", "200"]]))).toBe("2088");
+  });
+});
+
+describe("encode then decode (fast-check)", () => {
+  const STATIC_NAMES = [":status", "content-type", "cache-control", "set-cookie", "date", "etag", "content-length", "location", "vary", "server"];
+  const STATIC_VALUES = ["200", "304", "404", "gzip, deflate", "", "/", "text/html"];
+  const name = fc.oneof(fc.constantFrom(...STATIC_NAMES), fc.stringMatching(/^[a-z0-9-]{1,12}$/));
+  const latin1 = fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u).toString("latin1"));
+  const value = fc.oneof(fc.constantFrom(...STATIC_VALUES), latin1, fc.constantFrom("a", "b", "c"), fc.nat(3000).map((n) => "z".repeat(n)));
+  const block = fc.array(fc.tuple(name, value), { maxLength: 12 });
+  const step = fc.oneof(
+    { weight: 5, arbitrary: block.map((b) => ({ block: b })) },
+    { weight: 1, arbitrary: fc.constantFrom(0, 32, 100, 256, 1000, 4096, 65536).map((size) => ({ size })) },
+  );
+  test("arbitrary header lists across table-size changes round-trip, and both tables agree", () => {
+    fcAssert(
+      fc.property(
+        fc.constantFrom(0, 64, 256, 4096, 65536),
+        fc.constantFrom(0, 256, 4096, 16384),
+        fc.boolean(),
+        fc.array(step, { maxLength: 20 }),
+        fc.subarray(STATIC_NAMES.concat(["x-secret"])),
+        (settings, cap, huffman, steps, sensitiveNames) => {
+          const d = new HpackDecoder({ maxTableSize: settings, maxHeaderListSize: BIG });
+          const e = new HpackEncoder({ maxTableSize: cap, huffman });
+          const sensitive = new Set(sensitiveNames);
+          // Our SETTINGS_HEADER_TABLE_SIZE reaches the peer's encoder before its first block.
+          e.setMaxTableSize(settings);
+          for (const s of steps) {
+            if ("size" in s) {
+              e.setMaxTableSize(Math.min(s.size, settings));
+              continue;
+            }
+            expect(d.decode(e.encode(s.block, sensitive))).toEqual(s.block);
+            expect(d.tableEntries()).toEqual(e.tableEntries());
+            expect(d.tableSize).toBe(e.tableSize);
+          }
+        },
+      ),
+      300,
+    );
   });
 });

@@ -352,7 +352,9 @@ export class H2Session {
     stream.ex = ex;
     const tracer = this.conn.ctx.tracer;
     if (tracer !== null) ex.log.trace = tracer.start(head);
-    if (this.totalStreams >= this.config.maxRequestsPerConnection) this.goAway(ErrorCode.NO_ERROR);
+    // One h2 connection does the work of up to maxConcurrentStreams HTTP/1 connections: the
+    // per-connection request cap scales with it (1000 x 100 by default), then GOAWAY.
+    if (this.totalStreams >= this.config.maxRequestsPerConnection * H2_LIMITS.maxConcurrentStreams) this.goAway(ErrorCode.NO_ERROR);
     if (head.method === "CONNECT") {
       // Not a forward proxy; extended CONNECT (RFC 8441) is not offered.
       ex.sendError(405, "METHOD_CONNECT", [["Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"]]);

@@ -143,6 +143,12 @@ export class Connection {
 
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    if (this.ctx.secure === true && !this.tlsReady) {
+      // Bytes that arrive with the end of the handshake, before we know the ALPN choice: held
+      // until handshakeDone() says whether they are HTTP/2 or HTTP/1.1.
+      this.sniffed = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
+      return;
+    }
     if (this.ctx.metricsOn) receivedBytes.inc(chunk.byteLength);
     if (this.h2 !== null) {
       this.h2.onData(chunk);
@@ -203,6 +209,19 @@ export class Connection {
     this.sniffed = null;
     this.startH2(seen);
     return false;
+  }
+
+  /** TLS: the handshake is done (ALPN settled). */
+  private tlsReady = false;
+
+  /** TLS handshake finished: start HTTP/2 if ALPN chose "h2", then process any bytes held meanwhile. */
+  handshakeDone(alpn: string | false | null | undefined): void {
+    this.tlsReady = true;
+    const held = this.sniffed;
+    this.sniffed = null;
+    this.sniffing = false;
+    if (alpn === "h2") this.startH2(held);
+    else if (held !== null) this.onData(held);
   }
 
   /** Switch this connection to HTTP/2 (after ALPN "h2" or the h2c preface). */

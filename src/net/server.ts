@@ -281,7 +281,7 @@ export class Server {
           const cipher = socket.getCipher() as { name?: string | null; version?: string | null } | undefined;
           conn.tlsVersion = cipher?.version ?? "-";
           conn.tlsCipher = cipher?.name ?? "-";
-          if (socket.alpnProtocol === "h2") conn.startH2(null);
+          conn.handshakeDone(socket.alpnProtocol);
         },
         error(socket: Socket<Connection>, err: Error) {
           // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).

@@ -31,6 +31,10 @@ export class H2Client {
   /** The server ended the connection with this error text, if its frames could not be parsed. */
   parseError: string | null = null;
   private nextId = 1;
+  /** Our send windows (we respect the server's flow control when sending bodies). */
+  private connWindow = 65535;
+  private initialWindow = 65535;
+  private readonly streamWindows = new Map<number, number>();
   /** Auto-acknowledge SETTINGS and PING (off for tests that stop reading). */
   autoAck = true;
   /** Auto-credit received DATA so long bodies flow. */
@@ -41,11 +45,17 @@ export class H2Client {
 
   static async connect(port: number, opts: { tls?: boolean; servername?: string; preface?: boolean; settings?: [number, number][]; alpn?: string[] } = {}): Promise<H2Client> {
     let client!: H2Client;
+    let shaken: () => void = () => {};
+    const handshake = new Promise<void>((r) => (shaken = r));
     const socket = await Bun.connect({
       hostname: "127.0.0.1",
       port,
       ...(opts.tls ? { tls: { rejectUnauthorized: false, serverName: opts.servername ?? "a.example", ALPNProtocols: Buffer.from([2, 104, 50]) } as never } : {}),
       socket: {
+        // Bun's TLS client takes no bytes before the handshake is done (write returns 0).
+        handshake() {
+          shaken();
+        },
         data(_s, chunk: Buffer) {
           client.onData(chunk);
         },
@@ -64,6 +74,7 @@ export class H2Client {
       },
     });
     client = new H2Client(socket as never);
+    if (opts.tls) await Promise.race([handshake, Bun.sleep(5000)]);
     if (opts.preface !== false) client.send(Buffer.concat([CLIENT_PREFACE, encodeSettings(opts.settings ?? [])]));
     return client;
   }
@@ -98,6 +109,11 @@ export class H2Client {
       return;
     }
     this.received.push({ frame: f });
+    if (f.type === FrameType.WINDOW_UPDATE) {
+      if (f.streamId === 0) this.connWindow += f.increment!;
+      else this.streamWindows.set(f.streamId, (this.streamWindows.get(f.streamId) ?? this.initialWindow) + f.increment!);
+    }
+    if (f.type === FrameType.SETTINGS && !(f.flags & Flags.ACK)) for (const [k, v] of f.settings!) if (k === 4) this.initialWindow = v;
     if (this.autoAck && f.type === FrameType.SETTINGS && (f.flags & Flags.ACK) === 0) this.send(SETTINGS_ACK);
     if (this.autoWindow && f.type === FrameType.DATA && f.length > 0) {
       this.send(Buffer.concat([windowUpdate(0, f.length), ...(f.flags & Flags.END_STREAM ? [] : [windowUpdate(f.streamId, f.length)])]));
@@ -175,15 +191,24 @@ export class H2Client {
     ];
     const body = typeof opts.body === "string" ? Buffer.from(opts.body) : opts.body;
     this.send(encodeHeaders(id, this.encoder.encode(fields), body === undefined, 16384));
-    if (body !== undefined) {
-      for (let off = 0; off < body.byteLength || off === 0; off += 16384) {
-        const part = body.subarray(off, off + 16384);
-        const last = off + 16384 >= body.byteLength;
-        this.send(encodeFrame(FrameType.DATA, last ? Flags.END_STREAM : 0, id, part));
-        if (last) break;
-      }
-    }
+    if (body !== undefined) void this.sendBody(id, body);
     return id;
+  }
+
+  /** Send a body as DATA frames within the server's windows (§6.9). */
+  async sendBody(id: number, body: Uint8Array): Promise<void> {
+    let off = 0;
+    do {
+      const win = () => Math.min(this.connWindow, this.streamWindows.get(id) ?? this.initialWindow);
+      if (body.byteLength > 0 && win() <= 0) await this.until(() => win() > 0 || this.closed, 10_000, `window for ${id}`);
+      if (this.closed) return;
+      const n = Math.min(16384, body.byteLength - off, win());
+      const last = off + n >= body.byteLength;
+      this.send(encodeFrame(FrameType.DATA, last ? Flags.END_STREAM : 0, id, body.subarray(off, off + n)));
+      this.connWindow -= n;
+      this.streamWindows.set(id, (this.streamWindows.get(id) ?? this.initialWindow) - n);
+      off += n;
+    } while (off < body.byteLength);
   }
 
   /** Stream ids are allocated by request(); tests sending raw frames take one here. */

@@ -16,7 +16,7 @@
 import { nanoid } from "nanoid";
 import type { HeaderPairs } from "../handler.ts";
 import { HeaderList } from "../http1/header-list.ts";
-import { connError, ErrorCode, errorName, H2Error, streamError } from "../http2/errors.ts";
+import { connError, ErrorCode, H2Error, streamError } from "../http2/errors.ts";
 import {
   dataFrameHeader,
   encodeGoaway,
@@ -666,7 +666,7 @@ export class H2Session {
     s.chunks = [];
     s.pendingBytes = 0;
     this.streams.delete(id);
-    s.ex?.serverReset(code === ErrorCode.NO_ERROR ? undefined : "H2_" + errorName(code));
+    s.ex?.serverReset(code === ErrorCode.NO_ERROR ? undefined : "H2_STREAM_RESET");
     this.afterStreamGone();
   }
 
@@ -722,7 +722,7 @@ export class H2Session {
       this.conn.out.write(encodeGoaway(this.lastStreamId, e.code, e.message.slice(0, 256)));
     }
     this.dead = true;
-    const code = "H2_" + errorName(e.code);
+    const code = "H2_CONNECTION_ERROR";
     for (const s of this.streams.values()) s.ex?.serverReset(code);
     this.streams.clear();
     this.closeWhenFlushed();

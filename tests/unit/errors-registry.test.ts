@@ -17,6 +17,7 @@ const NOT_CODES: ReadonlyMap<string, string> = new Map([
   ["DREAMSERVER_PORTS", "environment variable name (main.ts)"],
   ["DREAMSERVER_WORKER", "environment variable name (net/workers.ts)"],
   ["COMPRESSION_ERROR", "RFC 9113 §7 error name carried by HpackError (http2/hpack-error.ts); the engine sends it in GOAWAY"],
+  ["PROTOCOL_ERROR", "RFC 9113 §7 error name (http2/errors.ts), sent in RST_STREAM/GOAWAY, never a log code"],
 ]);
 /** Prefixes of code families that never reach a client or the access log. */
 const NOT_CODE_PREFIXES: ReadonlyMap<string, string> = new Map([["CONFIG_", "config validation errors: reported at load time, never in a response"]]);

@@ -121,6 +121,13 @@ export class H2Session {
   private closeAfterFlush = false;
   /** Streams we reset recently: their in-flight frames are ignored (§5.1 closed). */
   private readonly resetByUs = new Set<number>();
+  /** Streams closed recently (both sides done, or reset by the client): a field block on them is STREAM_CLOSED. */
+  private readonly closedIds = new Set<number>();
+
+  private remember(set: Set<number>, id: number): void {
+    set.add(id);
+    if (set.size > H2_LIMITS.rememberResets) set.delete(set.values().next().value!);
+  }
   /** Flood accounting (CVE-2019-9512..9518, CVE-2023-44487): counts in the current one-second window. */
   private windowStart = performance.now();
   private cheapFrames = 0;
@@ -304,8 +311,10 @@ export class H2Session {
     if (id <= this.lastStreamId) {
       // A stream that is over. After our RST_STREAM the client's in-flight frames are ignored.
       if (this.resetByUs.has(id)) return;
-      // §5.1.1/§5.1: a field block on a closed stream.
-      throw connError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
+      // §5.1: a field block on a stream that was used and closed is STREAM_CLOSED; on an id
+      // that was never used but is below the highest (§5.1.1) it is an unexpected stream id.
+      if (this.closedIds.has(id)) throw connError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
+      throw connError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not above ${this.lastStreamId}`);
     }
     this.lastStreamId = id;
     if (this.goawaySent || this.peerGoaway) {
@@ -439,6 +448,7 @@ export class H2Session {
     this.countReset();
     s.state = StreamState.Closed;
     this.streams.delete(s.id);
+    this.remember(this.closedIds, s.id);
     s.chunks = [];
     s.pendingBytes = 0;
     s.ex?.clientReset(f.errorCode ?? 0);
@@ -632,6 +642,7 @@ export class H2Session {
       return;
     }
     this.streams.delete(s.id);
+    this.remember(this.closedIds, s.id);
     ex?.completed();
     this.afterStreamGone();
   }
@@ -655,11 +666,7 @@ export class H2Session {
   resetStream(id: number, code: number): void {
     if (this.dead) return;
     this.conn.out.write(encodeRstStream(id, code));
-    this.resetByUs.add(id);
-    if (this.resetByUs.size > H2_LIMITS.rememberResets) {
-      const oldest = this.resetByUs.values().next().value!;
-      this.resetByUs.delete(oldest);
-    }
+    this.remember(this.resetByUs, id);
     const s = this.streams.get(id);
     if (s === undefined) return;
     s.state = StreamState.Closed;

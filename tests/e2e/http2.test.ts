@@ -212,7 +212,7 @@ describe("connection management", () => {
     c.send(c.headersFrame(top, [[":method", "GET"], [":scheme", "http"], [":authority", "x"], [":path", "/hello"]], true));
     expect((await c.response(top)).status).toBe(200);
     c.send(c.headersFrame(5, [[":method", "GET"], [":scheme", "http"], [":authority", "x"], [":path", "/hello"]], true));
-    expect(await c.connectionError()).toBe(ErrorCode.STREAM_CLOSED);
+    expect(await c.connectionError()).toBe(ErrorCode.PROTOCOL_ERROR);
   });
 });
 

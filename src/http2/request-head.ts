@@ -8,6 +8,7 @@ import { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead, TargetForm } from "../http1/message-head.ts";
 import { validHost } from "../http1/message-parser.ts";
 import { asciiLower } from "../http1/field-syntax.ts";
+import { TOKEN } from "../http1/chars.ts";
 
 export type RequestResult =
   | { readonly ok: true; readonly head: RequestHead }
@@ -123,11 +124,8 @@ export function requestHeadFrom(fields: ReadonlyArray<readonly [string, string]>
   }
   if (cookies !== null) headers.add("cookie", cookies.join("; "), "cookie");
   if (method === undefined) return bad("missing :method");
-  for (let i = 0; i < method.length; i++) {
-    const c = method.charCodeAt(i);
-    // method = token (RFC 9110 §9.1)
-    if (c <= 0x20 || c >= 0x7f || '"(),/:;<=>?@[\\]{}'.indexOf(method[i]!) >= 0) return bad("invalid :method");
-  }
+  // method = token (RFC 9110 §9.1)
+  for (let i = 0; i < method.length; i++) if (TOKEN[method.charCodeAt(i)] !== 1) return bad("invalid :method");
   if (method.length === 0) return bad("empty :method");
 
   let form: TargetForm;

@@ -154,7 +154,7 @@ export class Connection {
       this.h2.onData(chunk);
       return;
     }
-    if (this.sniffing && this.ctx.h2c === true) {
+    if (this.sniffing && (this.sniffing = this.ctx.h2c === true)) {
       if (!this.sniffPreface(chunk)) return;
       chunk = this.sniffed ?? chunk;
       this.sniffed = null;

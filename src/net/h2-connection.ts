@@ -43,6 +43,12 @@ import type { Connection } from "./connection.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+/**
+ * Fields sent as never-indexed literals (RFC 7541 §6.2.3): secrets, so no intermediary indexes
+ * them, and the request id, which is new on every response (indexing it would only evict
+ * useful entries from the dynamic table).
+ */
+const NEVER_INDEXED: ReadonlySet<string> = new Set(["x-request-id", "set-cookie", "authorization", "proxy-authorization", "www-authenticate"]);
 const EMPTY = new Uint8Array(0);
 
 /** One stream's engine-side state; the handler sees it through its H2Exchange. */
@@ -124,10 +130,20 @@ export class H2Session {
   /** Streams closed recently (both sides done, or reset by the client): a field block on them is STREAM_CLOSED. */
   private readonly closedIds = new Set<number>();
 
+  /** Add id to a bounded set; the oldest entry leaves first (a ring per set, no iterator per call). */
   private remember(set: Set<number>, id: number): void {
+    let ring = this.rings.get(set);
+    if (ring === undefined) {
+      ring = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
+      this.rings.set(set, ring);
+    }
+    const old = ring.ids[ring.next]!;
+    if (old !== 0) set.delete(old);
+    ring.ids[ring.next] = id;
+    ring.next = (ring.next + 1) % ring.ids.length;
     set.add(id);
-    if (set.size > H2_LIMITS.rememberResets) set.delete(set.values().next().value!);
   }
+  private readonly rings = new Map<Set<number>, { ids: number[]; next: number }>();
   /** Flood accounting (CVE-2019-9512..9518, CVE-2023-44487): counts in the current one-second window. */
   private windowStart = performance.now();
   private cheapFrames = 0;
@@ -531,7 +547,7 @@ export class H2Session {
 
   /** Encode and queue a field block for stream s (HEADERS are not flow-controlled, §6.9). */
   writeHeaders(s: H2Stream, fields: [string, string][], endStream: boolean): number {
-    const block = this.encoder.encode(fields);
+    const block = this.encoder.encode(fields, NEVER_INDEXED);
     const frames = encodeHeaders(s.id, block, endStream, this.peer.maxFrameSize);
     this.conn.out.write(frames);
     if (endStream) this.sentEnd(s);
@@ -610,7 +626,11 @@ export class H2Session {
       s.ex?.drained();
     }
     // Streams whose last frame went out in this pass.
-    for (const s of [...this.streams.values()]) if (s.endSent) this.maybeRetire(s);
+    if (this.endedInFlush.length > 0) {
+      const ended = this.endedInFlush;
+      this.endedInFlush = [];
+      for (const s of ended) this.maybeRetire(s);
+    }
   }
 
   private finishSending(s: H2Stream): void {
@@ -623,7 +643,11 @@ export class H2Session {
     }
   }
 
+  /** Streams that sent END_STREAM inside flushStreams: retired once the pass is over. */
+  private endedInFlush: H2Stream[] = [];
+
   private sentEnd(s: H2Stream): void {
+    if (this.flushing) this.endedInFlush.push(s);
     s.endSent = true;
     s.state = sendEndTransition(s.state);
   }

@@ -216,6 +216,46 @@ describe("connection management", () => {
   });
 });
 
+describe("deadlines", () => {
+  test("SETTINGS not acknowledged within 10 s: GOAWAY SETTINGS_TIMEOUT (§6.5.3)", async () => {
+    const c = await connect();
+    c.autoAck = false;
+    expect(await c.connectionError(14_000)).toBe(ErrorCode.SETTINGS_TIMEOUT);
+  }, 20_000);
+
+  test("an idle connection gets GOAWAY NO_ERROR after keep_alive, then closes", async () => {
+    const e2 = await startH2Env('keep_alive = "1s"');
+    try {
+      const c = await H2Client.connect(e2.h2c);
+      clients.push(c);
+      expect((await c.response(c.request("/hello"))).status).toBe(200);
+      const g = await c.until(() => c.goaway(), 5000, "GOAWAY");
+      expect(g.errorCode).toBe(ErrorCode.NO_ERROR);
+      expect(g.lastStreamId).toBe(1);
+      await c.until(() => c.closed, 5000, "close");
+    } finally {
+      await e2.stop();
+    }
+  }, 30_000);
+
+  test("a preface with no SETTINGS after it: the connection is closed after the header timeout", async () => {
+    const e2 = await startH2Env('header = "1s"');
+    try {
+      const c = await H2Client.connect(e2.h2c, { preface: false });
+      clients.push(c);
+      c.autoAck = false; // an ACK is not the SETTINGS that must follow the preface
+      const t0 = Date.now();
+      c.send(Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+      await c.until(() => c.closed, 5000, "close");
+      const waited = Date.now() - t0;
+      expect(waited, c.describe()).toBeGreaterThanOrEqual(900);
+      expect(c.goaway(), "closed without GOAWAY (logged TIMEOUT_H2_PREFACE)").toBeUndefined();
+    } finally {
+      await e2.stop();
+    }
+  }, 30_000);
+});
+
 describe("attacks (each bounded)", () => {
   test("Rapid Reset (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM", async () => {
     const c = await connect();

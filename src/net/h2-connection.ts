@@ -586,8 +586,10 @@ export class H2Session {
     out.cork();
     try {
       let progress = true;
+      let served: H2Stream[] = [];
       while (progress && !out.overHighWater) {
         progress = false;
+        served = [];
         for (const s of this.streams.values()) {
           if (s.endSent) continue;
           if (s.pendingBytes === 0) {
@@ -610,7 +612,17 @@ export class H2Session {
           if (last) this.sentEnd(s);
           if (s.wantDrain && s.pendingBytes < H2_LIMITS.streamHighWater) drained.push(s);
           progress = true;
+          served.push(s);
           if (out.overHighWater) break;
+        }
+      }
+      if (out.overHighWater) {
+        // The pass stopped part-way: the streams it served go to the back of the order, so
+        // the next pass (after the queue drains) starts with those it did not reach.
+        for (const s of served) {
+          if (this.streams.get(s.id) !== s) continue;
+          this.streams.delete(s.id);
+          this.streams.set(s.id, s);
         }
       }
     } finally {

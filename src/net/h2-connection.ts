@@ -304,6 +304,8 @@ export class H2Session {
     if ((f.flags & Flags.END_HEADERS) === 0) {
       if (f.payload.byteLength > H2_LIMITS.maxHeaderBlockBytes(this.config.limits)) throw connError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
       this.pendingBlock = { streamId: id, flags: f.flags, parts: [f.payload], bytes: f.payload.byteLength, frames: 1 };
+      // The rest of the block must follow within the header timeout (slowloris on CONTINUATION).
+      this.conn.deadline = performance.now() + this.config.timeouts.headerMs;
       return;
     }
     this.onHeaderBlock(id, f.flags, f.payload);

@@ -256,6 +256,34 @@ describe("deadlines", () => {
   }, 30_000);
 });
 
+describe("header block deadline", () => {
+  test("a HEADERS whose CONTINUATION never comes: GOAWAY PROTOCOL_ERROR after the header timeout; a slow but timely one is served", async () => {
+    const e2 = await startH2Env('header = "1s"');
+    try {
+      const ok = await H2Client.connect(e2.h2c);
+      clients.push(ok);
+      await Bun.sleep(1200); // the connection is older than the header timeout: the deadline is per block
+      const block = ok.encoder.encode([[":method", "GET"], [":scheme", "http"], [":authority", "x"], [":path", "/hello"]]);
+      ok.send(encodeFrame(FrameType.HEADERS, Flags.END_STREAM, 1, block.subarray(0, 3)));
+      await Bun.sleep(600);
+      ok.send(encodeFrame(FrameType.CONTINUATION, Flags.END_HEADERS, 1, block.subarray(3)));
+      ok.takeId();
+      expect((await ok.response(1)).status, ok.describe()).toBe(200);
+      const c = await H2Client.connect(e2.h2c);
+      clients.push(c);
+      // Our SETTINGS ACK must go out before the block starts (nothing may interleave with it).
+      await c.until(() => c.received.some((r) => r.frame.type === FrameType.SETTINGS), 5000, "SETTINGS");
+      await Bun.sleep(100);
+      c.send(encodeFrame(FrameType.HEADERS, Flags.END_STREAM, 1, block.subarray(0, 3)));
+      const t0 = Date.now();
+      expect(await c.connectionError(5000)).toBe(ErrorCode.PROTOCOL_ERROR);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    } finally {
+      await e2.stop();
+    }
+  }, 30_000);
+});
+
 describe("attacks (each bounded)", () => {
   test("Rapid Reset (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM", async () => {
     const c = await connect();

@@ -115,6 +115,17 @@ describe("serving over h2c and h2", () => {
     expect(r.body.toString()).toBe("streamed body");
   });
 
+  test("expect: 100-continue: an interim 100 HEADERS, then the body is read and proxied", async () => {
+    const c = await connect();
+    const id = c.takeId();
+    c.send(c.headersFrame(id, [[":method", "POST"], [":scheme", "http"], [":authority", "x"], [":path", "/api/up"], ["expect", "100-continue"], ["content-length", "5"]], false));
+    await c.until(() => c.received.some((r) => r.frame.streamId === id && r.fields?.some((f) => f[0] === ":status" && f[1] === "100")), 5000, "100 Continue");
+    c.send(encodeFrame(FrameType.DATA, Flags.END_STREAM, id, Buffer.from("hello")));
+    const r = await c.response(id);
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe("hello");
+  });
+
   test("50 concurrent streams on one connection", async () => {
     const c = await connect();
     const ids = Array.from({ length: 50 }, (_, i) => c.request(i % 2 ? "/hello" : "/index.html"));

@@ -6,6 +6,8 @@
  * HTTP/2 attacks (each with a test and a memory bound).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fs from "node:fs";
+import path from "node:path";
 import { encodeFrame, Flags, FrameType, encodeHeaders } from "../../src/http2/frames.ts";
 import { ErrorCode } from "../../src/http2/errors.ts";
 import { SettingId } from "../../src/http2/settings.ts";
@@ -427,7 +429,35 @@ describe("real clients", () => {
   }, 180_000);
 });
 
-describe("graceful shutdown", () => {
+describe("graceful GOAWAY on reload and shutdown", () => {
+  test("reload that removes the address: GOAWAY NO_ERROR with the last stream id; the in-flight stream completes", async () => {
+    const e2 = await startH2Env();
+    try {
+      const c = await H2Client.connect(e2.h2c, { settings: [[SettingId.INITIAL_WINDOW_SIZE, 0]] });
+      clients.push(c);
+      c.autoWindow = false;
+      const id = c.request("/big.bin");
+      await c.until(() => c.received.some((r) => r.frame.type === FrameType.HEADERS && r.frame.streamId === id), 5000, "headers");
+      // Drop the h2c site (the first [[site]]) from the config, then SIGHUP.
+      const file = path.join(e2.dir, "ds.toml");
+      const parts = fs.readFileSync(file, "utf8").split("\n[[site]]\n");
+      expect(parts[1]).toContain("h2c = true");
+      parts.splice(1, 1);
+      fs.writeFileSync(file, parts.join("\n[[site]]\n"));
+      e2.server.proc.kill("SIGHUP");
+      const g = await c.until(() => c.goaway(), 10_000, "GOAWAY");
+      expect(g.errorCode).toBe(ErrorCode.NO_ERROR);
+      expect(g.lastStreamId).toBe(id);
+      c.autoWindow = true;
+      c.send(windowUpdate(id, e2.big.length));
+      const r = await c.response(id);
+      expect(r.body.equals(e2.big)).toBe(true);
+      await c.until(() => c.closed, 5000, "close");
+    } finally {
+      await e2.stop();
+    }
+  }, 30_000);
+
   test("SIGTERM: GOAWAY NO_ERROR with the last stream id; the in-flight stream completes", async () => {
     const e2 = await startH2Env();
     try {

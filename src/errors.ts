@@ -162,6 +162,15 @@ const E = {
   SHUTDOWN_TIMEOUT: [null, true, "warn", "Graceful shutdown deadline passed: the remaining connections are cut."],
   SHUTDOWN_FORCED: [null, true, "warn", "A second stop signal: all connections are cut at once."],
 
+  // ---- HTTP/2 (docs/http2.md) -----------------------------------------------------------------
+  H2_MALFORMED_REQUEST: [400, true, "warn", "A malformed HTTP/2 request (RFC 9113 §8.1.1: pseudo-headers, connection-specific fields, content-length): the stream is reset with PROTOCOL_ERROR."],
+  H2_NO_UPGRADE: [501, true, "warn", "A handler asked for a protocol upgrade (WebSocket) on an HTTP/2 stream: not available over h2."],
+  H2_STREAM_RESET: [null, true, "warn", "We reset the stream (RST_STREAM) for a stream error (RFC 9113 §5.4.2)."],
+  H2_CONNECTION_ERROR: [null, true, "warn", "The HTTP/2 connection ended with a GOAWAY error (RFC 9113 §5.4.1), e.g. a protocol violation or an attack limit (ENHANCE_YOUR_CALM)."],
+  H2_WINDOW_STALL: [null, true, "warn", "The client's flow-control window stayed shut for send_idle with response bytes waiting: the stream is reset."],
+  TIMEOUT_H2_PREFACE: [408, true, "warn", "An HTTP/2 connection did not send its preface and SETTINGS within the header timeout."],
+  CLIENT_RESET: [null, true, "info", "The client cancelled the HTTP/2 stream (RST_STREAM) before the response was complete."],
+
   // ---- admin listener -------------------------------------------------------------------------
   ADMIN_UNAUTHORIZED: [401, false, "warn", "The admin API or dashboard needs Authorization: Bearer <[admin] token>; it was missing or wrong."],
 } as const satisfies Record<string, Entry>;

@@ -63,9 +63,10 @@ export interface ExchangeLogFields {
 
 /**
  * One request and its response sink, as every handler and middleware sees it. The request view
- * (head, id, clientIp, scheme, secure) is protocol-neutral: HTTP/1 fills it today and HTTP/2 can
- * fill it the same way (head.minor, head.keepAlive and head.form are the only HTTP/1 details,
- * and only the engine and the proxy's forwarding rules read them).
+ * (head, id, clientIp, scheme, secure) is protocol-neutral: HTTP/1 (net/connection.ts) and
+ * HTTP/2 (net/h2-exchange.ts, one per stream) fill it the same way (head.minor, head.keepAlive
+ * and head.form are the only HTTP/1 details, and only the engine and the proxy's forwarding
+ * rules read them).
  */
 export interface Exchange {
   /** The request: method, target, path, query, headers, host, body framing. */

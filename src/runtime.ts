@@ -125,6 +125,11 @@ export class Runtime {
     for (const site of config.sites) if (site.redirectHttps) this.httpsRedirects.set(site, createHttpsRedirect(httpsPortFor(config, site)));
   }
 
+  /** A plain address where some site sets h2c = true: prior-knowledge HTTP/2 is accepted there. */
+  h2cOn(key: string): boolean {
+    return this.tables.get(key)?.sites.some((s) => s.h2c === true) ?? false;
+  }
+
   /** The TLS settings of an address, or null for plain HTTP. */
   tlsFor(key: string): ListenerTls | null {
     return this.tls.get(key) ?? null;

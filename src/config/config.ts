@@ -345,6 +345,10 @@ export interface SiteConfig {
   readonly redirectHttps?: boolean;
   /** `hsts` (a TLS site): the Strict-Transport-Security value sent on its responses. Absent = none. */
   readonly hsts?: HstsConfig;
+  /** `http2 = false` (a TLS site): ALPN offers only http/1.1 on its addresses. Absent: h2 offered. */
+  readonly http2?: false;
+  /** `h2c = true` (a plain site): prior-knowledge cleartext HTTP/2 on its addresses (docs/http2.md). */
+  readonly h2c?: boolean;
 }
 
 /** `hsts = true | { max_age, include_subdomains, preload }` (RFC 6797 §6.1). */

@@ -158,6 +158,8 @@ export function configToRaw(c: Config): Raw {
       ...(s.tls ? { tls: s.tls.auto ? "auto" : { cert: s.tls.certFile, key: s.tls.keyFile, ...(s.tls.clientAuth ? { client_ca: s.tls.clientAuth.caFile, client_auth: s.tls.clientAuth.mode } : {}) } } : {}),
       ...(s.redirectHttps ? { redirect_https: true } : {}),
       ...(s.hsts ? { hsts: { max_age: s.hsts.maxAge, include_subdomains: s.hsts.includeSubdomains, preload: s.hsts.preload } } : {}),
+      ...(s.http2 === false ? { http2: false } : {}),
+      ...(s.h2c ? { h2c: true } : {}),
       route: s.routes.map((r) => routeToRaw(r, c)),
     })),
     ...(c.upstreams.length ? { upstream: Object.fromEntries(c.upstreams.map((g) => [g.name!, groupToRaw(g)])) } : {}),

@@ -367,7 +367,7 @@ export const SITE: TableNode = {
     },
     tls: {
       kind: "table",
-      doc: 'Serve this site\'s addresses over HTTPS (TLS 1.2+, ALPN http/1.1) with this certificate, or "auto" to obtain it through ACME (see [acme]); SNI picks among the sites of one address (docs/https.md). Every site of an address must have tls, or none.',
+      doc: 'Serve this site\'s addresses over HTTPS (TLS 1.2+, ALPN h2 and http/1.1) with this certificate, or "auto" to obtain it through ACME (see [acme]); SNI picks among the sites of one address (docs/https.md). Every site of an address must have tls, or none.',
       fields: {
         cert: { kind: "file", required: true, doc: "PEM certificate file: the leaf first, then the intermediates (the chain)." },
         key: { kind: "file", required: true, doc: "PEM private key file of the certificate (keep it mode 0600)." },
@@ -384,6 +384,8 @@ export const SITE: TableNode = {
         preload: { kind: "bool", default: false, doc: "Add preload (for the browsers' preload list; needs include_subdomains and max_age of at least one year)." },
       },
     },
+    http2: { kind: "bool", default: true, doc: 'On a TLS site: offer HTTP/2 in ALPN ("h2", then "http/1.1"). false on any TLS site of an address offers only http/1.1 there (ALPN is chosen before SNI routing). docs/http2.md.' },
+    h2c: { kind: "bool", default: false, doc: "On a plain-HTTP site: also accept prior-knowledge cleartext HTTP/2 (h2c, RFC 9113 §3.3) on its addresses, told apart from HTTP/1.1 by the connection preface. The Upgrade: h2c dance is not offered. docs/http2.md." },
     redirect_https: { kind: "bool", default: false, doc: "On a plain-HTTP site: answer every request with 308 to https://host{uri} (the port of an HTTPS site for that host, if not 443); ACME HTTP-01 challenge paths are not redirected." },
     route: ROUTE,
   },

@@ -597,11 +597,17 @@ function validateSite(v: Validator, raw: unknown, i: number, limits: Limits, tim
   const hsts = validateHsts(v, s.hsts, `${p}.hsts`);
   // RFC 6797 §7.2: never over plain HTTP (a browser ignores it there, and it would only mislead).
   if (hsts && s.tls === undefined) v.err(`${p}.hsts`, `Strict-Transport-Security is only sent over HTTPS (RFC 6797 §7.2) and this site has no tls; put hsts on the site with tls = { cert, key } or "auto" for these hosts`);
+  const http2 = v.bool(s.http2, SITE_NODE.fields.http2 as Leaf, `${p}.http2`);
+  if (s.http2 !== undefined && s.tls === undefined) v.err(`${p}.http2`, `http2 applies to TLS sites (ALPN); for cleartext HTTP/2 on a plain site set h2c = true instead`);
+  const h2c = v.bool(s.h2c, SITE_NODE.fields.h2c as Leaf, `${p}.h2c`);
+  if (h2c && s.tls !== undefined) v.err(`${p}.h2c`, `h2c is cleartext HTTP/2 for plain sites; a TLS site offers h2 through ALPN (http2 = true, the default); remove h2c`);
   ok = v.problems.length === n0;
   if (!ok) return null;
   const site: SiteConfig = { index: i, listen, hosts, routes };
   // Only present when set, so configs without TLS keep their old shape (and print the same).
-  return tls || redirectHttps || hsts ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}), ...(hsts ? { hsts } : {}) } : site;
+  return tls || redirectHttps || hsts || h2c || http2 === false
+    ? { ...site, ...(tls ? { tls } : {}), ...(redirectHttps ? { redirectHttps } : {}), ...(hsts ? { hsts } : {}), ...(h2c ? { h2c } : {}), ...(tls && http2 === false ? { http2: false } : {}) }
+    : site;
 }
 
 /** `hsts = true | false | { max_age, include_subdomains, preload }` (RFC 6797 §6.1). */

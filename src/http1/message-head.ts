@@ -46,6 +46,8 @@ export interface RequestHead {
    * Location) put it back. Absent: "".
    */
   readonly mount?: string;
+  /** 2 when the request came over HTTP/2 (minor is then 1: HTTP/1.1 semantics for the code that reads it). Absent: HTTP/1.x. */
+  readonly httpVersion?: 2;
 }
 
 export interface ResponseHead {

@@ -24,6 +24,9 @@ import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
+import { H2Session } from "./h2-connection.ts";
+import { CLIENT_PREFACE } from "../http2/frames.ts";
+import { ErrorCode } from "../http2/errors.ts";
 import type { Tracer } from "../observe/tracer.ts";
 import { recordError } from "../observe/recent-errors.ts";
 import { receivedBytes, type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
@@ -33,7 +36,9 @@ export interface ConnectionContext {
   /** What the request parser enforces: the global limits, with the body limit raised to the largest a route allows. */
   readonly parserLimits: Limits;
   /** Route the exchange and run its handler chain (Runtime.dispatch on this listener's address). */
-  dispatch(ex: ExchangeImpl): void;
+  dispatch(ex: DispatchableExchange): void;
+  /** Plain listener serving prior-knowledge h2c next to HTTP/1.1 (a site of the address sets h2c = true). */
+  readonly h2c?: boolean;
   readonly logger: AccessLogger;
   readonly localPort: number;
   /** Set by the server while draining for shutdown: finish in-flight work, then close. */
@@ -135,6 +140,7 @@ export class Connection {
 
   /** Idle keep-alive: at least one request answered, nothing of the next one received or queued. */
   get reclaimable(): boolean {
+    if (this.h2 !== null) return this.h2.reclaimable;
     return !this.closed && this.phase === Phase.KeepAlive && this.current === null && this.out.pending === 0 && this.parser.idle;
   }
 
@@ -142,7 +148,23 @@ export class Connection {
 
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    if (this.ctx.secure === true && !this.tlsReady) {
+      // Bytes that arrive with the end of the handshake, before we know the ALPN choice: held
+      // until handshakeDone() says whether they are HTTP/2 or HTTP/1.1.
+      this.sniffed = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
+      return;
+    }
     if (this.ctx.metricsOn) receivedBytes.inc(chunk.byteLength);
+    if (this.h2 !== null) {
+      this.h2.onData(chunk);
+      return;
+    }
+    if (this.sniffing && (this.sniffing = this.ctx.h2c === true)) {
+      if (!this.sniffPreface(chunk)) return;
+      chunk = this.sniffed ?? chunk;
+      this.sniffed = null;
+      if (this.h2 !== null) return;
+    }
     if (this.tunnel) {
       this.deadline = performance.now() + this.config.timeouts.tunnelIdleMs;
       this.tunnel.data(chunk);
@@ -161,6 +183,57 @@ export class Connection {
     this.parser.push(chunk);
     this.pump();
     if (chunk.byteLength >= YIELD_READ_BYTES && !this.closed && !this.yielding) this.yieldReads();
+  }
+
+  /** HTTP/2 engine once the connection speaks h2 (ALPN "h2", or the h2c preface); null for HTTP/1. */
+  h2: H2Session | null = null;
+  /** Still deciding between HTTP/1.1 and the h2c preface (RFC 9113 §3.3): no byte parsed yet. */
+  private sniffing = true;
+  private sniffed: Uint8Array | null = null;
+
+  /**
+   * Prior-knowledge h2c (RFC 9113 §3.3) next to HTTP/1.1 on one address: the first 24 bytes
+   * tell them apart. Bytes that are still a prefix of the preface are held. Returns true when
+   * HTTP/1 parsing should go on with this.sniffed (or the chunk), false while still undecided.
+   */
+  private sniffPreface(chunk: Uint8Array): boolean {
+    const seen = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
+    const n = Math.min(seen.byteLength, CLIENT_PREFACE.byteLength);
+    for (let i = 0; i < n; i++) {
+      if (seen[i] !== CLIENT_PREFACE[i]) {
+        this.sniffing = false;
+        this.sniffed = seen;
+        return true;
+      }
+    }
+    if (seen.byteLength < CLIENT_PREFACE.byteLength) {
+      this.sniffed = seen;
+      return false;
+    }
+    this.sniffing = false;
+    this.sniffed = null;
+    this.startH2(seen);
+    return false;
+  }
+
+  /** TLS: the handshake is done (ALPN settled). */
+  private tlsReady = false;
+
+  /** TLS handshake finished: start HTTP/2 if ALPN chose "h2", then process any bytes held meanwhile. */
+  handshakeDone(alpn: string | false | null | undefined): void {
+    this.tlsReady = true;
+    const held = this.sniffed;
+    this.sniffed = null;
+    this.sniffing = false;
+    if (alpn === "h2") this.startH2(held);
+    else if (held !== null) this.onData(held);
+  }
+
+  /** Switch this connection to HTTP/2 (after ALPN "h2" or the h2c preface). */
+  startH2(initial: Uint8Array | null): void {
+    this.sniffing = false;
+    this.phase = Phase.Handler;
+    this.h2 = new H2Session(this, initial);
   }
 
   /** Socket paused to let other connections run (see YIELD_READ_BYTES); not backpressure. */
@@ -194,6 +267,10 @@ export class Connection {
    */
   onEnd(): void {
     this.peerEnded = true;
+    if (this.h2 !== null) {
+      this.h2.onEnd();
+      return;
+    }
     if (this.tunnel) {
       this.tunnel.end();
       return;
@@ -229,6 +306,11 @@ export class Connection {
     this.closed = true;
     this.phase = Phase.Closed;
     this.out.discard();
+    if (this.h2 !== null) {
+      this.h2.onClose();
+      this.ctx.release(this);
+      return;
+    }
     const ex = this.current;
     if (this.tunnel) {
       const t = this.tunnel;
@@ -248,6 +330,10 @@ export class Connection {
   /** Called by the sweep with the current time. */
   checkTimeout(now: number): void {
     if (this.closed) return;
+    if (this.h2 !== null) {
+      this.h2.checkTimeout(now);
+      return;
+    }
     const sendIdle = this.current !== null ? this.current.sendIdleMs : this.config.timeouts.sendIdleMs;
     if (this.out.pending > 0 && now - this.out.lastProgress > sendIdle) {
       // The client stopped reading our bytes: give up (nginx send_timeout).
@@ -618,6 +704,11 @@ export class Connection {
    */
   closeWhenFlushed(): void {
     if (this.closed) return;
+    if (this.h2 !== null) {
+      // HTTP/2: a graceful GOAWAY; in-flight streams finish, then the socket closes.
+      this.h2.goAway(ErrorCode.NO_ERROR);
+      return;
+    }
     this.closingAfterResponse = true;
     if (this.out.pending === 0 && !this.pumping && !this.out.isCorked) {
       this.close();

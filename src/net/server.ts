@@ -7,10 +7,10 @@ import type { Socket, TCPSocketListener } from "bun";
 import type { Config, Limits, ListenAddress } from "../config/config.ts";
 import { listenKey } from "../router/index.ts";
 import type { Handler } from "../handler.ts";
-import type { Runtime } from "../runtime.ts";
+import type { DispatchableExchange, Runtime } from "../runtime.ts";
 import type { AccessLogger } from "../log/access-record.ts";
 import { errorPage } from "../pages/error-page.ts";
-import { Connection, type ConnectionContext, type ExchangeImpl } from "./connection.ts";
+import { Connection, type ConnectionContext } from "./connection.ts";
 import { connectionCapFor, raiseFdLimit } from "./fd-limit.ts";
 import { outputMemory } from "./write-queue.ts";
 import { metrics } from "../observe/metrics.ts";
@@ -104,7 +104,11 @@ class Listener implements ConnectionContext {
     const h = (this.handshakes ??= tlsHandshakes(this.key));
     (ok ? h.ok : h.failed).inc();
   }
-  dispatch(ex: ExchangeImpl): void {
+  /** Some site of this plain address sets h2c = true (prior-knowledge HTTP/2, docs/http2.md). */
+  get h2c(): boolean {
+    return !this.tls && this.handler === null && this.server.runtime.h2cOn(this.key);
+  }
+  dispatch(ex: DispatchableExchange): void {
     if (this.handler !== null) this.handler(ex);
     else this.server.runtime.dispatch(ex, this.key);
   }
@@ -300,6 +304,7 @@ export class Server {
           conn.tlsCipher = cipher?.name ?? "-";
           // mTLS: the CAs that verified it are those of the context SNI chose (the listener's without SNI).
           if (l.requestsClientCert) conn.tlsClientCert = readClientCert(socket, conn.tlsServerName === null ? l.boundClientCa : (self.runtime.tlsFor(key)?.clientCaFor(conn.tlsServerName) ?? null));
+          conn.handshakeDone(socket.alpnProtocol);
         },
         error(socket: Socket<Connection>, err: Error) {
           // A sync throw in a handler lands here and does not close the socket (docs/runtime-notes.md).

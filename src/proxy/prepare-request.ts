@@ -336,7 +336,8 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   if (fwd !== "") fields += "Forwarded: " + safeFieldValue(fwd) + "\r\n";
 
   // Via (RFC 9110 §7.6.3): append our hop with the protocol version we received.
-  const ourVia = `1.${head.minor} ${input.viaName}`;
+  // RFC 9110 §7.6.3: the protocol the request was received with ("2" for HTTP/2).
+  const ourVia = `${head.httpVersion === 2 ? "2" : "1." + head.minor} ${input.viaName}`;
   const priorVia = via === NO_VALUES ? "" : joinValues(via);
   fields += "Via: " + safeFieldValue(priorVia === "" ? ourVia : priorVia + ", " + ourVia) + "\r\n";
 

@@ -10,7 +10,8 @@
  * when the address is bound (docs/https.md#reload).
  *
  * Protocol settings (docs/runtime-notes.md): TLS 1.2 minimum (Bun wants the OpenSSL version
- * number, 0x0303, not "TLSv1.2"), ALPN in wire format, http/1.1 only until HTTP/2 lands.
+ * number, 0x0303, not "TLSv1.2"), ALPN in wire format: "h2" first, then "http/1.1", unless a
+ * TLS site of the address sets http2 = false (ALPN is settled before SNI routing can tell sites apart).
  */
 import fs from "node:fs";
 import tls from "node:tls";
@@ -24,6 +25,7 @@ import { checkCaBundle, checkPair } from "./check-pair.ts";
 export const TLS_MIN_VERSION = 0x0303;
 /** RFC 7301 §3.1 wire format: length-prefixed protocol names. */
 export const ALPN_HTTP11 = Buffer.from([8, ...Buffer.from("http/1.1", "latin1")]);
+export const ALPN_H2_HTTP11 = Buffer.from([2, ...Buffer.from("h2", "latin1"), 8, ...Buffer.from("http/1.1", "latin1")]);
 /**
  * TLS 1.2 suites: ECDHE with AEAD only (forward secrecy; no CBC, no RSA key exchange), the
  * Mozilla "intermediate" list. TLS 1.3 suites are all AEAD and not configured here.
@@ -77,12 +79,14 @@ export class ListenerTls {
   /** Some site of the address has client_ca: the listener asks every client for a certificate. */
   readonly requestsClientCert: boolean;
   private readonly certs = new Map<SiteConfig, SiteCerts | null>();
+  private readonly alpn: Buffer;
 
   constructor(
     private readonly table: SiteTable,
     sites: readonly SiteConfig[],
   ) {
     this.defaultSite = sites[0]!;
+    this.alpn = sites.every((s) => s.http2 !== false) ? ALPN_H2_HTTP11 : ALPN_HTTP11;
     this.requestsClientCert = sites.some((s) => s.tls!.clientAuth !== undefined);
     for (const s of sites) {
       const t = s.tls!;
@@ -95,7 +99,7 @@ export class ListenerTls {
     const t = this.defaultSite.tls!;
     // An auto site's certificate arrives later, per SNI: bind with the placeholder (src/tls/placeholder.ts).
     const [cert, key] = t.auto ? [PLACEHOLDER_CERT, PLACEHOLDER_KEY] : [t.cert, t.key];
-    const base = { cert, key, minVersion: TLS_MIN_VERSION, ALPNProtocols: ALPN_HTTP11, ciphers: CIPHERS_TLS12 };
+    const base = { cert, key, minVersion: TLS_MIN_VERSION, ALPNProtocols: this.alpn, ciphers: CIPHERS_TLS12 };
     if (!this.requestsClientCert) return base;
     const ca = this.certs.get(this.defaultSite)?.clientCa;
     return { ...base, requestCert: true, rejectUnauthorized: false, ...(ca ? { ca } : {}) };

@@ -21,6 +21,8 @@ const SOURCE: Record<string, string> = {
   chromium: "apt-get install chromium",
   openssl: "apt-get install openssl",
   pebble: "apt-get install pebble",
+  nghttp: "apt-get install nghttp2-client",
+  h2load: "apt-get install nghttp2-client",
 };
 
 /** Clients from `names` that are not on PATH. */

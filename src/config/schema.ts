@@ -373,7 +373,7 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "Process-wide settings.",
       fields: {
-        workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU); --workers overrides.' },
+        workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU, but 1 on a machine with 1 or 2 CPUs); --workers overrides.' },
         server_name: { kind: "string", default: DEFAULTS.serverName, doc: "Value of the Server response field." },
         max_requests_per_connection: { kind: "int", default: DEFAULTS.maxRequestsPerConnection, min: 1, max: 1_000_000_000, doc: "Requests served on one connection before it is closed." },
         shutdown_delay: { kind: "duration", default: 0, min: 0, doc: "After SIGTERM: /readyz turns 503 and the listeners keep accepting this long, then the drain (timeouts.shutdown) starts." },

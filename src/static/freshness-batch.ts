@@ -1,0 +1,94 @@
+/**
+ * One freshness check per cached file per event-loop batch, still causally exact.
+ *
+ * A cache hit is not answered at once: it is queued, and one setImmediate callback (scheduled by
+ * the first hit of the batch) checks each queued entry against the disk once (one statx per
+ * file, however many requests asked for it) and then answers every queued request.
+ *
+ * Why this is never staler than one check per request: every queued request was read from its
+ * socket before it was queued, and the check runs after the queue was filled. So the statx
+ * happens after each request it answers arrived. A client that changed the file and then sent
+ * its request (the request caused by the change) always gets the new file: the change happened
+ * before the request was sent, hence before the check. This holds whatever the runtime's
+ * scheduling; see docs/performance.md "Freshness checks".
+ *
+ * What the scheduling decides is how much is shared: Bun runs setImmediate callbacks after it
+ * has dispatched every socket event of the current poll (tests/unit/bun-scheduling.test.ts
+ * proves it, docs/runtime-notes.md records it), so all the requests read in one epoll batch share
+ * one check per file, and the wait adds at most the rest of that batch to a response.
+ *
+ * Parallel arrays and one bound callback: no closure or record per request.
+ */
+/** Batches with queued requests, so that tests can answer them synchronously (drainFreshnessBatches). */
+const waiting = new Set<{ run(): void }>();
+
+/**
+ * Answer every queued request now instead of in the setImmediate callback. For unit tests that
+ * drive a handler synchronously with a fake exchange; the server never calls it.
+ */
+export function drainFreshnessBatches(): void {
+  for (const b of [...waiting]) b.run();
+}
+
+export class FreshnessBatch<X, E extends object, T> {
+  private xs: X[] = [];
+  private es: E[] = [];
+  private ts: T[] = [];
+  private spare: { xs: X[]; es: E[]; ts: T[] } = { xs: [], es: [], ts: [] };
+  private scheduled = false;
+  private readonly seen = new Map<E, boolean>();
+  /** Freshness checks made and requests answered through the batch (tests, benchmarks). */
+  checks = 0;
+  answered = 0;
+
+  /**
+   * @param check the disk check of one entry (statx); called once per entry per batch.
+   * @param answer answers one queued request, told whether its entry is still fresh.
+   */
+  constructor(
+    private readonly check: (entry: E, target: T) => boolean,
+    private readonly answer: (exchange: X, entry: E, target: T, fresh: boolean) => void,
+  ) {}
+
+  /** Queue a request whose answer is `entry` if the entry is still fresh. */
+  defer(exchange: X, entry: E, target: T): void {
+    this.xs.push(exchange);
+    this.es.push(entry);
+    this.ts.push(target);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      waiting.add(this);
+      setImmediate(this.run);
+    }
+  }
+
+  readonly run = (): void => {
+    this.scheduled = false;
+    waiting.delete(this);
+    // Swap the queues first: an answer that queues again (a decorator re-entering the handler)
+    // lands in the next batch, after a new check.
+    const { xs, es, ts } = this;
+    this.xs = this.spare.xs;
+    this.es = this.spare.es;
+    this.ts = this.spare.ts;
+    try {
+      for (let i = 0; i < xs.length; i++) {
+        const e = es[i]!;
+        let fresh = this.seen.get(e);
+        if (fresh === undefined) {
+          this.checks++;
+          fresh = this.check(e, ts[i]!);
+          this.seen.set(e, fresh);
+        }
+        this.answered++;
+        this.answer(xs[i]!, e, ts[i]!, fresh); // must not throw (the static handler catches)
+      }
+    } finally {
+      this.seen.clear();
+      xs.length = 0;
+      es.length = 0;
+      ts.length = 0;
+      this.spare = { xs, es, ts };
+    }
+  };
+}

@@ -715,6 +715,34 @@ describe("freshness", () => {
     expect(ex.header("ETag")).toBe(etag);
   });
 
+  test("one batch: hits wait for the shared check, which follows every queued request (causal freshness)", () => {
+    const p = write("batch.txt", "before");
+    expect(run("GET", "/batch.txt").text).toBe("before"); // cached
+    // Two requests read in one event-loop batch, the file changed between them: the second was
+    // sent after the change, so it must see it. Nothing is answered before the batch's check.
+    const a = new FakeExchange(config, "GET", "/batch.txt", []);
+    handler(a);
+    expect(a.status).toBe(0);
+    fs.writeFileSync(p, "after!");
+    const b = new FakeExchange(config, "GET", "/batch.txt", []);
+    handler(b);
+    expect(b.status).toBe(0);
+    drainFreshnessBatches();
+    expect(b.text).toBe("after!");
+    expect(a.text).toBe("after!"); // concurrent with the change: either version would be right
+  });
+
+  test("a batch is answered by setImmediate without any help", async () => {
+    write("later.txt", "x");
+    run("GET", "/later.txt");
+    const a = new FakeExchange(config, "GET", "/later.txt", []);
+    handler(a);
+    expect(a.status).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(a.status).toBe(200);
+    expect(a.text).toBe("x");
+  });
+
   test("a file rewritten with a different size is served fresh", () => {
     const p = write("grow.txt", "short");
     expect(run("GET", "/grow.txt").text).toBe("short");

@@ -34,8 +34,8 @@ export class FreshnessBatch<X, E extends object, T> {
   private xs: X[] = [];
   private es: E[] = [];
   private ts: T[] = [];
-  private spare: { xs: X[]; es: E[]; ts: T[] } = { xs: [], es: [], ts: [] };
   private scheduled = false;
+  private running = false;
   private readonly seen = new Map<E, boolean>();
   /** Freshness checks made and requests answered through the batch (tests, benchmarks). */
   checks = 0;
@@ -55,22 +55,26 @@ export class FreshnessBatch<X, E extends object, T> {
     this.xs.push(exchange);
     this.es.push(entry);
     this.ts.push(target);
-    if (!this.scheduled) {
+    if (!this.scheduled && !this.running) {
       this.scheduled = true;
       waiting.add(this);
       setImmediate(this.run);
     }
   }
 
+  /**
+   * Answering a request can queue another one in the same run: the connection then starts its
+   * next pipelined request, already in its buffer. That request is answered in this run, with
+   * this run's checks: no socket is read while this synchronous loop runs, so it was read before
+   * the run began, and every check of the run comes after that. (Deferring it to the next loop
+   * iteration instead would cost a loop turn per pipelined request.)
+   */
   readonly run = (): void => {
     this.scheduled = false;
     waiting.delete(this);
-    // Swap the queues first: an answer that queues again (a decorator re-entering the handler)
-    // lands in the next batch, after a new check.
+    if (this.running) return; // drainFreshnessBatches from inside an answer: the loop below goes on
+    this.running = true;
     const { xs, es, ts } = this;
-    this.xs = this.spare.xs;
-    this.es = this.spare.es;
-    this.ts = this.spare.ts;
     try {
       for (let i = 0; i < xs.length; i++) {
         const e = es[i]!;
@@ -84,11 +88,11 @@ export class FreshnessBatch<X, E extends object, T> {
         this.answer(xs[i]!, e, ts[i]!, fresh); // must not throw (the static handler catches)
       }
     } finally {
+      this.running = false;
       this.seen.clear();
       xs.length = 0;
       es.length = 0;
       ts.length = 0;
-      this.spare = { xs, es, ts };
     }
   };
 }

@@ -50,8 +50,15 @@ export class FreshnessBatch<X, E extends object, T> {
     private readonly answer: (exchange: X, entry: E, target: T, fresh: boolean) => void,
   ) {}
 
-  /** Queue a request whose answer is `entry` if the entry is still fresh. */
+  /**
+   * Queue a request whose answer is `entry` if the entry is still fresh. While the batch is being
+   * answered, a request queued by an answer (see run) is answered at once instead.
+   */
   defer(exchange: X, entry: E, target: T): void {
+    if (this.running) {
+      this.answerOne(exchange, entry, target);
+      return;
+    }
     this.xs.push(exchange);
     this.es.push(entry);
     this.ts.push(target);
@@ -64,10 +71,12 @@ export class FreshnessBatch<X, E extends object, T> {
 
   /**
    * Answering a request can queue another one in the same run: the connection then starts its
-   * next pipelined request, already in its buffer. That request is answered in this run, with
-   * this run's checks: no socket is read while this synchronous loop runs, so it was read before
-   * the run began, and every check of the run comes after that. (Deferring it to the next loop
-   * iteration instead would cost a loop turn per pipelined request.)
+   * next pipelined request, already in its buffer. That request is answered at once, inside the
+   * answer that started it, with this run's checks: no socket is read while this synchronous run
+   * goes on, so it was read before the run began, and every check of the run comes after that.
+   * Answered there, inside the first answer's cork, a whole pipelined batch of responses leaves
+   * in one write, as it did when hits were answered in the data event; deferring it to the next
+   * loop iteration would cost a loop turn and a write per pipelined request.
    */
   readonly run = (): void => {
     this.scheduled = false;
@@ -76,17 +85,7 @@ export class FreshnessBatch<X, E extends object, T> {
     this.running = true;
     const { xs, es, ts } = this;
     try {
-      for (let i = 0; i < xs.length; i++) {
-        const e = es[i]!;
-        let fresh = this.seen.get(e);
-        if (fresh === undefined) {
-          this.checks++;
-          fresh = this.check(e, ts[i]!);
-          this.seen.set(e, fresh);
-        }
-        this.answered++;
-        this.answer(xs[i]!, e, ts[i]!, fresh); // must not throw (the static handler catches)
-      }
+      for (let i = 0; i < xs.length; i++) this.answerOne(xs[i]!, es[i]!, ts[i]!);
     } finally {
       this.running = false;
       this.seen.clear();
@@ -95,4 +94,15 @@ export class FreshnessBatch<X, E extends object, T> {
       ts.length = 0;
     }
   };
+
+  private answerOne(x: X, e: E, t: T): void {
+    let fresh = this.seen.get(e);
+    if (fresh === undefined) {
+      this.checks++;
+      fresh = this.check(e, t);
+      this.seen.set(e, fresh);
+    }
+    this.answered++;
+    this.answer(x, e, t, fresh); // must not throw (the static handler catches)
+  }
 }

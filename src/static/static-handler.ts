@@ -422,6 +422,9 @@ export function createStaticHandler(config: StaticConfig): Handler {
   const batch = new FreshnessBatch<Exchange, CachedFile, Target & { ok: true }>(
     (e, t) => unchanged(t.cpath, t.fsPath, e),
     (ex, e, t, isFresh) => {
+      // Corked: the connection's next pipelined hits are answered inside this one
+      // (freshness-batch.ts) and their responses leave with it in one write.
+      ex.cork();
       try {
         if (isFresh) answerHit(ex, e);
         else serveTarget(ex, t);
@@ -431,6 +434,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
         console.error(`[ERROR] handler threw for ${ex.head.method} ${ex.head.target}: ${(err as Error)?.message ?? err}`);
         if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
         else ex.abort("HANDLER_EXCEPTION");
+      } finally {
+        ex.uncork();
       }
     },
   );

@@ -5,11 +5,18 @@
  *                        [--conns 50] [--threads 1] [--workers 1] [--nginx-workers 2]
  *                        [--ds-args "--cache-validity 1s"] [--json]
  *
- * Scenarios (comma-separated list allowed):
- *   static    GET /index.html (4 KiB) from a generated document root
- *   large     GET /1m.bin (1 MiB)
- *   pipeline  GET /index.html, 16 requests per write (wrk Lua script)
- *   proxy     GET / through each proxy to one shared fixed-response backend (Bun.serve, 19-byte body)
+ * Scenarios (comma-separated list allowed; `all` = the table of issue 16, in this order):
+ *   static         GET /index.html (4 KiB) from a generated document root
+ *   large          GET /1m.bin (1 MiB)
+ *   pipeline       GET /index.html, 16 requests per write (wrk Lua script)
+ *   proxy          GET / through each proxy to one shared fixed-response backend (Bun.serve, 19-byte body)
+ *   latency        the proxy scenario at moderate load (--latency-conns, default 4 connections):
+ *                  p50/p99 through each proxy minus p50/p99 going direct to the backend
+ *   routes-static  static 4 KiB: the plain one-route server against a realistic config
+ *   routes-proxy   proxy: the same pair (scripts/bench/realistic-*.toml: 20 routes, header rules on
+ *                  the matched route, metrics on with an admin listener, access log on)
+ *   memory         npm run memcheck (scripts/memcheck.ts): RSS of the whole instance with 5,000
+ *                  idle keep-alive connections, default settings
  *
  * Every server runs as users run it: the compiled dist/dreamserver (built if missing) with its
  * access log ON (to a temp file); nginx with a tuned production config (N workers, sendfile,
@@ -302,22 +309,32 @@ export function table(header: string[], rows: string[][], left: number[] = [0]):
 
 // ───────────────────────────── the benchmark ─────────────────────────────
 
-type ScenarioName = "static" | "large" | "pipeline" | "proxy";
+type ScenarioName = "static" | "large" | "pipeline" | "proxy" | "latency" | "routes-static" | "routes-proxy" | "memory";
 
 interface Scenario {
   readonly title: string;
   readonly path: string;
   readonly depth: number;
   readonly bodyBytes: number;
-  readonly mode: "static" | "proxy";
+  /** Which servers it needs: the static ones, the proxy ones, or none (memory runs memcheck). */
+  readonly mode: "static" | "proxy" | "none";
+  /** Who is compared: the reference servers (nginx, haproxy), the realistic config, or going direct. */
+  readonly compare: "reference" | "realistic" | "direct" | "none";
 }
 
 const SCENARIOS: Record<ScenarioName, Scenario> = {
-  static: { title: "static GET /index.html (4 KiB)", path: "/index.html", depth: 1, bodyBytes: 4096, mode: "static" },
-  large: { title: "static GET /1m.bin (1 MiB)", path: "/1m.bin", depth: 1, bodyBytes: 1 << 20, mode: "static" },
-  pipeline: { title: "static GET /index.html, pipelined 16 deep", path: "/index.html", depth: 16, bodyBytes: 4096, mode: "static" },
-  proxy: { title: "proxy GET / → shared Bun.serve backend (19-byte body)", path: "/", depth: 1, bodyBytes: 19, mode: "proxy" },
+  static: { title: "static GET /index.html (4 KiB)", path: "/index.html", depth: 1, bodyBytes: 4096, mode: "static", compare: "reference" },
+  large: { title: "static GET /1m.bin (1 MiB)", path: "/1m.bin", depth: 1, bodyBytes: 1 << 20, mode: "static", compare: "reference" },
+  pipeline: { title: "static GET /index.html, pipelined 16 deep", path: "/index.html", depth: 16, bodyBytes: 4096, mode: "static", compare: "reference" },
+  proxy: { title: "proxy GET / → shared Bun.serve backend (19-byte body)", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "reference" },
+  latency: { title: "proxy latency added over going direct, moderate load", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "direct" },
+  "routes-static": { title: "static 4 KiB: realistic config (20 routes, header rules, metrics, access log) vs plain", path: "/index.html", depth: 1, bodyBytes: 4096, mode: "static", compare: "realistic" },
+  "routes-proxy": { title: "proxy: realistic config (20 routes, header rules, metrics, access log) vs plain", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "realistic" },
+  memory: { title: "memory: whole instance with 5,000 idle keep-alive connections (npm run memcheck)", path: "", depth: 1, bodyBytes: 0, mode: "none", compare: "none" },
 };
+
+/** The realistic config's name in the tables. */
+const REALISTIC = "dreamserver realistic";
 
 const BACKEND_BODY = "hello from backend\n"; // 19 bytes
 
@@ -327,19 +344,23 @@ interface Options {
   secs: number;
   conns: number;
   threads: number;
-  workers: number;
+  /** dreamserver --workers; "auto" passes nothing (what users get by default). */
+  workers: number | "auto";
+  latencyConns: number;
   nginxWorkers: number;
   dsArgs: string[];
   json: boolean;
 }
 
 const HELP = `usage: bun scripts/bench.ts [options]     (npm run bench -- [options])
-  --scenario S        static | large | pipeline | proxy | all, or a comma list (default all)
+  --scenario S        static | large | pipeline | proxy | latency | routes-static | routes-proxy |
+                      memory | all, or a comma list (default all)
   --rounds N          interleaved rounds per server (default 3)
   --secs N            seconds per wrk run (default 5)
   --conns N           wrk connections (default 50)
   --threads N         wrk threads (default 1)
-  --workers N         dreamserver --workers (default 1)
+  --workers N|auto    dreamserver --workers (default auto: the default users get, no flag)
+  --latency-conns N   wrk connections for the latency scenario (default 4)
   --nginx-workers N   nginx worker_processes / haproxy nbthread (default 2)
   --ds-args "..."     extra dreamserver flags, e.g. "--cache-validity 1s"
   --json              machine-readable results on stdout (progress stays on stderr)
@@ -362,7 +383,7 @@ export function intArg(help: string): (flag: string, v: string | undefined, min:
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: ["static", "large", "pipeline", "proxy"], rounds: 3, secs: 5, conns: 50, threads: 1, workers: 1, nginxWorkers: 2, dsArgs: [], json: false };
+  const o: Options = { scenarios: Object.keys(SCENARIOS) as ScenarioName[], rounds: 3, secs: 5, conns: 50, threads: 1, workers: "auto", latencyConns: 4, nginxWorkers: 2, dsArgs: [], json: false };
   const num = intArg(HELP);
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i]!);
@@ -371,7 +392,7 @@ function parseArgs(argv: string[]): Options {
       case "--scenario": {
         const v = val() ?? "";
         const names = v === "all" ? Object.keys(SCENARIOS) : v.split(",").map((s) => s.trim());
-        for (const n of names) if (!(n in SCENARIOS)) die(`--scenario: unknown "${n}"; use static, large, pipeline, proxy or all`, 2);
+        for (const n of names) if (!(n in SCENARIOS)) die(`--scenario: unknown "${n}"; use ${Object.keys(SCENARIOS).join(", ")} or all`, 2);
         o.scenarios = [...new Set(names)] as ScenarioName[];
         break;
       }
@@ -379,7 +400,12 @@ function parseArgs(argv: string[]): Options {
       case "--secs": o.secs = num(flag, val(), 1, 60); break;
       case "--conns": o.conns = num(flag, val(), 1, 5000); break;
       case "--threads": o.threads = num(flag, val(), 1, 16); break;
-      case "--workers": o.workers = num(flag, val(), 1, 64); break;
+      case "--workers": {
+        const v = val();
+        o.workers = v === "auto" ? "auto" : num(flag, v, 1, 64);
+        break;
+      }
+      case "--latency-conns": o.latencyConns = num(flag, val(), 1, 1000); break;
       case "--nginx-workers": o.nginxWorkers = num(flag, val(), 1, 64); break;
       case "--ds-args": o.dsArgs = (val() ?? "").split(/\s+/).filter(Boolean); break;
       case "--json": o.json = true; break;
@@ -400,6 +426,7 @@ interface Target {
 
 interface Run {
   rps: number;
+  p50Ms: number | null;
   p99Ms: number | null;
   requests: number;
   cpuUsPerReq: number;
@@ -478,17 +505,21 @@ backend be
 `;
 }
 
-function parseWrk(out: string): { rps: number; p99Ms: number | null; requests: number; errors: number; errorDetail: string } {
+function parseWrk(out: string): { rps: number; p50Ms: number | null; p99Ms: number | null; requests: number; errors: number; errorDetail: string } {
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const p = /^\s*99%\s+([\d.]+)(us|ms|s)\b/m.exec(out);
   // wrk sometimes prints "99% 0.00us" when requests are pipelined (latency is sampled per batch): n/a.
-  const p99Ms = p && Number(p[1]) > 0 ? (p[2] === "us" ? Number(p[1]) / 1000 : p[2] === "s" ? Number(p[1]) * 1000 : Number(p[1])) : null;
+  const pct = (n: number): number | null => {
+    const p = new RegExp(`^\\s*${n}%\\s+([\\d.]+)(us|ms|s)\\b`, "m").exec(out);
+    return p && Number(p[1]) > 0 ? (p[2] === "us" ? Number(p[1]) / 1000 : p[2] === "s" ? Number(p[1]) * 1000 : Number(p[1])) : null;
+  };
+  const p50Ms = pct(50);
+  const p99Ms = pct(99);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const sockSum = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   const detail = [non2xx ? `non-2xx ${non2xx}` : "", sockSum ? `socket errors: connect ${sock![1]}, read ${sock![2]}, write ${sock![3]}, timeout ${sock![4]}` : ""].filter(Boolean).join("; ");
-  return { rps, p99Ms, requests, errors: non2xx + sockSum, errorDetail: detail };
+  return { rps, p50Ms, p99Ms, requests, errors: non2xx + sockSum, errorDetail: detail };
 }
 
 async function main(): Promise<void> {
@@ -500,11 +531,16 @@ async function main(): Promise<void> {
   const haproxyBin = which("haproxy");
   const needProxy = o.scenarios.some((s) => SCENARIOS[s].mode === "proxy");
   const needStatic = o.scenarios.some((s) => SCENARIOS[s].mode === "static");
+  const wrkScenarios = o.scenarios.filter((s) => SCENARIOS[s].mode !== "none");
 
   // Bounded run time: every wrk run plus a warm-up per server and scenario, plus start/stop slack.
-  const perScenario = (s: ScenarioName): number => 1 + (nginxBin ? 1 : 0) + (SCENARIOS[s].mode === "proxy" && haproxyBin ? 1 : 0);
-  const runs = o.scenarios.reduce((a, s) => a + perScenario(s), 0);
-  const estimate = runs * (o.rounds * o.secs + 1);
+  const perScenario = (s: ScenarioName): number => {
+    const c = SCENARIOS[s].compare;
+    if (c === "realistic") return 2;
+    return 1 + (nginxBin ? 1 : 0) + (SCENARIOS[s].mode === "proxy" && haproxyBin ? 1 : 0) + (c === "direct" ? 1 : 0);
+  };
+  const runs = wrkScenarios.reduce((a, s) => a + perScenario(s), 0);
+  const estimate = runs * (o.rounds * o.secs + 1) + (o.scenarios.includes("memory") ? 60 : 0);
   installCleanup((estimate * 1.5 + 90) * 1000);
   ensureBinary();
 
@@ -521,8 +557,26 @@ async function main(): Promise<void> {
 
   const staticTargets: Target[] = [];
   const proxyTargets: Target[] = [];
+  let realisticStatic: Target | null = null;
+  let realisticProxy: Target | null = null;
+  let direct: Target | null = null;
   const started: { name: string; group: Group; port: number }[] = [];
-  const wf = o.workers > 1 ? ["--workers", String(o.workers)] : [];
+  const wf = o.workers === "auto" ? [] : ["--workers", String(o.workers)];
+  /** scripts/bench/realistic-MODE.toml with its placeholders filled; the workers setting as for the plain server. */
+  const realistic = (mode: "static" | "proxy", port: number, backendPort: number | null): string => {
+    const logFile = path.join(tmp, `ds-realistic-${mode}-access.log`);
+    accessLogs.push(logFile);
+    let text = fs.readFileSync(path.join(REPO, `scripts/bench/realistic-${mode}.toml`), "utf8")
+      .replace(/\bPORT\b/g, String(port))
+      .replace(/\bADMIN\b/g, String(freePort()))
+      .replace(/\bROOT\b/g, root)
+      .replace(/\bLOG\b/g, logFile)
+      .replace(/\bBACKEND\b/g, `http://127.0.0.1:${backendPort}`);
+    if (o.workers !== "auto") text = text.replace(/^workers = "auto"$/m, `workers = ${o.workers}`);
+    const file = path.join(tmp, `realistic-${mode}.toml`);
+    fs.writeFileSync(file, text);
+    return file;
+  };
 
   let backendPort: number | null = null;
   if (needProxy) {
@@ -551,6 +605,18 @@ async function main(): Promise<void> {
     proxyTargets.push({ name: "dreamserver", port, group: g });
     started.push({ name: "dreamserver (proxy)", group: g, port });
   }
+  if (o.scenarios.includes("routes-static")) {
+    const port = freePort();
+    const g = new Group("dreamserver", [BINARY, "--config", realistic("static", port, null), ...o.dsArgs], path.join(tmp, "ds-realistic-static.out"));
+    realisticStatic = { name: REALISTIC, port, group: g };
+    started.push({ name: "dreamserver realistic (static)", group: g, port });
+  }
+  if (o.scenarios.includes("routes-proxy")) {
+    const port = freePort();
+    const g = new Group("dreamserver", [BINARY, "--config", realistic("proxy", port, backendPort), ...o.dsArgs], path.join(tmp, "ds-realistic-proxy.out"));
+    realisticProxy = { name: REALISTIC, port, group: g };
+    started.push({ name: "dreamserver realistic (proxy)", group: g, port });
+  }
   if (nginxBin) {
     const prefix = path.join(tmp, "nginx");
     fs.mkdirSync(path.join(prefix, "tmp"), { recursive: true });
@@ -573,6 +639,16 @@ async function main(): Promise<void> {
     started.push({ name: "haproxy", group: g, port });
   }
 
+  const backendStarted = started.find((s) => s.name === "backend");
+  if (backendStarted) direct = { name: "direct", port: backendStarted.port, group: backendStarted.group };
+  /** The servers of one scenario, the one compared against first where there is one. */
+  const targetsFor = (sn: ScenarioName): Target[] => {
+    const sc = SCENARIOS[sn];
+    if (sc.compare === "realistic") return [sc.mode === "proxy" ? proxyTargets[0]! : staticTargets[0]!, (sc.mode === "proxy" ? realisticProxy : realisticStatic)!];
+    if (sc.compare === "direct") return [direct!, ...proxyTargets];
+    return sc.mode === "proxy" ? proxyTargets : staticTargets;
+  };
+
   try {
     for (const s of started) await s.group.waitPort(s.port);
   } catch (e) {
@@ -585,9 +661,9 @@ async function main(): Promise<void> {
   for (const s of started) idleRss.set(s.group, s.group.rssKiB());
 
   // Sanity: every server answers each scenario's URL with 200 and the expected body length.
-  for (const sn of o.scenarios) {
+  for (const sn of wrkScenarios) {
     const sc = SCENARIOS[sn];
-    for (const t of sc.mode === "proxy" ? proxyTargets : staticTargets) {
+    for (const t of targetsFor(sn)) {
       const res = await fetch(`http://127.0.0.1:${t.port}${sc.path}`).catch((e: Error) => e);
       if (res instanceof Error || res.status !== 200) {
         log(`${t.name} does not serve ${sc.path} (${res instanceof Error ? res.message : `status ${res.status}`}):\n${t.group.tail()}`);
@@ -610,8 +686,10 @@ async function main(): Promise<void> {
   const wrk = async (t: Target, sc: Scenario, secs: number): Promise<Run> => {
     if (isInterrupted()) throw new Error("interrupted");
     const watched = [t.group, sc.mode === "proxy" ? backend : undefined];
+    // (for "direct" the target is the backend itself)
     assertAlive(watched);
-    const cmd = [wrkBin, `-t${o.threads}`, `-c${o.conns}`, `-d${secs}s`, "--latency", "--timeout", "5s"];
+    const conns = sc.compare === "direct" ? Math.max(o.latencyConns, o.threads) : o.conns;
+    const cmd = [wrkBin, `-t${o.threads}`, `-c${conns}`, `-d${secs}s`, "--latency", "--timeout", "5s"];
     if (sc.depth > 1) cmd.push("-s", pipelineLua);
     cmd.push(`http://127.0.0.1:${t.port}${sc.path}`);
     let peak = t.group.rssKiB();
@@ -643,13 +721,16 @@ async function main(): Promise<void> {
   interface Result {
     scenario: ScenarioName;
     title: string;
-    servers: Record<string, { runs: Run[]; rps: number; p99Ms: number | null; cpuUsPerReq: number; peakRssKiB: number; idleRssKiB: number; errors: number; wrkCpuPct: number }>;
-    ratios: { rps: number; cpuPerReq: number } | null;
+    servers: Record<string, { runs: Run[]; rps: number; p50Ms: number | null; p99Ms: number | null; cpuUsPerReq: number; peakRssKiB: number; idleRssKiB: number; errors: number; wrkCpuPct: number }>;
+    /** dreamserver against the first server compared (nginx, or the plain server for "realistic"). */
+    ratios: { against: string; rps: number; cpuPerReq: number } | null;
+    /** compare = "direct": latency each proxy adds over going direct, ms. */
+    added: Record<string, { p50Ms: number | null; p99Ms: number | null }> | null;
   }
   const results: Result[] = [];
-  for (const sn of o.scenarios) {
+  for (const sn of wrkScenarios) {
     const sc = SCENARIOS[sn];
-    const targets = sc.mode === "proxy" ? proxyTargets : staticTargets;
+    const targets = targetsFor(sn);
     log(`\n[${sn}] ${sc.title}: warm-up`);
     for (const t of targets) await wrk(t, sc, 1);
     const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
@@ -665,6 +746,7 @@ async function main(): Promise<void> {
       servers[t.name] = {
         runs: rs,
         rps: median(rs.map((x) => x.rps)),
+        p50Ms: rs.some((x) => x.p50Ms !== null) ? median(rs.filter((x) => x.p50Ms !== null).map((x) => x.p50Ms!)) : null,
         p99Ms: rs.some((x) => x.p99Ms !== null) ? median(rs.filter((x) => x.p99Ms !== null).map((x) => x.p99Ms!)) : null,
         cpuUsPerReq: median(rs.map((x) => x.cpuUsPerReq)),
         peakRssKiB: Math.max(...rs.map((x) => x.peakRssKiB)),
@@ -673,17 +755,38 @@ async function main(): Promise<void> {
         wrkCpuPct: median(rs.map((x) => x.wrkCpuPct)),
       };
     }
-    const ds = servers.dreamserver!;
-    const ngx = servers.nginx;
+    const ds = sc.compare === "realistic" ? servers[REALISTIC]! : servers.dreamserver!;
+    const ref = sc.compare === "realistic" ? servers.dreamserver : servers.nginx;
+    let added: Result["added"] = null;
+    if (sc.compare === "direct") {
+      const d = servers.direct!;
+      const minus = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a - b);
+      added = Object.fromEntries(Object.entries(servers).filter(([n]) => n !== "direct").map(([n, s]) => [n, { p50Ms: minus(s.p50Ms, d.p50Ms), p99Ms: minus(s.p99Ms, d.p99Ms) }]));
+    }
     results.push({
       scenario: sn,
       title: sc.title,
       servers,
-      ratios: ngx && ngx.rps > 0 && ngx.cpuUsPerReq > 0 ? { rps: ds.rps / ngx.rps, cpuPerReq: ds.cpuUsPerReq / ngx.cpuUsPerReq } : null,
+      ratios: ref && ref.rps > 0 && ref.cpuUsPerReq > 0 && sc.compare !== "direct" ? { against: sc.compare === "realistic" ? "plain" : "nginx", rps: ds.rps / ref.rps, cpuPerReq: ds.cpuUsPerReq / ref.cpuUsPerReq } : null,
+      added,
     });
   }
 
   await cleanup();
+
+  // memory: npm run memcheck with its defaults for the connections (5,000 idle), a short slow
+  // transfer (its flatness is memcheck's own check), the instance as users run it.
+  let memory: { rssMiB: number; idleMiB: number; conns: number; limitOk: boolean; output: string } | null = null;
+  if (o.scenarios.includes("memory") && !isInterrupted()) {
+    log("\n[memory] npm run memcheck -- --size 64m (5,000 idle keep-alive connections)");
+    const p = track(Bun.spawn([process.execPath, path.join(REPO, "scripts/memcheck.ts"), "--size", "64m", "--max-secs", "60"], { stdin: "ignore", stdout: "pipe", stderr: "inherit" }));
+    const out = await new Response(p.stdout).text();
+    await p.exited;
+    const row = /^\s*(\d+) idle keep-alive connections open\s+([\d.]+)/m.exec(out);
+    const idle = /^\s*static server idle \(after one request\)\s+([\d.]+)/m.exec(out);
+    if (row && idle) memory = { conns: Number(row[1]), rssMiB: Number(row[2]), idleMiB: Number(idle[1]), limitOk: p.exitCode === 0, output: out.trim() };
+    else log(`memcheck gave no result (exit ${p.exitCode}):\n${out}`);
+  }
 
   if (o.json) {
     const out = {
@@ -694,12 +797,13 @@ async function main(): Promise<void> {
           r.scenario,
           {
             title: r.title,
-            ratiosVsNginx: r.ratios && { rps: round(r.ratios.rps, 3), cpuPerReq: round(r.ratios.cpuPerReq, 3) },
+            ratios: r.ratios && { against: r.ratios.against, rps: round(r.ratios.rps, 3), cpuPerReq: round(r.ratios.cpuPerReq, 3) },
+            addedLatencyMs: r.added,
             servers: Object.fromEntries(
               Object.entries(r.servers).map(([n, s]) => [
                 n,
                 {
-                  rps: round(s.rps, 0), p99Ms: s.p99Ms === null ? null : round(s.p99Ms, 3), cpuUsPerReq: round(s.cpuUsPerReq, 2), peakRssMiB: round(s.peakRssKiB / 1024, 1), idleRssMiB: round(s.idleRssKiB / 1024, 1), errors: s.errors, wrkCpuPct: round(s.wrkCpuPct, 0),
+                  rps: round(s.rps, 0), p50Ms: s.p50Ms === null ? null : round(s.p50Ms, 3), p99Ms: s.p99Ms === null ? null : round(s.p99Ms, 3), cpuUsPerReq: round(s.cpuUsPerReq, 2), peakRssMiB: round(s.peakRssKiB / 1024, 1), idleRssMiB: round(s.idleRssKiB / 1024, 1), errors: s.errors, wrkCpuPct: round(s.wrkCpuPct, 0),
                   rounds: s.runs.map((x) => ({ rps: round(x.rps, 0), p99Ms: x.p99Ms, requests: x.requests, cpuUsPerReq: round(x.cpuUsPerReq, 2), errors: x.errors, wrkCpuPct: round(x.wrkCpuPct, 0) })),
                 },
               ]),
@@ -707,27 +811,57 @@ async function main(): Promise<void> {
           },
         ]),
       ),
+      memory: memory && { conns: memory.conns, wholeInstanceRssMiB: memory.rssMiB, idleRssMiB: memory.idleMiB, under100MiB: memory.rssMiB < 100 },
     };
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");
     return;
   }
 
   const lines: string[] = [""];
-  lines.push(`DreamServer benchmark — wrk -t${o.threads} -c${o.conns}, ${o.rounds} × ${o.secs} s interleaved, medians; dreamserver --workers ${o.workers}, nginx ${o.nginxWorkers} workers; ${os.cpus().length} CPUs, load ${load.toFixed(2)} at start`);
+  lines.push(`DreamServer benchmark — ${new Date().toISOString().slice(0, 16)}Z, wrk -t${o.threads} -c${o.conns} (latency: -c${o.latencyConns}), ${o.rounds} × ${o.secs} s interleaved, medians; dreamserver --workers ${o.workers}, nginx ${o.nginxWorkers} workers, haproxy nbthread ${o.nginxWorkers}; ${os.cpus().length} CPUs, load ${load.toFixed(2)} at start`);
   let clientBound = false;
   for (const r of results) {
     lines.push("", `${r.scenario}: ${r.title}`);
     const rows = Object.entries(r.servers).map(([n, s]) => {
       if (s.wrkCpuPct >= 95 * o.threads) clientBound = true;
-      return [n, int(s.rps), s.p99Ms === null ? "n/a" : s.p99Ms.toFixed(2), s.cpuUsPerReq.toFixed(1), mib(s.peakRssKiB), `${Math.round(s.wrkCpuPct)}%`, String(s.errors), s.runs.map((x) => int(x.rps)).join(" ")];
+      return [n, int(s.rps), s.p50Ms === null ? "n/a" : s.p50Ms.toFixed(3), s.p99Ms === null ? "n/a" : s.p99Ms.toFixed(3), s.cpuUsPerReq.toFixed(1), mib(s.peakRssKiB), `${Math.round(s.wrkCpuPct)}%`, String(s.errors), s.runs.map((x) => int(x.rps)).join(" ")];
     });
-    lines.push(table(["  server", "req/s", "p99 ms", "cpu µs/req", "peak RSS MiB", "wrk cpu", "errors", "req/s per round"], rows.map((x) => ["  " + x[0], ...x.slice(1)])));
-    if (r.ratios) lines.push(`  dreamserver/nginx: req/s ${r.ratios.rps.toFixed(2)}×, cpu per request ${r.ratios.cpuPerReq.toFixed(2)}× (below 1 = dreamserver spends less)`);
-    else lines.push("  (nginx not installed: no ratios)");
+    lines.push(table(["  server", "req/s", "p50 ms", "p99 ms", "cpu µs/req", "peak RSS MiB", "wrk cpu", "errors", "req/s per round"], rows.map((x) => ["  " + x[0], ...x.slice(1)])));
+    if (r.ratios) lines.push(`  ${r.ratios.against === "plain" ? "realistic/plain" : "dreamserver/nginx"}: req/s ${r.ratios.rps.toFixed(2)}×, cpu per request ${r.ratios.cpuPerReq.toFixed(2)}× (below 1 = ${r.ratios.against === "plain" ? "the realistic config" : "dreamserver"} spends less)`);
+    else if (r.added === null) lines.push("  (nginx not installed: no ratios)");
+    const hap = r.servers.haproxy;
+    if (hap && r.added === null && hap.rps > 0) lines.push(`  dreamserver/haproxy: req/s ${(r.servers.dreamserver!.rps / hap.rps).toFixed(2)}×, cpu per request ${(r.servers.dreamserver!.cpuUsPerReq / hap.cpuUsPerReq).toFixed(2)}×`);
+    if (r.added) for (const [n, a] of Object.entries(r.added)) lines.push(`  added over direct, ${n}: p50 ${a.p50Ms === null ? "n/a" : `${(a.p50Ms * 1000).toFixed(0)} µs`}, p99 ${a.p99Ms === null ? "n/a" : `${(a.p99Ms * 1000).toFixed(0)} µs`}`);
     for (const [n, s] of Object.entries(r.servers)) if (s.errors) lines.push(`  ${n}: errors in some rounds: ${s.runs.map((x) => x.errorDetail).filter(Boolean).join(" | ")}`);
   }
   if (results.some((r) => Object.values(r.servers).some((s) => s.p99Ms === null))) lines.push("", "p99 n/a: wrk printed no usable 99th percentile (it samples latency once per pipelined batch).");
   if (clientBound) lines.push("", "note: wrk used a whole core in some runs — there req/s is partly client-bound; cpu µs/req is the steadier comparison.");
+  if (memory) lines.push("", "memory: npm run memcheck (VmRSS of every process of the instance, default settings)", memory.output.split("\n").filter((l) => /idle|slow reader|PROBLEMS|  - /.test(l)).join("\n"));
+
+  // The table of issue 16: one line per scenario, ratios against nginx (and the targets).
+  const summary: string[][] = [];
+  const x = (v: number): string => `${v.toFixed(2)}×`;
+  for (const r of results) {
+    const s = r.servers;
+    const ds = s.dreamserver;
+    if (r.added) {
+      const a = r.added.dreamserver;
+      summary.push([`proxy latency added vs direct (-c${o.latencyConns})`, a ? `p50 +${a.p50Ms === null ? "n/a" : (a.p50Ms * 1000).toFixed(0) + " µs"}, p99 +${a.p99Ms === null ? "n/a" : (a.p99Ms * 1000).toFixed(0) + " µs"}` : "n/a", r.added.nginx ? `nginx p50 +${((r.added.nginx.p50Ms ?? NaN) * 1000).toFixed(0)} µs, p99 +${((r.added.nginx.p99Ms ?? NaN) * 1000).toFixed(0)} µs` : "", "p50 < 100 µs, p99 < 1 ms"]);
+    } else if (r.ratios && r.ratios.against === "plain") {
+      summary.push([r.scenario === "routes-static" ? "realistic config vs plain, static" : "realistic config vs plain, proxy", `req/s ${x(r.ratios.rps)}`, `CPU/req ${x(r.ratios.cpuPerReq)} (${s[REALISTIC]!.cpuUsPerReq.toFixed(1)} vs ${s.dreamserver!.cpuUsPerReq.toFixed(1)} µs)`, "within 5%"]);
+    } else if (r.ratios && ds) {
+      const ngx = s.nginx!;
+      const hap = s.haproxy;
+      summary.push([
+        r.scenario === "static" ? "static 4 KiB" : r.scenario === "large" ? "static 1 MiB" : r.scenario === "pipeline" ? "static 4 KiB, pipelined 16" : "proxy, small response",
+        `req/s ${x(r.ratios.rps)}${hap ? ` (HAProxy ${x(ds.rps / hap.rps)})` : ""}`,
+        `CPU/req ${ds.cpuUsPerReq.toFixed(1)} vs ${ngx.cpuUsPerReq.toFixed(1)} µs (${x(ngx.cpuUsPerReq / ds.cpuUsPerReq)} efficiency)`,
+        r.scenario === "large" ? "≥ 0.9× req/s" : r.scenario === "pipeline" ? "" : "≥ 1.0× req/s, CPU ≤ nginx",
+      ]);
+    }
+  }
+  if (memory) summary.push([`${memory.conns} idle keep-alive connections`, `${memory.rssMiB.toFixed(1)} MiB RSS, whole instance`, `idle ${memory.idleMiB.toFixed(1)} MiB`, "< 100 MiB"]);
+  if (summary.length) lines.push("", "Summary (ratios are DreamServer / nginx unless stated; efficiency > 1 = less CPU than nginx)", table(["  scenario", "throughput", "CPU / other", "target"], summary.map((r) => ["  " + r[0], ...r.slice(1)]), [0, 1, 2, 3]));
   process.stdout.write(lines.join("\n") + "\n");
 }
 

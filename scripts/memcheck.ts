@@ -12,6 +12,8 @@
  *    sees TCP backpressure) and samples the server's RSS during the transfer: peak.
  * 4. The same through a second dreamserver started with --proxy to the first one (peaks of both).
  * A server that buffers instead of honouring backpressure shows a peak that grows with --size.
+ * Exit status 1 when a check fails, among them: the whole instance (every process of the group,
+ * default settings) above --limit-mib (100) RSS with the idle connections open (issue 16's target).
  *
  * The client and the server each need about --conns file descriptors: if `ulimit -n` is too low
  * the script raises its soft limit up to the hard limit (re-running itself under `ulimit -n`),
@@ -30,6 +32,7 @@ interface Options {
   chunk: number;
   everyMs: number;
   maxSecs: number;
+  limitMiB: number;
 }
 
 const HELP = `usage: bun scripts/memcheck.ts [options]     (npm run memcheck -- [options])
@@ -38,10 +41,12 @@ const HELP = `usage: bun scripts/memcheck.ts [options]     (npm run memcheck -- 
   --chunk-kib N    the slow reader takes N KiB… (default 64)
   --every-ms N     …every N ms (default 2, about 32 MiB/s with 64 KiB)
   --max-secs N     stop a slow transfer after N seconds (default 120)
+  --limit-mib N    fail when the instance's RSS with the idle connections open exceeds N MiB (default 100 on a
+                   machine with 1 or 2 CPUs, where the default is one process; 0 = no check)
 `;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { conns: 5000, size: 1024 ** 3, chunk: 64 * 1024, everyMs: 2, maxSecs: 120 };
+  const o: Options = { conns: 5000, size: 1024 ** 3, chunk: 64 * 1024, everyMs: 2, maxSecs: 120, limitMiB: (navigator.hardwareConcurrency || 1) <= 2 ? 100 : 0 };
   const num = intArg(HELP);
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i]!);
@@ -58,6 +63,7 @@ function parseArgs(argv: string[]): Options {
       case "--chunk-kib": o.chunk = num(flag, val(), 1, 65536) * 1024; break;
       case "--every-ms": o.everyMs = num(flag, val(), 1, 1000); break;
       case "--max-secs": o.maxSecs = num(flag, val(), 1, 3600); break;
+      case "--limit-mib": o.limitMiB = num(flag, val(), 0, 1_000_000); break;
       case "-h":
       case "--help": process.stdout.write(HELP); process.exit(0);
       default: die(`unknown option ${argv[i]}\n\n${HELP}`, 2);
@@ -373,6 +379,7 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   if (idle.failed) problems.push(`${idle.failed} of ${o.conns} idle connections failed (first: ${idle.firstError})`);
   if (stillOpen < idle.sockets.length) problems.push(`${idle.sockets.length - stillOpen} idle connections were closed by the server within 1 s`);
+  if (o.limitMiB > 0 && idle1.rss > o.limitMiB * 1024) problems.push(`${stillOpen} idle connections: the instance uses ${mib(idle1.rss)} MiB RSS, over --limit-mib ${o.limitMiB}`);
   if (!direct.complete) problems.push(`static slow transfer incomplete: ${direct.error}`);
   if (!proxied.complete) problems.push(`proxied slow transfer incomplete: ${proxied.error}`);
   for (const [what, grow] of [["static", direct.peaks[0]!.rss - direct.before[0]!.rss], ["proxy", proxied.peaks[0]!.rss - proxied.before[0]!.rss]] as const) {

@@ -53,7 +53,7 @@ Options:
   --max-body-size SIZE      Largest request body accepted, e.g. 10m, 1g (default 1g); larger → 413
   --max-output-memory SIZE  Bytes queued for slow clients, whole process (default 128m); over half
                             of it queues shrink to 16k, over all of it the slowest clients are cut
-  --workers N|auto          Listener processes sharing the port (default auto = one per CPU)
+  --workers N|auto          Listener processes sharing the port (default auto = one per CPU; 1 on <= 2 CPUs)
   --trusted-proxy CIDR      Peer whose X-Forwarded-* headers are kept (repeatable; default none)
   --proxy-host-header       Send the upstream's host as Host instead of the client's
   --underscores-in-headers  Forward request fields with "_" in the name (default: dropped)
@@ -136,7 +136,7 @@ export type CliResult =
   | { readonly kind: "print-config"; readonly config: Config; readonly configPath: string | null; readonly warnings: readonly string[]; readonly text: string };
 
 export interface FlagOptions {
-  /** What "auto" workers means (default navigator.hardwareConcurrency). */
+  /** The CPU count behind "auto" workers (default navigator.hardwareConcurrency; see autoWorkers). */
   readonly cpus?: number;
   readonly fs?: FsCheck;
 }

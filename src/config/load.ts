@@ -24,7 +24,7 @@ export interface Override {
 export interface LoadOptions {
   /** Flag values that replace the file's (a reload passes the same list again). */
   readonly overrides?: readonly Override[];
-  /** What workers = "auto" means (default: navigator.hardwareConcurrency). */
+  /** The CPU count behind workers = "auto" (default: navigator.hardwareConcurrency; see autoWorkers). */
   readonly cpus?: number;
   /** File system facts (default: the real one). */
   readonly fs?: FsCheck;

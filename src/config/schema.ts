@@ -399,7 +399,7 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "Process-wide settings.",
       fields: {
-        workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU); --workers overrides.' },
+        workers: { kind: "workers", default: "auto", min: 1, max: 999, doc: 'Listener processes sharing the ports: a number or "auto" (one per CPU, but 1 on a machine with 1 or 2 CPUs); --workers overrides.' },
         server_name: { kind: "string", default: DEFAULTS.serverName, doc: "Value of the Server response field." },
         max_requests_per_connection: { kind: "int", default: DEFAULTS.maxRequestsPerConnection, min: 1, max: 1_000_000_000, doc: "Requests served on one connection before it is closed." },
         cert_check_interval: { kind: "duration", default: DEFAULT_CERT_CHECK_INTERVAL_MS, min: 100, doc: "How often the files of tls = { cert, key, client_ca } are checked for changes (mtime, size, inode); a changed, valid pair is served to new handshakes without a reload." },

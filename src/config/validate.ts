@@ -46,6 +46,7 @@ import { prefixMatches } from "../router/routes.ts";
 import { shadowedBy } from "../router/shadow.ts";
 import { parseDuration, parseSize } from "./size.ts";
 import { didYouMean, parseTemplate } from "./template.ts";
+import { autoWorkers } from "./auto-workers.ts";
 import { compileRule } from "../static/cache-control.ts";
 
 export interface Problem {
@@ -77,7 +78,7 @@ export interface ValidateOptions {
   /** Relative paths in the config (static roots, tls_ca, the access log) resolve against this. */
   readonly baseDir: string;
   readonly fs: FsCheck;
-  /** What workers = "auto" means. */
+  /** The CPU count; workers = "auto" is autoWorkers(cpus). */
   readonly cpus: number;
   /** Config.source: the file, or null for flags. */
   readonly source: string | null;
@@ -371,7 +372,7 @@ export function validate(raw: unknown, o: ValidateOptions): ValidateResult {
   // [server]
   const server = v.table(t.server, SERVER_NODE, "server") ?? {};
   const sf = SERVER_NODE.fields as Record<string, Leaf>;
-  let workers = o.cpus;
+  let workers = autoWorkers(o.cpus);
   const w = server.workers;
   if (w !== undefined && w !== "auto") {
     if (typeof w === "number" && Number.isInteger(w) && w >= 1 && w <= 999) workers = w;

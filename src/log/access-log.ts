@@ -11,8 +11,9 @@ import * as path from "node:path";
 import type { LogFormat } from "../config/config.ts";
 import type { AccessLogger, AccessRecord } from "./access-record.ts";
 import { AppendWriter, describeError, type AppendWriterOptions } from "./file-writer.ts";
-import { formatJson } from "./format-json.ts";
-import { formatText } from "./format-text.ts";
+import { encodeJson, formatJson } from "./format-json.ts";
+import { encodeText, formatText, recordChars } from "./format-text.ts";
+import { lineBound } from "./line-bytes.ts";
 
 /** Logger for --access-log off: every method does nothing. */
 export const NOOP_ACCESS_LOGGER: AccessLogger = Object.freeze({
@@ -26,14 +27,26 @@ export function formatterFor(format: LogFormat): (r: AccessRecord) => string {
   return format === "json" ? formatJson : formatText;
 }
 
-/** Formats records and hands the lines to an AppendWriter. */
+export function encoderFor(format: LogFormat): (r: AccessRecord, buf: Uint8Array, off: number) => number {
+  return format === "json" ? encodeJson : encodeText;
+}
+
+/**
+ * Hands records to an AppendWriter, which has them encoded as bytes straight into its staging
+ * buffer (no line string; src/log/line-bytes.ts), or formatted as a string when it must queue.
+ */
 class WriterAccessLogger implements AccessLogger {
+  private readonly encode: (r: AccessRecord, buf: Uint8Array, off: number) => number;
+  private readonly format: (r: AccessRecord) => string;
   constructor(
     private readonly writer: AppendWriter,
-    private readonly format: (r: AccessRecord) => string,
-  ) {}
+    format: LogFormat,
+  ) {
+    this.encode = encoderFor(format);
+    this.format = formatterFor(format);
+  }
   log(record: AccessRecord): void {
-    this.writer.write(this.format(record));
+    this.writer.writeEncoded(record, lineBound(recordChars(record)), this.encode, this.format);
   }
   reopen(): void {
     this.writer.reopen();
@@ -72,5 +85,5 @@ export function openAccessLog(
       writer = new AppendWriter("-", options);
     }
   }
-  return new WriterAccessLogger(writer, formatterFor(format));
+  return new WriterAccessLogger(writer, format);
 }

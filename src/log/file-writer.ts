@@ -180,6 +180,25 @@ export class AppendWriter {
     else this.schedule();
   }
 
+  /**
+   * Queue one line given as a value and its encoder: in the normal case (output not blocked) the
+   * encoder writes the line's bytes straight into the staging buffer and no string is built.
+   * `bound` is an upper bound of the encoded length. Otherwise (blocked output, a line longer
+   * than the buffer, closed) this is write(format(value)): the same bytes through the string path.
+   */
+  writeEncoded<T>(value: T, bound: number, encode: (value: T, buf: Uint8Array, off: number) => number, format: (value: T) => string): void {
+    if (!this.closed && this.pending === null && this.lines.length === 0 && bound <= this.stage.length) {
+      if (this.staged + bound > this.stage.length) this.drain(0);
+      if (this.pending === null && this.lines.length === 0) {
+        this.staged = encode(value, this.stage, this.staged);
+        if (this.staged >= this.flushBytes) this.drain(0);
+        else this.schedule();
+        return;
+      }
+    }
+    this.write(format(value));
+  }
+
   /** Write everything buffered now, synchronously (retrying a blocked output for up to ~1 s). */
   flush(): void {
     if (!this.closed) this.drain(EXPLICIT_RETRY_MS);

@@ -7,7 +7,8 @@
  * upstream_ttfb_ms, tls, cipher, sni, user_agent. Durations are numbers of milliseconds rounded to microseconds.
  */
 import type { AccessRecord } from "./access-record.ts";
-import { isoTime } from "./format-text.ts";
+import { isoTime, writeIsoTime } from "./format-text.ts";
+import { ascii, jsonMs, jsonNumber, jsonString } from "./line-bytes.ts";
 
 /**
  * JSON.stringify already escapes `"`, `\`, C0 controls and (ES2019 well-formed stringify) lone
@@ -59,4 +60,39 @@ export function formatJson(r: AccessRecord): string {
   }
   const s = JSON.stringify(o);
   return (NON_ASCII.test(s) ? s.replace(NON_ASCII_G, escapeUnit) : s) + "\n";
+}
+
+/**
+ * formatJson(r) written as bytes into buf at off, without building the object or the string;
+ * returns the offset after the "\n". The caller reserves lineBound(recordChars(r)) bytes first.
+ * Optional fields follow formatJson exactly, including JSON.stringify's rule that a key whose
+ * value is undefined is left out (span_id without a value).
+ */
+export function encodeJson(r: AccessRecord, buf: Uint8Array, off: number): number {
+  off = ascii(buf, off, '{"time":"');
+  off = writeIsoTime(buf, off, r.time);
+  off = jsonString(buf, ascii(buf, off, '","id":'), r.id);
+  off = jsonString(buf, ascii(buf, off, ',"ip":'), r.ip);
+  off = jsonString(buf, ascii(buf, off, ',"method":'), r.method);
+  off = jsonString(buf, ascii(buf, off, ',"path":'), r.path);
+  off = jsonString(buf, ascii(buf, off, ',"host":'), r.host);
+  off = jsonNumber(buf, ascii(buf, off, ',"status":'), r.status);
+  off = jsonNumber(buf, ascii(buf, off, ',"bytes":'), r.bytes);
+  off = jsonMs(buf, ascii(buf, off, ',"latency_ms":'), r.latencyMs);
+  if (r.error !== undefined) off = jsonString(buf, ascii(buf, off, ',"error":'), r.error);
+  if (r.upstream !== undefined) off = jsonString(buf, ascii(buf, off, ',"upstream":'), r.upstream);
+  if (r.upstreamStatus !== undefined) off = jsonNumber(buf, ascii(buf, off, ',"upstream_status":'), r.upstreamStatus);
+  if (r.upstreamConnectMs !== undefined) off = jsonMs(buf, ascii(buf, off, ',"upstream_connect_ms":'), r.upstreamConnectMs);
+  if (r.upstreamTtfbMs !== undefined) off = jsonMs(buf, ascii(buf, off, ',"upstream_ttfb_ms":'), r.upstreamTtfbMs);
+  if (r.tlsVersion !== undefined) off = jsonString(buf, ascii(buf, off, ',"tls":'), r.tlsVersion);
+  if (r.tlsCipher !== undefined) off = jsonString(buf, ascii(buf, off, ',"cipher":'), r.tlsCipher);
+  if (r.sni !== undefined) off = jsonString(buf, ascii(buf, off, ',"sni":'), r.sni);
+  if (r.userAgent !== undefined) off = jsonString(buf, ascii(buf, off, ',"user_agent":'), r.userAgent);
+  if (r.traceId !== undefined) {
+    off = jsonString(buf, ascii(buf, off, ',"trace_id":'), r.traceId);
+    if (r.spanId !== undefined) off = jsonString(buf, ascii(buf, off, ',"span_id":'), r.spanId);
+  }
+  buf[off] = 125; // "}"
+  buf[off + 1] = 10;
+  return off + 2;
 }

@@ -24,6 +24,7 @@
  */
 import { errorInfo } from "../errors.ts";
 import type { AccessRecord } from "./access-record.ts";
+import { ascii, textInt, textMs, textValue, uint } from "./line-bytes.ts";
 
 /**
  * Characters that may appear unescaped in a value: printable ASCII except "\" (0x5c, our escape
@@ -84,6 +85,24 @@ export function isoTime(epochMs: number): string {
   return cachedPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z";
 }
 
+/** isoTime(epochMs) written into buf at off; the cached prefix is copied, nothing is built. */
+export function writeIsoTime(buf: Uint8Array, off: number, epochMs: number): number {
+  if (!Number.isFinite(epochMs) || Math.abs(epochMs) > 8.64e15) return ascii(buf, off, "-");
+  const t = Math.floor(epochMs);
+  const sec = Math.floor(t / 1000);
+  if (sec !== cachedSecond) {
+    const iso = isoTime(t);
+    if (iso.length !== 24) return ascii(buf, off, iso);
+  }
+  off = ascii(buf, off, cachedPrefix);
+  const milli = t - sec * 1000;
+  if (milli < 100) buf[off++] = 48;
+  if (milli < 10) buf[off++] = 48;
+  off = uint(buf, off, milli);
+  buf[off] = 90; // "Z"
+  return off + 1;
+}
+
 /**
  * The level of a coded line comes from the error registry: a missing file (FILE_NOT_FOUND) or
  * an unrouted path (NO_ROUTE) is routine traffic and stays INFO; a refused or misbehaving
@@ -128,4 +147,56 @@ export function formatText(r: AccessRecord): string {
   // Our own lowercase hex: nothing to escape.
   if (r.traceId !== undefined) line += " | trace_id=" + r.traceId + " | span_id=" + r.spanId;
   return line + "\n";
+}
+
+/**
+ * formatText(r) written as bytes into buf at off, without building the line; returns the offset
+ * after the "\n". The caller reserves lineBound(textChars(r)) bytes first.
+ */
+export function encodeText(r: AccessRecord, buf: Uint8Array, off: number): number {
+  buf[off++] = 91; // "["
+  off = ascii(buf, off, levelOf(r));
+  off = ascii(buf, off, "] DREAM_SERVER REQUEST | time=");
+  off = writeIsoTime(buf, off, r.time);
+  off = ascii(buf, off, " | id=");
+  off = textValue(buf, off, r.id);
+  off = ascii(buf, off, " | ip=");
+  off = textValue(buf, off, r.ip);
+  off = ascii(buf, off, " | method=");
+  off = textValue(buf, off, r.method);
+  off = ascii(buf, off, " | path=");
+  off = textValue(buf, off, r.path);
+  off = ascii(buf, off, " | host=");
+  off = textValue(buf, off, r.host);
+  off = ascii(buf, off, " | status=");
+  off = textInt(buf, off, r.status);
+  off = ascii(buf, off, " | bytes=");
+  off = textInt(buf, off, r.bytes);
+  off = ascii(buf, off, " | latency=");
+  off = textMs(buf, off, r.latencyMs);
+  if (r.error !== undefined) off = textValue(buf, ascii(buf, off, " | error="), r.error);
+  if (r.upstream !== undefined) off = textValue(buf, ascii(buf, off, " | upstream="), r.upstream);
+  if (r.upstreamStatus !== undefined) off = textInt(buf, ascii(buf, off, " | upstream_status="), r.upstreamStatus);
+  if (r.upstreamConnectMs !== undefined) off = textMs(buf, ascii(buf, off, " | upstream_connect="), r.upstreamConnectMs);
+  if (r.upstreamTtfbMs !== undefined) off = textMs(buf, ascii(buf, off, " | upstream_ttfb="), r.upstreamTtfbMs);
+  if (r.tlsVersion !== undefined) off = textValue(buf, ascii(buf, off, " | tls="), r.tlsVersion);
+  if (r.tlsCipher !== undefined) off = textValue(buf, ascii(buf, off, " | cipher="), r.tlsCipher);
+  if (r.sni !== undefined) off = textValue(buf, ascii(buf, off, " | sni="), r.sni);
+  if (r.userAgent !== undefined) off = textValue(buf, ascii(buf, off, " | user_agent="), r.userAgent);
+  if (r.traceId !== undefined) {
+    // As formatText: our own hex ids, written as they are (String() mirrors "+" on undefined).
+    off = ascii(buf, ascii(buf, off, " | trace_id="), r.traceId);
+    off = ascii(buf, ascii(buf, off, " | span_id="), String(r.spanId));
+  }
+  buf[off] = 10;
+  return off + 1;
+}
+
+/** Total length of a record's string fields: lineBound(recordChars(r)) bytes always suffice. */
+export function recordChars(r: AccessRecord): number {
+  return (
+    r.id.length + r.ip.length + r.method.length + r.path.length + r.host.length +
+    (r.error?.length ?? 0) + (r.upstream?.length ?? 0) + (r.tlsVersion?.length ?? 0) + (r.tlsCipher?.length ?? 0) +
+    (r.sni?.length ?? 0) + (r.userAgent?.length ?? 0) + (r.traceId?.length ?? 0) + (r.spanId?.length ?? 9)
+  );
 }

@@ -45,6 +45,7 @@ import type { Exchange, Handler, HeaderPairs, ResponseHeaders } from "../handler
 import type { HeaderList } from "../http1/header-list.ts";
 import { evaluatePreconditions, rangeAllowed } from "./conditional.ts";
 import { unchanged } from "./fast-stat.ts";
+import { FreshnessBatch } from "./freshness-batch.ts";
 import { type CachedFile, FileCache, type FileIdentity, makeEntry, sameFile } from "./file-cache.ts";
 import {
   type ByteRange,
@@ -396,14 +397,52 @@ export function createStaticHandler(config: StaticConfig): Handler {
       return;
     }
 
-    // Hot path: a cached small file whose inode/size/mtime/ctime are unchanged (one statx).
+    // Hot path: a cached small file whose inode/size/mtime/ctime are unchanged (one statx,
+    // shared by the requests of one event-loop batch: freshness-batch.ts).
     const hit = cache.get(t.fsPath);
-    if (hit !== undefined && hit.body !== null && fresh(hit, t.cpath, t.fsPath)) {
-      if (hit.negotiable) negotiate(ex, hit, -1);
-      else if (!needsEvaluation(ex.head.headers)) ex.respond(200, hit.headers200, hit.body);
-      else serve(ex, hit, -1);
-      return;
+    if (hit !== undefined && hit.body !== null) {
+      if (validityMs === 0) {
+        batch.defer(ex, hit, t);
+        return;
+      }
+      if (fresh(hit, t.cpath, t.fsPath)) {
+        answerHit(ex, hit);
+        return;
+      }
     }
+    serveTarget(ex, t);
+  }
+
+  function answerHit(ex: Exchange, hit: CachedFile): void {
+    if (hit.negotiable) negotiate(ex, hit, -1);
+    else if (!needsEvaluation(ex.head.headers)) ex.respond(200, hit.headers200, hit.body);
+    else serve(ex, hit, -1);
+  }
+
+  const batch = new FreshnessBatch<Exchange, CachedFile, Target & { ok: true }>(
+    (e, t) => unchanged(t.cpath, t.fsPath, e),
+    (ex, e, t, isFresh) => {
+      // Corked: the connection's next pipelined hits are answered inside this one
+      // (freshness-batch.ts) and their responses leave with it in one write.
+      ex.cork();
+      try {
+        if (isFresh) answerHit(ex, e);
+        else serveTarget(ex, t);
+      } catch (err) {
+        // What the engine does when a handler throws synchronously (src/net/connection.ts).
+        ex.log.errorCode ??= "HANDLER_EXCEPTION";
+        console.error(`[ERROR] handler threw for ${ex.head.method} ${ex.head.target}: ${(err as Error)?.message ?? err}`);
+        if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
+        else ex.abort("HANDLER_EXCEPTION");
+      } finally {
+        ex.uncork();
+      }
+    },
+  );
+
+  /** Not a fresh cache hit: stat the path (and the further index names), then serve or cache it. */
+  function serveTarget(ex: Exchange, target: Target & { ok: true }): void {
+    let t = target;
 
     let st: fs.Stats | undefined;
     try {
@@ -430,7 +469,7 @@ export function createStaticHandler(config: StaticConfig): Handler {
     }
 
     // A cached entry confirmed by the full stat (e.g. fast stat unavailable).
-    const cached = hit;
+    const cached = cache.get(target.fsPath);
     if (cached !== undefined && cached.body !== null && sameFile(cached, st)) {
       if (cached.negotiable) negotiate(ex, cached, -1);
       else if (!needsEvaluation(ex.head.headers)) ex.respond(200, cached.headers200, cached.body);

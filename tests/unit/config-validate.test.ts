@@ -271,6 +271,19 @@ describe("values", () => {
     expect(r1!.timeouts.bodyIdleMs).toBe(20_000);
     expect(r1!.maxBodySize).toBe(1024);
   });
+  test.each([
+    [1, 1],
+    [2, 1],
+    [3, 3],
+    [8, 8],
+  ])('workers = "auto" on %d CPUs is %d (one process on a 1- or 2-CPU machine; see src/config/auto-workers.ts)', (cpus, want) => {
+    const c = base();
+    c.server.workers = "auto";
+    const r = validate(c, { ...OPTS, cpus });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config.workers).toBe(want);
+  });
+
   test('workers = "auto" is the CPU count; relative paths resolve against the config directory', () => {
     const c = base();
     c.server.workers = "auto";

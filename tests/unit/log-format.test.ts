@@ -2,8 +2,9 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { fcAssert } from "./fc-seed.ts";
 import type { AccessRecord } from "../../src/log/access-record.ts";
-import { formatJson } from "../../src/log/format-json.ts";
-import { escapeValue, formatText, isoTime, levelOf } from "../../src/log/format-text.ts";
+import { encodeJson, formatJson } from "../../src/log/format-json.ts";
+import { encodeText, escapeValue, formatText, isoTime, levelOf, recordChars } from "../../src/log/format-text.ts";
+import { lineBound } from "../../src/log/line-bytes.ts";
 
 const T = Date.UTC(2025, 10, 26, 4, 34, 0, 123); // 2025-11-26T04:34:00.123Z
 
@@ -252,5 +253,82 @@ describe("formatJson", () => {
     const o = JSON.parse(formatJson(rec({ time: 1e20, latencyMs: NaN })));
     expect(o.time).toBe("-");
     expect(o.latency_ms).toBeNull();
+  });
+});
+
+/**
+ * The byte encoders (what the server writes) against the string formatters (the reference):
+ * every record must give exactly Buffer.from(formatX(r), "latin1").
+ */
+describe("encodeText / encodeJson are byte-identical to formatText / formatJson", () => {
+  const encoders: Array<[string, (r: AccessRecord, b: Uint8Array, o: number) => number, (r: AccessRecord) => string]> = [
+    ["text", encodeText, formatText],
+    ["json", encodeJson, formatJson],
+  ];
+  const check = (r: AccessRecord): void => {
+    for (const [name, encode, format] of encoders) {
+      const bound = lineBound(recordChars(r));
+      const buf = new Uint8Array(bound + 16).fill(0xee);
+      const end = encode(r, buf, 7); // at an offset, as in the staging buffer
+      expect({ name, line: Buffer.from(buf.subarray(7, end)).toString("latin1") }).toEqual({ name, line: format(r) });
+      expect(end - 7).toBeLessThanOrEqual(bound);
+      expect(buf[end]).toBe(0xee); // nothing written past the line
+    }
+  };
+  const numbers: Array<[string, number]> = [
+    ["zero", 0],
+    ["negative zero", -0],
+    ["tie 0.0005", 0.0005],
+    ["tie 1.0005", 1.0005],
+    ["tie 2.5e-4 scaled", 0.0025],
+    ["just under a tie", 0.00049999999],
+    ["0.1 + 0.2", 0.1 + 0.2],
+    ["1e-7", 1e-7],
+    ["large latency", 123456.789],
+    ["past the fast path", 1e7 + 0.0005],
+    ["huge", 1e21],
+    ["negative", -3.25],
+    ["NaN", NaN],
+    ["Infinity", Infinity],
+    ["max safe integer", Number.MAX_SAFE_INTEGER],
+    ["above safe integers", 2 ** 60],
+    ["fraction", 200.7],
+  ];
+  for (const [name, n] of numbers) {
+    test(`number edge: ${name}`, () => {
+      check(rec({ latencyMs: n, upstreamConnectMs: n, upstreamTtfbMs: n / 3, status: n, bytes: n, upstreamStatus: n, time: T + (Number.isFinite(n) ? n : 0) }));
+    });
+  }
+  test("every optional field, hostile strings, span_id missing", () => {
+    const s = '\r\n"\\|\x00\x7f\x85\xff\u2028\ud800\u{1f600} ';
+    check(rec({ error: "UPSTREAM_CONNECT", upstream: s, upstreamStatus: 502, upstreamConnectMs: 0.1, upstreamTtfbMs: 1.2, tlsVersion: "TLSv1.3", tlsCipher: s, sni: s, userAgent: s, traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" }));
+    check(rec({ path: s, host: s, id: s, ip: s, method: s, traceId: "ab" }));
+    check(rec({ time: NaN }));
+    check(rec({ time: 1e20 }));
+    check(rec({ time: Date.UTC(-300, 0, 1) })); // ±YYYYYY form
+    check(rec({ status: 500 }));
+    check(rec({ status: 404, error: "FILE_NOT_FOUND" }));
+  });
+  test("property: arbitrary records", () => {
+    const str = fc.string({ unit: "binary", maxLength: 40 });
+    const num = fc.oneof(fc.double(), fc.integer({ min: 0, max: 2 ** 40 }), fc.double({ min: 0, max: 1e4, noNaN: true }), fc.integer({ min: 0, max: 1e7 }).map((k) => k / 10000));
+    const opt = <T,>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined });
+    fcAssert(
+      fc.property(
+        fc.record({
+          time: fc.oneof(fc.integer({ min: 0, max: 4e12 }), fc.double()),
+          id: str, ip: str, method: str, path: str, host: str,
+          status: num, bytes: num, latencyMs: num,
+          error: opt(str), upstream: opt(str), upstreamStatus: opt(num), upstreamConnectMs: opt(num), upstreamTtfbMs: opt(num),
+          userAgent: opt(str), tlsVersion: opt(str), tlsCipher: opt(str), sni: opt(str),
+          traceId: opt(fc.stringMatching(/^[0-9a-f]{32}$/)), spanId: opt(fc.stringMatching(/^[0-9a-f]{16}$/)),
+        }),
+        (r) => {
+          // fc.record gives undefined-valued keys for absent options; the record type allows both.
+          check(r as AccessRecord);
+        },
+      ),
+      2000,
+    );
   });
 });

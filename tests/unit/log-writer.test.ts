@@ -292,3 +292,37 @@ describe("AppendWriter on a blocked non-blocking pipe", () => {
     fs.closeSync(readFd);
   });
 });
+
+describe("openAccessLog: records encoded straight into the staging buffer", () => {
+  const { openAccessLog } = require("../../src/log/access-log.ts") as typeof import("../../src/log/access-log.ts");
+  const { formatText } = require("../../src/log/format-text.ts") as typeof import("../../src/log/format-text.ts");
+  const { formatJson } = require("../../src/log/format-json.ts") as typeof import("../../src/log/format-json.ts");
+  const record = (i: number) => ({
+    time: Date.UTC(2026, 0, 1) + i * 7,
+    id: `id${i}`,
+    ip: "10.0.0." + (i % 256),
+    method: "GET",
+    path: i % 50 === 0 ? "/" + "é|\r\n".repeat(3000) : `/p/${i}?q=${i}`, // some lines larger than the 4 KiB buffer
+    host: "example.com",
+    status: 200 + (i % 3),
+    bytes: i * 13,
+    latencyMs: i / 7,
+    userAgent: i % 2 ? "curl/8" : undefined,
+  });
+  for (const [format, fmt] of [["text", formatText], ["json", formatJson]] as const) {
+    for (const flushBytes of [4096, 64 * 1024]) {
+      test(`${format}, flush at ${flushBytes} bytes: the file holds exactly the formatted lines, in order`, () => {
+        const p = tmp(`${format}.log`);
+        const log = openAccessLog(p, format, () => {}, { flushBytes });
+        let want = "";
+        for (let i = 0; i < 600; i++) {
+          const r = record(i);
+          log.log(r);
+          want += fmt(r);
+        }
+        log.close();
+        expect(fs.readFileSync(p, "latin1")).toBe(want);
+      });
+    }
+  }
+});

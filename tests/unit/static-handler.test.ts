@@ -17,6 +17,7 @@ import type {
 import { HeaderList } from "../../src/http1/header-list.ts";
 import type { RequestHead } from "../../src/http1/message-head.ts";
 import { createStaticHandler, fsErrorStatus, STREAM_CHUNK } from "../../src/static/static-handler.ts";
+import { drainFreshnessBatches } from "../../src/static/freshness-batch.ts";
 
 // ---- a fake Exchange that records what the handler did ----------------------------------
 
@@ -186,12 +187,14 @@ function run(
 ): FakeExchange {
   const ex = new FakeExchange(cfg, method, target, reqHeaders);
   h(ex);
+  drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
   return ex;
 }
 
 /** Run a request and drive a streamed response to the end, triggering onDrain when asked. */
 function runToEnd(ex: FakeExchange, h: Handler = handler): FakeExchange {
   h(ex);
+  drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
   let guard = 0;
   while (!ex.ended && ex.abortedWith === null) {
     expect(ex.onDrain).not.toBeNull();
@@ -434,6 +437,7 @@ describe("directories", () => {
     const ex = new FakeExchange(config, "GET", "/sub?q=1");
     ex.head = { ...ex.head, mount: "/docs" };
     handler(ex);
+    drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
     expect(ex.status).toBe(301);
     expect(ex.header("Location")).toBe("/docs/sub/?q=1");
   });
@@ -485,6 +489,7 @@ describe("response headers", () => {
         orig(s, h, b);
       };
       handler(ex);
+      drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
       expect(ex.calls).toEqual(["respond"]);
       expect(prepared).toBe(true);
       // One freshness check: statx through FFI when available, else one fs.statSync.
@@ -710,6 +715,34 @@ describe("freshness", () => {
     expect(ex.header("ETag")).toBe(etag);
   });
 
+  test("one batch: hits wait for the shared check, which follows every queued request (causal freshness)", () => {
+    const p = write("batch.txt", "before");
+    expect(run("GET", "/batch.txt").text).toBe("before"); // cached
+    // Two requests read in one event-loop batch, the file changed between them: the second was
+    // sent after the change, so it must see it. Nothing is answered before the batch's check.
+    const a = new FakeExchange(config, "GET", "/batch.txt", []);
+    handler(a);
+    expect(a.status).toBe(0);
+    fs.writeFileSync(p, "after!");
+    const b = new FakeExchange(config, "GET", "/batch.txt", []);
+    handler(b);
+    expect(b.status).toBe(0);
+    drainFreshnessBatches();
+    expect(b.text).toBe("after!");
+    expect(a.text).toBe("after!"); // concurrent with the change: either version would be right
+  });
+
+  test("a batch is answered by setImmediate without any help", async () => {
+    write("later.txt", "x");
+    run("GET", "/later.txt");
+    const a = new FakeExchange(config, "GET", "/later.txt", []);
+    handler(a);
+    expect(a.status).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(a.status).toBe(200);
+    expect(a.text).toBe("x");
+  });
+
   test("a file rewritten with a different size is served fresh", () => {
     const p = write("grow.txt", "short");
     expect(run("GET", "/grow.txt").text).toBe("short");
@@ -753,6 +786,7 @@ describe("large file streaming", () => {
       let drains = 0;
       ex.writeResult = (n) => n % 3 === 0; // every third write "fills the queue"
       handler(ex);
+      drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
       expect(ex.calls).toEqual(["startResponse"]);
       while (!ex.ended) {
         const before = ex.writes;
@@ -788,6 +822,7 @@ describe("large file streaming", () => {
       const ex = new FakeExchange(config, "GET", "/big.bin");
       ex.writeResult = () => false;
       handler(ex);
+      drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
       expect(ex.writes).toBe(1);
       ex.onDrain!();
       expect(ex.writes).toBe(2);
@@ -807,6 +842,7 @@ describe("large file streaming", () => {
       const ex = new FakeExchange(config, "GET", "/shrinks.bin");
       ex.writeResult = () => false;
       handler(ex);
+      drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
       fs.truncateSync(p, STREAM_CHUNK + 100_000); // after the first chunk was read
       while (!ex.ended && ex.abortedWith === null) ex.onDrain!();
       return ex;
@@ -827,6 +863,7 @@ describe("large file streaming", () => {
       const ex = new FakeExchange(config, "GET", "/big.bin");
       ex.writeResult = () => false;
       handler(ex);
+      drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
       ex.onAbort!();
     }
     expect(fs.readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(before);
@@ -920,6 +957,7 @@ describe("--cache-validity", () => {
     const body = (h: Handler) => {
       const ex = new FakeExchange(defaultConfig(), "GET", "/v.txt");
       h(ex);
+      drainFreshnessBatches(); // cache hits are answered after the batch (freshness-batch.ts)
       return ex.text;
     };
     expect(body(strict)).toBe("version-1");

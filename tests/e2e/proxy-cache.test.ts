@@ -35,7 +35,23 @@ function countingBackend() {
         // A full 200 only (the backend ignores Range), as many app servers do.
         return new Response(VIDEO, { headers: { "Cache-Control": "max-age=60", ETag: '"vid1"', "Last-Modified": VIDEO_LM, "Content-Type": "video/mp4" } });
       }
+      if (u.pathname.startsWith("/hugestream")) {
+        // Chunked (no Content-Length): max_object is crossed while the body streams.
+        return new Response(
+          new ReadableStream({
+            pull(c) {
+              for (let i = 0; i < 15; i++) c.enqueue(HUGE.subarray(i * 100_000, (i + 1) * 100_000));
+              c.close();
+            },
+          }),
+          { headers: { "Cache-Control": "max-age=60", "Content-Type": "application/octet-stream" } },
+        );
+      }
       if (u.pathname.startsWith("/huge")) return new Response(HUGE, { headers: { "Cache-Control": "max-age=60", "Content-Type": "application/octet-stream" } });
+      if (u.pathname.startsWith("/slowm/")) {
+        await Bun.sleep(300);
+        return new Response(BIG, { headers: { "Cache-Control": "max-age=60", "Content-Type": "application/octet-stream" } });
+      }
       if (u.pathname.startsWith("/m/")) return new Response(`${u.pathname} ${n}`, { headers: { "Cache-Control": "max-age=60", "Content-Type": "text/plain" } });
       if (u.pathname.startsWith("/rv/")) {
         // Fresh for a minute, with a validator: client no-cache / max-age=0 revalidate it.
@@ -503,6 +519,18 @@ describe("HEAD on a miss fills the entry with a GET (nginx proxy_cache_convert_h
     expect(b.count("/m/head")).toBe(1);
   });
 
+  test("GETs arriving while a HEAD fills the entry wait for it and get the full body (one backend request)", async () => {
+    const head = get(s.port, "/slowm/x", {}, "HEAD");
+    await Bun.sleep(50);
+    const gets = await Promise.all(Array.from({ length: 5 }, () => get(s.port, "/slowm/x")));
+    expect((await head).body.length).toBe(0);
+    for (const g of gets) {
+      expect(g.body.equals(BIG)).toBe(true);
+      expect(g.header("cache-status")).toContain("collapsed");
+    }
+    expect(b.count("/slowm/x")).toBe(1);
+  });
+
   test("a body over max_object is not stored; the HEAD answer ends at once and the connection stays usable", async () => {
     const r = await raw(s.port, "HEAD /huge HTTP/1.1\r\nHost: localhost\r\n\r\nGET /m/after-huge HTTP/1.1\r\nHost: localhost\r\n\r\n", { responses: 2, methods: ["HEAD", "GET"], idleMs: 5000 });
     const [h, g] = parseResponses(r.data, ["HEAD", "GET"]);
@@ -516,5 +544,18 @@ describe("HEAD on a miss fills the entry with a GET (nginx proxy_cache_convert_h
     expect(again.body.length).toBe(HUGE.length);
     expect(again.header("cache-status")).toContain("fwd=uri-miss");
     expect(b.seen.get("/huge")!.map((x) => x.method)).toEqual(["GET", "GET"]);
+  });
+
+  test("a chunked body that crosses max_object while streaming: the HEAD answer ends, nothing is stored", async () => {
+    const r = await raw(s.port, "HEAD /hugestream HTTP/1.1\r\nHost: localhost\r\n\r\nGET /m/after-stream HTTP/1.1\r\nHost: localhost\r\n\r\n", { responses: 2, methods: ["HEAD", "GET"], idleMs: 5000 });
+    const [h, g] = parseResponses(r.data, ["HEAD", "GET"]);
+    expect(h!.status).toBe(200);
+    expect(h!.header("content-length")).toBeUndefined();
+    expect(h!.body.length).toBe(0);
+    expect(g!.body.toString()).toBe("/m/after-stream 1");
+    const again = await get(s.port, "/hugestream");
+    expect(again.body.equals(HUGE)).toBe(true);
+    expect(again.header("cache-status")).toContain("fwd=uri-miss");
+    expect(b.seen.get("/hugestream")!.map((x) => x.method)).toEqual(["GET", "GET"]);
   });
 });

@@ -8,6 +8,9 @@
  *    a truncated body (abort) is never stored;
  *  - a 304 to our conditional request is merged into the stored entry (§4.3.4) and the client
  *    gets the stored response; a 5xx or a failure within stale-if-error gets the stale one;
+ *  - a HEAD goes up as GET (nginx's proxy_cache_convert_head) so its body can fill the entry;
+ *    the engine sends the HEAD client no body bytes, and when the body will not be stored the
+ *    client's answer ends at once and the rest is dropped;
  * Only GET and HEAD come here; unsafe methods go through invalidate.ts.
  * When the fill is over (stored or not) the collapsed waiters on its key are woken.
  */

@@ -262,6 +262,7 @@ const CASES: Case[] = [
   },
 
   // ---- §5.2.1 request directives --------------------------------------------------------
+  { name: "§5.2.1.1 request max-age=0 revalidates even at age 0 (ages have whole-second resolution)", origin: versioned("max-age=60", [["ETag", '"e"']]), steps: [{ status: 200, hits: 1 }, { headers: [["Cache-Control", "max-age=0"]], status: 200, body: "v2", hits: 2, cacheStatus: /fwd=request; fwd-status=200/, originSaw: [["if-none-match", '"e"']] }] },
   { name: "§5.2.1.1 request max-age=0 forces revalidation", origin: versioned("max-age=60", [["ETag", '"e"']]), steps: [{ status: 200, hits: 1 }, { wait: 1, headers: [["Cache-Control", "max-age=0"]], status: 200, body: "v2", hits: 2, originSaw: [["if-none-match", '"e"']] }] },
   { name: "§5.2.1.3 min-fresh beyond the remaining lifetime goes upstream", origin: versioned("max-age=60"), steps: [{ status: 200, hits: 1 }, { wait: 30, headers: [["Cache-Control", "min-fresh=40"]], status: 200, body: "v2", hits: 2 }, { wait: 1, headers: [["Cache-Control", "min-fresh=10"]], status: 200, body: "v2", hits: 2 }] },
   { name: "§5.2.1.2 max-stale lets a stale entry be served", origin: versioned("max-age=10"), steps: [{ status: 200, hits: 1 }, { wait: 20, headers: [["Cache-Control", "max-stale=15"]], status: 200, body: "v1", hits: 1, cacheStatus: /hit; ttl=-10/ }, { headers: [["Cache-Control", "max-stale=5"]], status: 200, body: "v2", hits: 2 }] },

@@ -9,8 +9,10 @@
  *  - only a stored 200 is sliced (§14.2: Range applies to a 200 representation; a stored 404 or
  *    redirect is answered whole);
  *  - an If-Range entity-tag must match the stored ETag strongly (a weak or missing ETag never
- *    matches); an If-Range date must equal the stored Last-Modified exactly. A mismatch or an
- *    unparsable If-Range means "send the whole representation" (§13.1.5).
+ *    matches); an If-Range date must equal the stored Last-Modified exactly, and that
+ *    Last-Modified must be strong (§8.8.2.2: at least one second before the stored response's
+ *    Date; §13.1.5 forbids honouring a date that is not). A mismatch or an unparsable If-Range
+ *    means "send the whole representation".
  */
 import type { HeaderList } from "../http1/header-list.ts";
 import { rangeAllowed } from "../static/conditional.ts";
@@ -28,6 +30,8 @@ export interface RangeableEntry {
   readonly body: Uint8Array;
   readonly etag: string | null;
   readonly lastModified: string | null;
+  /** The stored response's Date (ms), for the strength of Last-Modified. */
+  readonly age: { readonly dateValue: number };
 }
 
 const FULL: EntryRange = Object.freeze({ kind: "full" });
@@ -36,7 +40,9 @@ const FULL: EntryRange = Object.freeze({ kind: "full" });
 export function rangeOfEntry(requestHeaders: HeaderList, e: RangeableEntry): EntryRange {
   // A repeated Range field is not a valid ranges-specifier: ignore it (§14.2).
   if (e.status !== 200 || requestHeaders.count("range") !== 1) return FULL;
-  const lm = e.lastModified === null ? null : parseHttpDate(e.lastModified);
+  let lm = e.lastModified === null ? null : parseHttpDate(e.lastModified);
+  // §8.8.2.2: a Last-Modified less than a second before Date may have changed within that second.
+  if (lm !== null && e.age.dateValue - lm < 1000) lm = null;
   // "" and NaN never match: without a stored validator any If-Range sends the whole response.
   if (!rangeAllowed(requestHeaders, { etag: e.etag ?? "", lastModified: lm ?? Number.NaN })) return FULL;
   const size = e.body.byteLength;

@@ -13,6 +13,7 @@ const entry = (over: Partial<RangeableEntry> = {}): RangeableEntry => ({
   body: new Uint8Array(1000),
   etag: '"v1"',
   lastModified: LM,
+  age: { dateValue: Date.parse(LM) + 3_600_000 },
   ...over,
 });
 
@@ -43,6 +44,8 @@ describe("rangeOfEntry (RFC 9110 §14)", () => {
     ["§13.1.5 no stored ETag: an If-Range tag does not match", [["Range", "bytes=0-1"], ["If-Range", '"v1"']], { etag: null }, "full"],
     ["§13.1.5 If-Range date equal to Last-Modified", [["Range", "bytes=0-1"], ["If-Range", LM]], {}, "single 0-1 bytes 0-1/1000"],
     ["§13.1.5 If-Range other date → whole 200", [["Range", "bytes=0-1"], ["If-Range", "Sun, 06 Dec 2026 09:00:01 GMT"]], {}, "full"],
+    ["§8.8.2.2 a Last-Modified equal to Date is weak: an If-Range date is not honoured", [["Range", "bytes=0-1"], ["If-Range", LM]], { age: { dateValue: Date.parse(LM) } }, "full"],
+    ["§8.8.2.2 Last-Modified one second before Date is strong", [["Range", "bytes=0-1"], ["If-Range", LM]], { age: { dateValue: Date.parse(LM) + 1000 } }, "single 0-1 bytes 0-1/1000"],
     ["§13.1.5 If-Range date without stored Last-Modified", [["Range", "bytes=0-1"], ["If-Range", LM]], { lastModified: null }, "full"],
     ["§13.1.5 unparsable If-Range", [["Range", "bytes=0-1"], ["If-Range", "yesterday"]], {}, "full"],
     ["empty body: 0- is unsatisfiable", [["Range", "bytes=0-"]], { body: new Uint8Array(0) }, "unsatisfiable bytes */0"],

@@ -519,6 +519,23 @@ describe("HEAD on a miss fills the entry with a GET (nginx proxy_cache_convert_h
     expect(b.count("/m/head")).toBe(1);
   });
 
+  test("curl -I on a miss fills the entry", async () => {
+    if (Bun.which("curl") === null) {
+      if (CI) throw new Error("curl is required under CI");
+      console.log("skip: curl not installed");
+      return;
+    }
+    const p = Bun.spawn(["curl", "-sS", "--max-time", "10", "-I", "-H", "Host: localhost", `http://127.0.0.1:${s.port}/m/curl-head`], { stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(p.stdout).text();
+    expect(await p.exited).toBe(0);
+    expect(out).toMatch(/^HTTP\/1\.1 200 /);
+    expect(out.toLowerCase()).toContain(`content-length: ${"/m/curl-head 1".length}`);
+    const g = await get(s.port, "/m/curl-head");
+    expect(g.body.toString()).toBe("/m/curl-head 1");
+    expect(g.header("cache-status")).toContain("hit");
+    expect(b.seen.get("/m/curl-head")!.map((x) => x.method)).toEqual(["GET"]);
+  });
+
   test("GETs arriving while a HEAD fills the entry wait for it and get the full body (one backend request)", async () => {
     const head = get(s.port, "/slowm/x", {}, "HEAD");
     await Bun.sleep(50);

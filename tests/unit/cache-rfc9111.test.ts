@@ -262,6 +262,7 @@ const CASES: Case[] = [
   },
 
   // ---- §5.2.1 request directives --------------------------------------------------------
+  { name: "§5.2.1.1 request max-age=0 revalidates even at age 0 (ages have whole-second resolution)", origin: versioned("max-age=60", [["ETag", '"e"']]), steps: [{ status: 200, hits: 1 }, { headers: [["Cache-Control", "max-age=0"]], status: 200, body: "v2", hits: 2, cacheStatus: /fwd=request; fwd-status=200/, originSaw: [["if-none-match", '"e"']] }] },
   { name: "§5.2.1.1 request max-age=0 forces revalidation", origin: versioned("max-age=60", [["ETag", '"e"']]), steps: [{ status: 200, hits: 1 }, { wait: 1, headers: [["Cache-Control", "max-age=0"]], status: 200, body: "v2", hits: 2, originSaw: [["if-none-match", '"e"']] }] },
   { name: "§5.2.1.3 min-fresh beyond the remaining lifetime goes upstream", origin: versioned("max-age=60"), steps: [{ status: 200, hits: 1 }, { wait: 30, headers: [["Cache-Control", "min-fresh=40"]], status: 200, body: "v2", hits: 2 }, { wait: 1, headers: [["Cache-Control", "min-fresh=10"]], status: 200, body: "v2", hits: 2 }] },
   { name: "§5.2.1.2 max-stale lets a stale entry be served", origin: versioned("max-age=10"), steps: [{ status: 200, hits: 1 }, { wait: 20, headers: [["Cache-Control", "max-stale=15"]], status: 200, body: "v1", hits: 1, cacheStatus: /hit; ttl=-10/ }, { headers: [["Cache-Control", "max-stale=5"]], status: 200, body: "v2", hits: 2 }] },
@@ -340,14 +341,34 @@ const CASES: Case[] = [
     steps: [{ status: 200, body: "v1", hits: 1 }, { method: "HEAD", status: 200, body: "", hits: 1, has: [["cache-status", "DreamServer; hit; ttl=60"]] }],
   },
   {
-    name: "a HEAD miss goes upstream as HEAD and stores nothing",
+    name: "a HEAD miss goes upstream as GET (nginx proxy_cache_convert_head) and fills the entry; the HEAD client gets no body",
     origin: versioned("max-age=60"),
-    steps: [{ method: "HEAD", status: 200, body: "", hits: 1 }, { status: 200, body: "v2", hits: 2 }, { method: "HEAD", status: 200, hits: 2 }],
+    steps: [
+      { method: "HEAD", status: 200, body: "", hits: 1, cacheStatus: /^DreamServer; fwd=uri-miss; fwd-status=200; stored$/ },
+      { status: 200, body: "v1", hits: 1, cacheStatus: /hit/ },
+      { method: "HEAD", status: 200, body: "", hits: 1 },
+    ],
   },
   {
-    name: "Range requests bypass the cache (no 206 combining)",
-    origin: versioned("max-age=60"),
-    steps: [{ status: 200, hits: 1 }, { headers: [["Range", "bytes=0-0"]], status: 200, body: "v2", hits: 2, cacheStatus: /^DreamServer; fwd=bypass; fwd-status=200$/ }, { status: 200, body: "v1", hits: 2 }],
+    name: "a HEAD miss whose GET body exceeds max_object stores nothing",
+    maxObject: 4,
+    origin: (r) => ({ headers: [["Cache-Control", "max-age=60"]], body: `body-${r.n}` }),
+    steps: [
+      { method: "HEAD", status: 200, body: "", hits: 1 },
+      { status: 200, body: "body-2", hits: 2, cacheStatus: /fwd=uri-miss/ },
+    ],
+  },
+  {
+    name: "RFC 9110 §14: a Range request is answered from a stored 200 (206 / 416); on a miss it bypasses and stores nothing",
+    origin: versioned("max-age=60", [["ETag", '"e"']]),
+    steps: [
+      { status: 200, hits: 1 },
+      { headers: [["Range", "bytes=1-1"]], status: 206, body: "1", hits: 1, cacheStatus: /^DreamServer; hit; ttl=60$/, has: [["content-range", "bytes 1-1/2"]] },
+      { headers: [["Range", "bytes=5-"]], status: 416, hits: 1, has: [["content-range", "bytes */2"]] },
+      { headers: [["Range", "bytes=0-0"], ["If-Range", '"other"']], status: 200, body: "v1", hits: 1 },
+      { path: "/b", headers: [["Range", "bytes=0-0"]], status: 200, body: "v2", hits: 2, cacheStatus: /^DreamServer; fwd=bypass; fwd-status=200$/ },
+      { path: "/b", status: 200, body: "v3", hits: 3, cacheStatus: /fwd=uri-miss/ },
+    ],
   },
 ];
 

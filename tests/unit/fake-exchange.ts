@@ -156,7 +156,8 @@ export class FakeExchange implements Exchange {
   write(chunk: Uint8Array): boolean {
     expect(this.responseStarted).toBe(true);
     expect(this.ended).toBe(false);
-    this.chunks.push(chunk);
+    // As the engine (src/net/connection.ts Framing.None): a HEAD response carries no body bytes.
+    if (this.head.method !== "HEAD") this.chunks.push(chunk);
     return true;
   }
   end(_trailers?: HeaderPairs): void {

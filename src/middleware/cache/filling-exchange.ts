@@ -8,6 +8,9 @@
  *    a truncated body (abort) is never stored;
  *  - a 304 to our conditional request is merged into the stored entry (§4.3.4) and the client
  *    gets the stored response; a 5xx or a failure within stale-if-error gets the stale one;
+ *  - a HEAD goes up as GET (nginx's proxy_cache_convert_head) so its body can fill the entry;
+ *    the engine sends the HEAD client no body bytes, and when the body will not be stored the
+ *    client's answer ends at once and the rest is dropped;
  * Only GET and HEAD come here; unsafe methods go through invalidate.ts.
  * When the fill is over (stored or not) the collapsed waiters on its key are woken.
  */
@@ -41,6 +44,8 @@ export class FillingExchange extends ExchangeDecorator {
   /** The client got its answer from the cache (304 merge, stale-if-error): drop the rest. */
   private swallow = false;
   private settled = false;
+  /** The client sent HEAD and the upstream gets GET (see head). */
+  private readonly headAsGet: boolean;
 
   constructor(
     inner: Exchange,
@@ -56,6 +61,7 @@ export class FillingExchange extends ExchangeDecorator {
     private readonly background = false,
   ) {
     super(inner);
+    this.headAsGet = inner.head.method === "HEAD";
   }
 
   override get head(): RequestHead {
@@ -69,7 +75,9 @@ export class FillingExchange extends ExchangeDecorator {
       if (s.etag !== null) h.add("If-None-Match", s.etag, "if-none-match");
       if (s.lastModified !== null) h.add("If-Modified-Since", s.lastModified, "if-modified-since");
     }
-    return (this.derived = deriveHead(base, { headers: h }));
+    // proxy_cache_convert_head: a HEAD miss is fetched as GET so the entry can be filled; the
+    // client's connection still knows it answers a HEAD and sends no body bytes.
+    return (this.derived = deriveHead(base, this.headAsGet ? { headers: h, method: "GET" } : { headers: h }));
   }
 
   override set onAbort(f: (() => void) | null) {
@@ -99,6 +107,17 @@ export class FillingExchange extends ExchangeDecorator {
   override startResponse(status: number, headers: ResponseHeaders, length: number | null): void {
     if (!this.onHead(status, headers, length)) return;
     this.inner.startResponse(status, this.pairs, length);
+    if (this.headAsGet && this.chunks === null) this.finishHead();
+  }
+
+  /**
+   * A converted HEAD whose body will not be stored: the client has its head, so its exchange
+   * ends now instead of waiting for a body it never gets; the rest of the upstream body is
+   * read and dropped (the proxy then reuses or closes the upstream connection as usual).
+   */
+  private finishHead(): void {
+    this.swallow = true;
+    this.inner.end();
   }
 
   override write(chunk: Uint8Array): boolean {
@@ -109,6 +128,10 @@ export class FillingExchange extends ExchangeDecorator {
         // Too large to keep: the rest streams through uncached, and waiters go to the upstream.
         this.chunks = null;
         this.settle();
+        if (this.headAsGet) {
+          this.finishHead();
+          return true;
+        }
       } else this.chunks.push(chunk.slice());
     }
     return this.inner.write(chunk);
@@ -157,7 +180,7 @@ export class FillingExchange extends ExchangeDecorator {
       this.rc.cache.store.insert(merged);
       this.swallow = true;
       this.settle();
-      if (!this.background) this.rc.serve(this.inner, merged, now, { fwd: "stale", fwdStatus: 304, collapsed: this.collapsed || undefined }, "REVALIDATED", "revalidated");
+      if (!this.background) this.rc.serve(this.inner, merged, now, { fwd: this.fwd, fwdStatus: 304, collapsed: this.collapsed || undefined }, "REVALIDATED", "revalidated");
       else this.inner.end();
       return false;
     }
@@ -167,7 +190,7 @@ export class FillingExchange extends ExchangeDecorator {
     }
     const list = headerListOf(pairs);
     const reason = notStorableReason({
-      method: this.inner.head.method,
+      method: this.headAsGet ? "GET" : this.inner.head.method,
       status,
       requestHeaders: this.inner.head.headers,
       requestCc: this.requestCc,

@@ -13,6 +13,7 @@ import { clientNotModified, notModifiedFields } from "../../cache/build-entry.ts
 import type { CacheEntry } from "../../cache/entry.ts";
 import { formatCacheStatus, type CacheStatus, type ForwardReason } from "../../cache/cache-status.ts";
 import { currentAge } from "../../cache/freshness.ts";
+import { rangeOfEntry } from "../../cache/entry-range.ts";
 import { currentProcessCache, type Fill, type ResponseCache } from "../../cache/response-cache.ts";
 import { secondaryKey } from "../../cache/vary.ts";
 import { NAMESPACE_END } from "../../cache/store.ts";
@@ -41,8 +42,11 @@ interface HitMemo {
   head: PreparedHeaders;
 }
 
-/** Request fields that make us step aside (Range: no 206 combining; the rest: preconditions we do not evaluate). */
-const BYPASS_FIELDS = ["range", "if-match", "if-unmodified-since", "if-range"] as const;
+/**
+ * Request fields that make us step aside: preconditions we do not evaluate. (Range is answered
+ * from a stored entry, see serve(); If-Range only matters with Range, §13.1.5.)
+ */
+const BYPASS_FIELDS = ["if-match", "if-unmodified-since"] as const;
 
 export class RouteCache {
   private readonly counters: Record<CacheResult, CounterChild>;
@@ -100,7 +104,9 @@ export class RouteCache {
       const age = currentAge(entry.age, now);
       const ttl = entry.lifetime - age;
       const clientNoCache = obey && reqCc.noCache;
-      const maxAgeOk = !obey || reqCc.maxAge === null || age <= reqCc.maxAge;
+      // §5.2.1.1 with whole-second ages: an age of 0 does not prove the entry is 0 s old, so
+      // max-age=0 (a browser's reload) always revalidates, as no-cache does.
+      const maxAgeOk = !obey || reqCc.maxAge === null || (age <= reqCc.maxAge && reqCc.maxAge > 0);
       const minFreshOk = !obey || reqCc.minFresh === null || ttl >= reqCc.minFresh;
       if (ttl > 0 && !entry.cc.noCache && !clientNoCache && maxAgeOk && minFreshOk) {
         return this.serve(ex, entry, now, { hit: true, ttl, collapsed: collapsed || undefined }, "HIT", "hit");
@@ -117,6 +123,9 @@ export class RouteCache {
         return this.serve(ex, entry, now, { hit: true, ttl, detail: "stale-while-revalidate" }, "STALE", "stale");
       }
     } else if (reqCc.onlyIfCached) return this.onlyIfCached(ex);
+    // A Range request the stored entry cannot answer goes to the backend unchanged and stores
+    // nothing (206 is never stored, and no full-body fill is started for it).
+    if (m === "GET" && rh.has("range")) return this.bypass(ex);
     if (!collapsed) {
       const fill = this.cache.fillOf(key);
       if (fill !== undefined) return this.wait(ex, fill);
@@ -142,6 +151,17 @@ export class RouteCache {
       f.push(["Age", String(age)], ["Cache-Status", formatCacheStatus({ ...status, ttl: e.lifetime - age })]);
       ex.respond(304, f);
       return;
+    }
+    // §14.2: Range is only defined for GET; a HEAD with Range gets the 200 head.
+    if (ex.head.method === "GET" && rh.has("range")) {
+      const r = rangeOfEntry(rh, e);
+      if (r.kind !== "full") {
+        const ageCs: [string, string][] = [["Age", String(age)], ["Cache-Status", formatCacheStatus({ ...status, ttl: e.lifetime - age })]];
+        // The 416 is our error page: the stored Content-Type etc. do not describe it.
+        if (r.kind === "unsatisfiable") return ex.sendError(416, "RANGE_NOT_SATISFIABLE", [["Content-Range", r.contentRange], ...ageCs]);
+        ex.respond(206, [...e.headers, ...ageCs, ["Content-Range", r.contentRange]], e.body.subarray(r.range.start, r.range.end + 1));
+        return;
+      }
     }
     if (status.hit && status.ttl !== undefined && status.ttl > 0 && !status.collapsed) {
       // The common case: a fresh hit. Its head is serialized once per second of age.

@@ -48,6 +48,8 @@ describe("cache config", () => {
     ["not on a static route", base({}, undefined, { static: { root: "/srv" } }), "site[0].route[0].cache", "proxy routes only"],
     ["max_object >= memory", base({}, { memory: "1m", max_object: "1m" }), "cache.max_object", "not below cache.memory"],
     ["bad size", base({}, { memory: "lots" }), "cache.memory", "is not a size"],
+    // hsts = true works, so users write cache = true too: the fix must name a form that works.
+    ["cache = true", base(true), "site[0].route[0].cache", "write cache = {} to cache with the defaults"],
   ];
   for (const [name, raw, path, msg] of bad) {
     test(`rejects: ${name}`, () => {

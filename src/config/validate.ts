@@ -937,7 +937,8 @@ function validateRouteCache(v: Validator, raw: unknown, cp: string, action: Rout
   const staleWhileRevalidateMs = v.duration(t.stale_while_revalidate, f.stale_while_revalidate!, `${cp}.stale_while_revalidate`);
   const staleIfErrorMs = v.duration(t.stale_if_error, f.stale_if_error!, `${cp}.stale_if_error`);
   const key = v.template(t.key ?? DEFAULT_CACHE_KEY, `${cp}.key`, "header");
-  if (key !== null && key.parts.length > 0 && key.parts.every((x) => "text" in x)) {
+  // An empty template has no parts, so every() alone would let "" through.
+  if (key !== null && key.parts.every((x) => "text" in x)) {
     v.err(`${cp}.key`, `${JSON.stringify(key.source)} has no placeholder, so every request would share one entry; use e.g. "{host}{uri}"`);
   }
   const clientNoCache = v.enumOf<"revalidate" | "ignore">(t.client_no_cache, f.client_no_cache!, `${cp}.client_no_cache`);

@@ -616,6 +616,10 @@ function validateHsts(v: Validator, raw: unknown, hp: string): HstsConfig | null
   if (raw === undefined || raw === false) return null;
   const node = SITE_NODE.fields.hsts as TableNode;
   const f = node.fields as Record<string, Leaf>;
+  if (raw !== true && raw !== null && typeof raw !== "object") {
+    v.err(hp, `must be true, false or a table, got ${describe(raw)}; e.g. hsts = true or hsts = { max_age = 31536000 }`);
+    return null;
+  }
   const t = raw === true ? {} : v.table(raw, node, hp, "site.hsts");
   if (!t) return null;
   const maxAge = v.int(t.max_age, f.max_age!, `${hp}.max_age`);
@@ -924,6 +928,10 @@ const CACHE_NODE = SCHEMA.fields.cache as TableNode;
 
 /** Route `cache = { ... }` (issue 13): only on proxy routes; enabled = false → undefined. */
 function validateRouteCache(v: Validator, raw: unknown, cp: string, action: RouteAction | null): RouteCacheConfig | undefined {
+  if (typeof raw === "boolean") {
+    v.err(cp, `must be a table, got ${describe(raw)}; write cache = {} to cache with the defaults, or e.g. cache = { stale_if_error = "5m" }`);
+    return undefined;
+  }
   const t = v.table(raw, ROUTE_CACHE_NODE, cp);
   if (!t) return undefined;
   if (action && action.kind !== "proxy") {
@@ -936,7 +944,8 @@ function validateRouteCache(v: Validator, raw: unknown, cp: string, action: Rout
   const staleWhileRevalidateMs = v.duration(t.stale_while_revalidate, f.stale_while_revalidate!, `${cp}.stale_while_revalidate`);
   const staleIfErrorMs = v.duration(t.stale_if_error, f.stale_if_error!, `${cp}.stale_if_error`);
   const key = v.template(t.key ?? DEFAULT_CACHE_KEY, `${cp}.key`, "header");
-  if (key !== null && key.parts.length > 0 && key.parts.every((x) => "text" in x)) {
+  // An empty template has no parts, so every() alone would let "" through.
+  if (key !== null && key.parts.every((x) => "text" in x)) {
     v.err(`${cp}.key`, `${JSON.stringify(key.source)} has no placeholder, so every request would share one entry; use e.g. "{host}{uri}"`);
   }
   const clientNoCache = v.enumOf<"revalidate" | "ignore">(t.client_no_cache, f.client_no_cache!, `${cp}.client_no_cache`);

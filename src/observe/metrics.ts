@@ -117,6 +117,8 @@ export class Registry {
   private readonly collectors: (() => void)[] = [];
 
   counter(name: string, help: string, labelNames: readonly string[] = []): Family<CounterChild> {
+    // The renderer appends "_total"; a name that already ends in it would be scraped as "x_total_total".
+    if (name.endsWith("_total")) throw new Error(`counter ${name}: register it without "_total" (the renderer adds it)`);
     return this.register(name, help, "counter", labelNames, () => new CounterChild());
   }
   gauge(name: string, help: string, labelNames: readonly string[] = [], merge: GaugeMerge = "sum"): Family<GaugeChild> {

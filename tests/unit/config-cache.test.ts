@@ -44,10 +44,14 @@ describe("cache config", () => {
     ["bad duration", base({ stale_if_error: "soon" }), "site[0].route[0].cache.stale_if_error", "is not a duration"],
     ["bad enum", base({ client_no_cache: "bypass" }), "site[0].route[0].cache.client_no_cache", '"revalidate" or "ignore"'],
     ["key without placeholder", base({ key: "static" }), "site[0].route[0].cache.key", "no placeholder"],
+    // An empty template has no parts at all: every request would share one entry (/b answered with /a).
+    ["empty key", base({ key: "" }), "site[0].route[0].cache.key", "no placeholder"],
     ["key with a bad placeholder", base({ key: "{nope}" }), "site[0].route[0].cache.key", "nope"],
     ["not on a static route", base({}, undefined, { static: { root: "/srv" } }), "site[0].route[0].cache", "proxy routes only"],
     ["max_object >= memory", base({}, { memory: "1m", max_object: "1m" }), "cache.max_object", "not below cache.memory"],
     ["bad size", base({}, { memory: "lots" }), "cache.memory", "is not a size"],
+    // hsts = true works, so users write cache = true too: the fix must name a form that works.
+    ["cache = true", base(true), "site[0].route[0].cache", "write cache = {} to cache with the defaults"],
   ];
   for (const [name, raw, path, msg] of bad) {
     test(`rejects: ${name}`, () => {

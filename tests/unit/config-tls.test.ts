@@ -78,7 +78,7 @@ const CASES: [string, (c: Raw) => void, string, string][] = [
   ["redirect_https on a TLS site", (c) => (c.site[0].redirect_https = true), "site[0].redirect_https", "already serves HTTPS"],
   ["redirect_https not a bool", (c) => (c.site[2].redirect_https = "yes"), "site[2].redirect_https", "must be true or false"],
   ["hsts on a plain site (RFC 6797 §7.2)", (c) => (c.site[2].hsts = true), "site[2].hsts", "only sent over HTTPS"],
-  ["hsts not a table", (c) => (c.site[0].hsts = "yes"), "site[0].hsts", "must be a table"],
+  ["hsts not a table", (c) => (c.site[0].hsts = "yes"), "site[0].hsts", 'must be true, false or a table, got the string "yes"; e.g. hsts = true'],
   ["hsts max_age negative", (c) => (c.site[0].hsts = { max_age: -1 }), "site[0].hsts.max_age", "out of range"],
   ["hsts max_age a string", (c) => (c.site[0].hsts = { max_age: "1y" }), "site[0].hsts.max_age", "must be an integer"],
   ["hsts unknown key", (c) => (c.site[0].hsts = { maxage: 5 }), "site[0].hsts.maxage", "unknown key"],

@@ -44,6 +44,8 @@ describe("registry rendering", () => {
     expect(() => r.gauge("x_c", "c", ["a"])).toThrow();
     expect(() => r.counter("x_c", "c", ["b"])).toThrow();
     expect(() => r.counter("bad-name", "c")).toThrow();
+    // The renderer appends _total; a counter named x_total would be scraped as x_total_total.
+    expect(() => r.counter("x_hits_total", "c")).toThrow();
     expect(() => r.counter("x_c", "c", ["a"]).labels()).toThrow();
   });
 
@@ -104,4 +106,14 @@ describe("content negotiation", () => {
     ["application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", true],
   ];
   for (const [accept, om] of rows) test(`Accept ${accept} → OpenMetrics ${om}`, () => expect(wantsOpenMetrics(accept)).toBe(om));
+});
+
+describe("the server's own families", () => {
+  test("the cache's request counter is scraped as dreamserver_cache_requests_total, not _total_total", async () => {
+    await import("../../src/middleware/cache/route-cache.ts");
+    const { metrics } = await import("../../src/observe/metrics.ts");
+    const text = render(metrics.snapshot(), false);
+    expect(text).toContain("# TYPE dreamserver_cache_requests_total counter");
+    expect(text).not.toContain("_total_total");
+  });
 });

@@ -34,7 +34,7 @@ metrics.onCollect(() => {
   cacheBytes.set(c?.store.bytes ?? 0);
   cacheEntries.set(c?.store.entries ?? 0);
 });
-const requestsTotal = metrics.counter("dreamserver_cache_requests_total", "Requests on cached routes by cache result (hit, stale, miss, expired, revalidated, bypass).", ["route", "result"]);
+const requestsTotal = metrics.counter("dreamserver_cache_requests", "Requests on cached routes by cache result (hit, stale, miss, expired, revalidated, bypass).", ["route", "result"]);
 
 /** Hit heads serialized once per (entry, age): the per-second Age is the only thing that changes. */
 interface HitMemo {

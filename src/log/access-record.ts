@@ -24,6 +24,8 @@ export interface AccessRecord {
   /** W3C trace id and this request's span id (src/observe/tracer.ts). */
   readonly traceId?: string;
   readonly spanId?: string;
+  /** HTTP version when it is not HTTP/1.1: "HTTP/1.0" or "HTTP/2" (absent = HTTP/1.1). */
+  readonly proto?: string;
   /** TLS connections: protocol version ("TLSv1.3"), cipher suite, and the SNI name when sent. */
   readonly tlsVersion?: string;
   readonly tlsCipher?: string;

@@ -4,7 +4,7 @@
  * Keys, in this order: time (ISO 8601 UTC), id, ip, method, path, host, status, bytes,
  * latency_ms; then, only when present: error, upstream, upstream_status, upstream_connect_ms,
  * upstream_ttfb_ms, user_agent, trace_id, span_id. Durations are numbers of milliseconds rounded to microseconds.
- * upstream_ttfb_ms, tls, cipher, sni, user_agent. Durations are numbers of milliseconds rounded to microseconds.
+ * upstream_ttfb_ms, cache, proto, tls, cipher, sni, user_agent. Durations are numbers of milliseconds rounded to microseconds.
  */
 import type { AccessRecord } from "./access-record.ts";
 import { isoTime, writeIsoTime } from "./format-text.ts";
@@ -50,6 +50,7 @@ export function formatJson(r: AccessRecord): string {
   if (r.upstreamConnectMs !== undefined) o.upstream_connect_ms = ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) o.upstream_ttfb_ms = ms(r.upstreamTtfbMs);
   if (r.cache !== undefined) o.cache = r.cache;
+  if (r.proto !== undefined) o.proto = r.proto;
   if (r.tlsVersion !== undefined) o.tls = r.tlsVersion;
   if (r.tlsCipher !== undefined) o.cipher = r.tlsCipher;
   if (r.sni !== undefined) o.sni = r.sni;
@@ -84,6 +85,8 @@ export function encodeJson(r: AccessRecord, buf: Uint8Array, off: number): numbe
   if (r.upstreamStatus !== undefined) off = jsonNumber(buf, ascii(buf, off, ',"upstream_status":'), r.upstreamStatus);
   if (r.upstreamConnectMs !== undefined) off = jsonMs(buf, ascii(buf, off, ',"upstream_connect_ms":'), r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) off = jsonMs(buf, ascii(buf, off, ',"upstream_ttfb_ms":'), r.upstreamTtfbMs);
+  if (r.cache !== undefined) off = jsonString(buf, ascii(buf, off, ',"cache":'), r.cache);
+  if (r.proto !== undefined) off = jsonString(buf, ascii(buf, off, ',"proto":'), r.proto);
   if (r.tlsVersion !== undefined) off = jsonString(buf, ascii(buf, off, ',"tls":'), r.tlsVersion);
   if (r.tlsCipher !== undefined) off = jsonString(buf, ascii(buf, off, ',"cipher":'), r.tlsCipher);
   if (r.sni !== undefined) off = jsonString(buf, ascii(buf, off, ',"sni":'), r.sni);

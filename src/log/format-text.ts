@@ -7,7 +7,7 @@
  *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | user_agent=curl/8.5.0]
  *     [ | trace_id=4bf92f3577b34da6a3ce929d0e0e4736 | span_id=00f067aa0ba902b7]
  *     [ | upstream_connect=0.10ms] [ | upstream_ttfb=1.20ms] [ | tls=TLSv1.3] [ | cipher=TLS_AES_128_GCM_SHA256]
- *     [ | sni=example.com] [ | user_agent=curl/8.5.0]
+ *     [ | cache=HIT] [ | proto=HTTP/2] [ | sni=example.com] [ | user_agent=curl/8.5.0]
  *
  * (one physical line, wrapped here for reading).
  *
@@ -140,6 +140,7 @@ export function formatText(r: AccessRecord): string {
   if (r.upstreamConnectMs !== undefined) line += " | upstream_connect=" + ms(r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) line += " | upstream_ttfb=" + ms(r.upstreamTtfbMs);
   if (r.cache !== undefined) line += " | cache=" + escapeValue(r.cache);
+  if (r.proto !== undefined) line += " | proto=" + escapeValue(r.proto);
   if (r.tlsVersion !== undefined) line += " | tls=" + escapeValue(r.tlsVersion);
   if (r.tlsCipher !== undefined) line += " | cipher=" + escapeValue(r.tlsCipher);
   if (r.sni !== undefined) line += " | sni=" + escapeValue(r.sni);
@@ -179,6 +180,8 @@ export function encodeText(r: AccessRecord, buf: Uint8Array, off: number): numbe
   if (r.upstreamStatus !== undefined) off = textInt(buf, ascii(buf, off, " | upstream_status="), r.upstreamStatus);
   if (r.upstreamConnectMs !== undefined) off = textMs(buf, ascii(buf, off, " | upstream_connect="), r.upstreamConnectMs);
   if (r.upstreamTtfbMs !== undefined) off = textMs(buf, ascii(buf, off, " | upstream_ttfb="), r.upstreamTtfbMs);
+  if (r.cache !== undefined) off = textValue(buf, ascii(buf, off, " | cache="), r.cache);
+  if (r.proto !== undefined) off = textValue(buf, ascii(buf, off, " | proto="), r.proto);
   if (r.tlsVersion !== undefined) off = textValue(buf, ascii(buf, off, " | tls="), r.tlsVersion);
   if (r.tlsCipher !== undefined) off = textValue(buf, ascii(buf, off, " | cipher="), r.tlsCipher);
   if (r.sni !== undefined) off = textValue(buf, ascii(buf, off, " | sni="), r.sni);
@@ -197,6 +200,7 @@ export function recordChars(r: AccessRecord): number {
   return (
     r.id.length + r.ip.length + r.method.length + r.path.length + r.host.length +
     (r.error?.length ?? 0) + (r.upstream?.length ?? 0) + (r.tlsVersion?.length ?? 0) + (r.tlsCipher?.length ?? 0) +
+    (r.cache?.length ?? 0) + (r.proto?.length ?? 0) +
     (r.sni?.length ?? 0) + (r.userAgent?.length ?? 0) + (r.traceId?.length ?? 0) + (r.spanId?.length ?? 9)
   );
 }

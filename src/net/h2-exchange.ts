@@ -432,6 +432,8 @@ export class H2Exchange implements DispatchableExchange {
       upstreamStatus: l.upstreamStatus,
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
+      cache: l.cache,
+      proto: "HTTP/2",
       userAgent: h.headers.get("user-agent"),
       traceId: trace?.traceId,
       spanId: trace?.spanId,

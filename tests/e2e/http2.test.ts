@@ -12,7 +12,7 @@ import { encodeFrame, Flags, FrameType, encodeHeaders } from "../../src/http2/fr
 import { ErrorCode } from "../../src/http2/errors.ts";
 import { SettingId } from "../../src/http2/settings.ts";
 import { HpackEncoder } from "../../src/http2/hpack.ts";
-import { get } from "./harness.ts";
+import { get, waitFor } from "./harness.ts";
 import { H2Client, header, windowUpdate } from "./h2-client.ts";
 import { type H2Env, rssOf, startH2Env } from "./h2-setup.ts";
 import { describeRun, killAll, need, run, skipWithout } from "./real-clients-helpers.ts";
@@ -47,6 +47,19 @@ describe("serving over h2c and h2", () => {
     expect(header(r, "content-length")).toBe("18");
     expect(header(r, "x-request-id")).toBeTruthy();
     expect(header(r, "server")).toBeTruthy();
+  });
+
+  test("the access log names the protocol: proto=HTTP/2 for a stream, none for HTTP/1.1", async () => {
+    const c = await connect();
+    const r = await c.response(c.request("/hello?proto-log"));
+    expect(r.status).toBe(200);
+    const id = header(r, "x-request-id")!;
+    const line = await waitFor(() => env.server.readLog().split("\n").find((l) => l.includes(`id=${id}`)) ?? null);
+    expect(line).toContain(" | proto=HTTP/2");
+    const h1 = await get(env.h2c, "/hello?h1-log");
+    const id1 = h1.header("x-request-id")!;
+    const line1 = await waitFor(() => env.server.readLog().split("\n").find((l) => l.includes(`id=${id1}`)) ?? null);
+    expect(line1).not.toContain("proto=");
   });
 
   test("HTTP/1.1 keeps working on an h2c address (told apart by the preface)", async () => {

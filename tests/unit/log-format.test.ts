@@ -301,7 +301,7 @@ describe("encodeText / encodeJson are byte-identical to formatText / formatJson"
   }
   test("every optional field, hostile strings, span_id missing", () => {
     const s = '\r\n"\\|\x00\x7f\x85\xff\u2028\ud800\u{1f600} ';
-    check(rec({ error: "UPSTREAM_CONNECT", upstream: s, upstreamStatus: 502, upstreamConnectMs: 0.1, upstreamTtfbMs: 1.2, tlsVersion: "TLSv1.3", tlsCipher: s, sni: s, userAgent: s, traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" }));
+    check(rec({ error: "UPSTREAM_CONNECT", upstream: s, upstreamStatus: 502, upstreamConnectMs: 0.1, upstreamTtfbMs: 1.2, cache: s, proto: s, tlsVersion: "TLSv1.3", tlsCipher: s, sni: s, userAgent: s, traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" }));
     check(rec({ path: s, host: s, id: s, ip: s, method: s, traceId: "ab" }));
     check(rec({ time: NaN }));
     check(rec({ time: 1e20 }));
@@ -320,7 +320,7 @@ describe("encodeText / encodeJson are byte-identical to formatText / formatJson"
           id: str, ip: str, method: str, path: str, host: str,
           status: num, bytes: num, latencyMs: num,
           error: opt(str), upstream: opt(str), upstreamStatus: opt(num), upstreamConnectMs: opt(num), upstreamTtfbMs: opt(num),
-          userAgent: opt(str), tlsVersion: opt(str), tlsCipher: opt(str), sni: opt(str),
+          userAgent: opt(str), cache: opt(str), proto: opt(str), tlsVersion: opt(str), tlsCipher: opt(str), sni: opt(str),
           traceId: opt(fc.stringMatching(/^[0-9a-f]{32}$/)), spanId: opt(fc.stringMatching(/^[0-9a-f]{16}$/)),
         }),
         (r) => {

@@ -26,6 +26,8 @@ import {
   encodeSettings,
   encodeWindowUpdate,
   Flags,
+  FRAME_HEADER_SIZE,
+  writeFrameHeader,
   type Frame,
   FrameReader,
   FrameType,
@@ -574,12 +576,82 @@ export class H2Session {
 
   /** Encode and queue a field block for stream s (HEADERS are not flow-controlled, §6.9). */
   writeHeaders(s: H2Stream, fields: [string, string][], endStream: boolean): number {
-    const block = this.encoder.encode(fields, NEVER_INDEXED);
-    const frames = encodeHeaders(s.id, block, endStream, this.peer.maxFrameSize);
-    this.conn.out.write(frames);
-    if (endStream) this.sentEnd(s);
-    return frames.byteLength;
+    this.beginHeaders();
+    for (let i = 0; i < fields.length; i++) this.addField(fields[i]![0], fields[i]![1]);
+    return this.sendHeaderBlock(s, endStream);
   }
+
+  /**
+   * Start a response field block encoded field by field (addField, addHandlerField), with no
+   * field list built in between; sendHeaderBlock() sends it. Nothing else may encode in between.
+   */
+  beginHeaders(): void {
+    this.encoder.begin(FRAME_HEADER_SIZE);
+  }
+
+  /** A field whose name is already lowercase and valid over h2. */
+  addField(name: string, value: string): void {
+    this.encoder.field(name, value, NEVER_INDEXED.has(name));
+  }
+
+  /**
+   * A field as a handler gave it: the name lowercased (§8.2.1), connection-specific fields
+   * dropped (§8.2.2), CR/LF/NUL removed; `skip` (lowercase) is left out too.
+   */
+  addHandlerField(name: string, value: string, skip: string | null): void {
+    const n = lowerName(name);
+    if (n === skip || NOT_OVER_H2.has(n)) return;
+    this.encoder.field(n, cleanValue(value), NEVER_INDEXED.has(n));
+  }
+
+  /**
+   * Send the block begun with beginHeaders(): one HEADERS frame written over the octets the
+   * encoder reserved in front of it (no copy unless the write queue must keep it), or HEADERS
+   * plus CONTINUATION when it is larger than the client's frame size.
+   */
+  sendHeaderBlock(s: H2Stream, endStream: boolean): number {
+    const enc = this.encoder;
+    const len = enc.blockLength;
+    const buf = enc.finish();
+    let n: number;
+    if (len <= this.peer.maxFrameSize) {
+      writeFrameHeader(buf, 0, len, FrameType.HEADERS, endStream ? Flags.END_HEADERS | Flags.END_STREAM : Flags.END_HEADERS, s.id);
+      this.conn.out.writeTransient(buf);
+      n = buf.byteLength;
+    } else {
+      const frames = encodeHeaders(s.id, buf.subarray(FRAME_HEADER_SIZE), endStream, this.peer.maxFrameSize);
+      this.conn.out.write(frames);
+      n = frames.byteLength;
+    }
+    if (endStream) this.sentEnd(s);
+    return n;
+  }
+
+  /**
+   * A whole response body sent at once as one DATA frame with END_STREAM, when nothing else of
+   * the stream is queued and the windows, the frame size and the write queue allow it: the
+   * common small response skips the per-stream queue and the round-robin pass. False: the caller
+   * queues it instead.
+   */
+  sendWholeBody(s: H2Stream, body: Uint8Array): boolean {
+    const n = body.byteLength;
+    const out = this.conn.out;
+    if (this.flushing || this.dead || s.pendingBytes !== 0 || s.endSent || n > s.sendWindow || n > this.connSendWindow || n > this.peer.maxFrameSize || out.overHighWater) return false;
+    s.sendWindow -= n;
+    this.connSendWindow -= n;
+    s.ending = true;
+    s.lastSent = performance.now();
+    const head = this.dataHead;
+    writeFrameHeader(head, 0, n, FrameType.DATA, Flags.END_STREAM, s.id);
+    out.writeTransient(head);
+    out.write(body);
+    if (s.ex !== null) s.ex.sentBytes += n + FRAME_HEADER_SIZE;
+    this.sentEnd(s);
+    return true;
+  }
+
+  /** Scratch for DATA frame headers (writeTransient copies it when the queue keeps it). */
+  private readonly dataHead = new Uint8Array(FRAME_HEADER_SIZE);
 
   /** Queue response body bytes on s; false once its queue is over the high-water mark. */
   queueData(s: H2Stream, chunk: Uint8Array): boolean {
@@ -633,7 +705,8 @@ export class H2Session {
           this.connSendWindow -= n;
           s.lastSent = performance.now();
           const last = s.pendingBytes === 0 && s.ending && s.trailers === null;
-          out.write(dataFrameHeader(n, s.id, last));
+          writeFrameHeader(this.dataHead, 0, n, FrameType.DATA, last ? Flags.END_STREAM : 0, s.id);
+          out.writeTransient(this.dataHead);
           out.write(data);
           if (s.ex !== null) s.ex.sentBytes += n + 9;
           if (last) this.sentEnd(s);
@@ -948,11 +1021,14 @@ export function responseFields(pairs: HeaderPairs, status: number | null): [stri
     const p = pairs[i]!;
     const name = lowerName(p[0]);
     if (NOT_OVER_H2.has(name)) continue;
-    let v = p[1];
-    if (v.indexOf("\r") >= 0 || v.indexOf("\n") >= 0 || v.indexOf("\0") >= 0) v = v.replace(/[\r\n\0]/g, "");
-    out.push([name, v]);
+    out.push([name, cleanValue(p[1])]);
   }
   return out;
+}
+
+/** CR, LF and NUL would be malformed in a field value (§8.2.1): removed as a last line of defence. */
+function cleanValue(v: string): string {
+  return v.indexOf("\r") >= 0 || v.indexOf("\n") >= 0 || v.indexOf("\0") >= 0 ? v.replace(/[\r\n\0]/g, "") : v;
 }
 
 export { EMPTY };

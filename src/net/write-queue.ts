@@ -137,6 +137,33 @@ export class WriteQueue {
     return this.below();
   }
 
+  /**
+   * Like write(), for a view of a buffer the caller reuses right after the call (an encoder's
+   * scratch): it is copied only when the queue has to keep it, not when it lands in the arena or
+   * the kernel takes it whole.
+   */
+  writeTransient(data: Uint8Array): boolean {
+    if (this.closed) return false;
+    const len = data.byteLength;
+    const arena = this.arena;
+    if ((arena !== null && arena.used + len <= ARENA_SIZE) || len === 0) return this.write(data);
+    if (arena === null && this.corked === 0 && this.queuedBytes === 0) {
+      this.totalBytes += len;
+      const n = this.sock.write(data);
+      if (n < 0) {
+        this.closed = true;
+        return false;
+      }
+      if (n > 0) this.lastProgress = performance.now();
+      if (n < len) {
+        this.chunks.push(data.slice(n));
+        this.addQueued(len - n);
+      }
+      return this.below();
+    }
+    return this.write(data.slice());
+  }
+
   /** Queue a latin1 string (response heads): encoded straight into the arena when we own it. */
   writeLatin1(str: string): boolean {
     const arena = this.arena;

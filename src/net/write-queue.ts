@@ -156,12 +156,12 @@ export class WriteQueue {
       }
       if (n > 0) this.lastProgress = performance.now();
       if (n < len) {
-        this.chunks.push(data.slice(n));
+        this.chunks.push(copyOf(data, n));
         this.addQueued(len - n);
       }
       return this.below();
     }
-    return this.write(data.slice());
+    return this.write(copyOf(data, 0));
   }
 
   /** Queue a latin1 string (response heads): encoded straight into the arena when we own it. */
@@ -327,3 +327,8 @@ export class WriteQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A copy of data from `from` on (Buffer#slice would be a view, not a copy). */
+function copyOf(data: Uint8Array, from: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(data, from);
+}

@@ -445,6 +445,9 @@ export class H2Exchange implements DispatchableExchange {
     }
     const trace = l.trace;
     if (trace !== undefined) conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
+    // One object shape for every record (a spread of optional parts would build two or three
+    // objects per request); the formatters skip undefined fields.
+    const tls = conn.tlsVersion !== null;
     conn.ctx.logger.log({
       time: this.startedWall,
       id: this.id,
@@ -460,10 +463,13 @@ export class H2Exchange implements DispatchableExchange {
       upstreamStatus: l.upstreamStatus,
       upstreamConnectMs: l.upstreamConnectMs,
       upstreamTtfbMs: l.upstreamTtfbMs,
+      cache: l.cache,
       userAgent: h.headers.get("user-agent"),
       traceId: trace?.traceId,
       spanId: trace?.spanId,
-      ...(conn.tlsVersion !== null ? { tlsVersion: conn.tlsVersion, tlsCipher: conn.tlsCipher ?? "-", ...(conn.tlsServerName !== null ? { sni: conn.tlsServerName } : {}) } : {}),
+      tlsVersion: tls ? (conn.tlsVersion ?? undefined) : undefined,
+      tlsCipher: tls ? (conn.tlsCipher ?? "-") : undefined,
+      sni: tls ? (conn.tlsServerName ?? undefined) : undefined,
     });
   }
 }

@@ -224,6 +224,10 @@ export class H2Session {
       }
     } finally {
       this.readingInput = false;
+      if (this.idleDirty) {
+        this.idleDirty = false;
+        if (!this.conn.closed) this.touchIdle();
+      }
       this.flushCredit();
       out.uncork();
     }
@@ -788,7 +792,16 @@ export class H2Session {
     if ((this.goawaySent || this.peerGoaway) && this.streams.size === 0) this.closeWhenFlushed();
   }
 
+  /** A stream came or went while an input chunk was read: the idle state is settled once at its end. */
+  private idleDirty = false;
+
   private touchIdle(): void {
+    if (this.readingInput) {
+      // Streams opened and answered within one chunk (h2load -m 10, a browser's burst) would
+      // flip the server's idle list twice per request.
+      this.idleDirty = true;
+      return;
+    }
     if (this.streams.size === 0) {
       this.idleSince = performance.now();
       this.conn.ctx.idle?.(this.conn, true);

@@ -578,6 +578,28 @@ export class H2Session {
 
   // ---- output ---------------------------------------------------------------------------
 
+  /** A batch cork is held until the current task ends (see batchOutput). */
+  private batching = false;
+
+  /**
+   * Responses made outside an input chunk share one socket write. A cached static file is not
+   * answered inside the data event but in the freshness batch's setImmediate run
+   * (src/static/freshness-batch.ts), which answers every stream of the connection back to back:
+   * without this each answer was its own TLS record and send(). The cork is released in a
+   * microtask, i.e. as soon as the code that is answering returns to the event loop.
+   */
+  batchOutput(): void {
+    if (this.batching || this.readingInput || this.dead) return;
+    this.batching = true;
+    this.conn.out.cork();
+    queueMicrotask(this.endBatch);
+  }
+
+  private readonly endBatch = (): void => {
+    this.batching = false;
+    this.conn.out.uncork();
+  };
+
   /** Encode and queue a field block for stream s (HEADERS are not flow-controlled, §6.9). */
   writeHeaders(s: H2Stream, fields: [string, string][], endStream: boolean): number {
     this.beginHeaders();
@@ -665,8 +687,15 @@ export class H2Session {
       s.pendingBytes += chunk.byteLength;
       this.flushStreams();
     }
-    const ok = s.pendingBytes < H2_LIMITS.streamHighWater && !this.conn.out.overHighWater;
-    if (!ok) s.wantDrain = true;
+    const out = this.conn.out;
+    const ok = s.pendingBytes < H2_LIMITS.streamHighWater && !out.overHighWater;
+    if (!ok) {
+      s.wantDrain = true;
+      // Over the mark before any DATA went out (the queue's own corked bytes, or the process
+      // over its output budget): no write() said "full", so ask for onDrained explicitly, or a
+      // queue that empties at uncork would never wake the producer.
+      if (out.overHighWater) out.notifyWhenEmpty();
+    }
     return ok;
   }
 
@@ -721,6 +750,7 @@ export class H2Session {
         }
       }
       if (out.overHighWater) {
+        out.notifyWhenEmpty();
         // The pass stopped part-way: the streams it served go to the back of the order, so
         // the next pass (after the queue drains) starts with those it did not reach.
         for (const s of served) {
@@ -746,6 +776,10 @@ export class H2Session {
       const ended = this.endedInFlush;
       this.endedInFlush = [];
       for (const s of ended) this.maybeRetire(s);
+    }
+    if (this.flushAgain) {
+      this.flushAgain = false;
+      this.flushStreams();
     }
   }
 
@@ -902,8 +936,18 @@ export class H2Session {
       if (this.conn.out.pending === 0) this.conn.close();
       return;
     }
+    if (this.flushing) {
+      // The queue emptied inside flushStreams' own uncork (the kernel took a whole chunk-list
+      // batch): the pass is over but flushing is still set, so it must run again, or the streams
+      // it stopped for the high-water mark would wait for a drain that never comes.
+      this.flushAgain = true;
+      return;
+    }
     this.flushStreams();
   }
+
+  /** onOutputDrained came while flushStreams was finishing: one more pass when it returns. */
+  private flushAgain = false;
 
   /** The client half-closed: nothing more can arrive; finish what is in flight, then close. */
   onEnd(): void {

@@ -258,6 +258,7 @@ export class H2Exchange implements DispatchableExchange {
     const s = this.stream;
     const session = this.session;
     const out = session.conn.out;
+    session.batchOutput();
     out.cork();
     const empty = noBody || this.isHead || bytes.byteLength === 0;
     this.encodeHead(status, headers, noBody ? null : bytes.byteLength);
@@ -285,6 +286,7 @@ export class H2Exchange implements DispatchableExchange {
     const noBody = status === 204 || status === 304 || status < 200;
     this.remaining = noBody || this.isHead ? 0 : (length ?? -1);
     this.noBodyBytes = noBody || this.isHead;
+    this.session.batchOutput();
     this.encodeHead(status, headers, noBody ? null : length);
     this.sentBytes += this.session.sendHeaderBlock(this.stream, false);
   }

@@ -105,6 +105,16 @@ interface PendingBlock {
   frames: number;
 }
 
+/** The session holding the batch cork (H2Session.batchOutput), and whether its release is scheduled. */
+let batchHolder: H2Session | null = null;
+let batchEndScheduled = false;
+function endBatch(): void {
+  batchEndScheduled = false;
+  const h = batchHolder;
+  batchHolder = null;
+  h?.conn.out.uncork();
+}
+
 export class H2Session {
   private readonly reader: FrameReader;
   private readonly decoder: HpackDecoder;
@@ -141,18 +151,15 @@ export class H2Session {
 
   /** Add id to a bounded set; the oldest entry leaves first (a ring per set, no iterator per call). */
   private remember(set: Set<number>, id: number): void {
-    let ring = this.rings.get(set);
-    if (ring === undefined) {
-      ring = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
-      this.rings.set(set, ring);
-    }
+    const ring = set === this.closedIds ? this.closedRing : this.resetRing;
     const old = ring.ids[ring.next]!;
     if (old !== 0) set.delete(old);
     ring.ids[ring.next] = id;
-    ring.next = (ring.next + 1) % ring.ids.length;
+    ring.next = ring.next + 1 === ring.ids.length ? 0 : ring.next + 1;
     set.add(id);
   }
-  private readonly rings = new Map<Set<number>, { ids: number[]; next: number }>();
+  private readonly closedRing = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
+  private readonly resetRing = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
   /** Flood accounting (CVE-2019-9512..9518, CVE-2023-44487): counts in the current one-second window. */
   private windowStart = performance.now();
   private cheapFrames = 0;
@@ -578,27 +585,27 @@ export class H2Session {
 
   // ---- output ---------------------------------------------------------------------------
 
-  /** A batch cork is held until the current task ends (see batchOutput). */
-  private batching = false;
-
   /**
    * Responses made outside an input chunk share one socket write. A cached static file is not
    * answered inside the data event but in the freshness batch's setImmediate run
-   * (src/static/freshness-batch.ts), which answers every stream of the connection back to back:
-   * without this each answer was its own TLS record and send(). The cork is released in a
-   * microtask, i.e. as soon as the code that is answering returns to the event loop.
+   * (src/static/freshness-batch.ts), which answers the streams of each connection back to back
+   * (they were queued by one data event): without this each answer was its own TLS record and
+   * send(). One session at a time holds such a cork: the next session's first answer releases
+   * the previous one, and a microtask releases the last when the answering code returns to the
+   * event loop. Holding one per session would take both shared cork arenas (write-queue.ts) for
+   * the whole run and send every other connection down the slower chunk-list path.
    */
   batchOutput(): void {
-    if (this.batching || this.readingInput || this.dead) return;
-    this.batching = true;
+    if (batchHolder === this || this.readingInput || this.dead) return;
+    const prev = batchHolder;
+    batchHolder = this;
     this.conn.out.cork();
-    queueMicrotask(this.endBatch);
+    if (prev !== null) prev.conn.out.uncork();
+    if (!batchEndScheduled) {
+      batchEndScheduled = true;
+      queueMicrotask(endBatch);
+    }
   }
-
-  private readonly endBatch = (): void => {
-    this.batching = false;
-    this.conn.out.uncork();
-  };
 
   /** Encode and queue a field block for stream s (HEADERS are not flow-controlled, §6.9). */
   writeHeaders(s: H2Stream, fields: [string, string][], endStream: boolean): number {

@@ -178,6 +178,11 @@ export class HpackEncoder {
     return this.out.subarray(0, this.pos);
   }
 
+  /** The encoder's buffer: the block built since begin() is its first reserve + blockLength octets. */
+  get buffer(): Uint8Array {
+    return this.out;
+  }
+
   /** Octets of the last block without the reserved prefix. */
   get blockLength(): number {
     return this.pos - this.blockStart;

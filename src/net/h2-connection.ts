@@ -645,14 +645,14 @@ export class H2Session {
   sendHeaderBlock(s: H2Stream, endStream: boolean): number {
     const enc = this.encoder;
     const len = enc.blockLength;
-    const buf = enc.finish();
     let n: number;
     if (len <= this.peer.maxFrameSize) {
+      const buf = enc.buffer;
+      n = FRAME_HEADER_SIZE + len;
       writeFrameHeader(buf, 0, len, FrameType.HEADERS, endStream ? Flags.END_HEADERS | Flags.END_STREAM : Flags.END_HEADERS, s.id);
-      this.conn.out.writeTransient(buf);
-      n = buf.byteLength;
+      this.conn.out.writeTransient(buf, n);
     } else {
-      const frames = encodeHeaders(s.id, buf.subarray(FRAME_HEADER_SIZE), endStream, this.peer.maxFrameSize);
+      const frames = encodeHeaders(s.id, enc.finish().subarray(FRAME_HEADER_SIZE), endStream, this.peer.maxFrameSize);
       this.conn.out.write(frames);
       n = frames.byteLength;
     }

@@ -142,11 +142,21 @@ export class WriteQueue {
    * scratch): it is copied only when the queue has to keep it, not when it lands in the arena or
    * the kernel takes it whole.
    */
-  writeTransient(data: Uint8Array): boolean {
+  writeTransient(data: Uint8Array, len: number = data.byteLength): boolean {
     if (this.closed) return false;
-    const len = data.byteLength;
     const arena = this.arena;
-    if ((arena !== null && arena.used + len <= ARENA_SIZE) || len === 0) return this.write(data);
+    if (arena !== null && arena.used + len <= ARENA_SIZE) {
+      // Copied byte by byte when small: a subarray view for set() costs more than the copy.
+      const buf = arena.buf;
+      const at = arena.used;
+      if (len <= 512) for (let i = 0; i < len; i++) buf[at + i] = data[i]!;
+      else buf.set(len === data.byteLength ? data : data.subarray(0, len), at);
+      arena.used += len;
+      this.totalBytes += len;
+      return this.below();
+    }
+    if (len !== data.byteLength) data = data.subarray(0, len);
+    if (len === 0) return this.write(data);
     if (arena === null && this.corked === 0 && this.queuedBytes === 0) {
       this.totalBytes += len;
       const n = this.sock.write(data);

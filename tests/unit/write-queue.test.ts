@@ -98,7 +98,8 @@ function harness(sock: ScriptedSocket, highWater = 1 << 30) {
     writeTransient(b: Buffer, scratch: Buffer): boolean {
       written.push(b);
       b.copy(scratch);
-      const ok = q.writeTransient(scratch.subarray(0, b.length));
+      // Both forms: a view of exactly the bytes, and the whole scratch with a length.
+      const ok = b.length % 2 === 0 ? q.writeTransient(scratch, b.length) : q.writeTransient(scratch.subarray(0, b.length));
       scratch.fill(0xee);
       return ok;
     },
@@ -610,6 +611,7 @@ describe("randomised: any schedule of partial writes delivers every byte exactly
 describe("writeTransient(): a reused buffer", () => {
   const cases: { name: string; script: Take[]; cork: boolean; busyArenas: boolean; sizes: number[] }[] = [
     { name: "uncorked, kernel takes all", script: [], cork: false, busyArenas: false, sizes: [9, 100, 9] },
+    { name: "corked, small and large copies into the arena", script: [], cork: true, busyArenas: false, sizes: [511, 512, 513, 4000, 1] },
     { name: "uncorked, partial then queued behind", script: [3, 0, 0, 0], cork: false, busyArenas: false, sizes: [9, 100, 9, 50] },
     { name: "uncorked, kernel takes nothing", script: [0, 0, 0], cork: false, busyArenas: false, sizes: [9, 9, 9] },
     { name: "corked into the arena", script: [], cork: true, busyArenas: false, sizes: [9, 4096, 9, 300] },

@@ -105,6 +105,27 @@ interface PendingBlock {
   frames: number;
 }
 
+/**
+ * The last n ids added, oldest forgotten first. Adding is one store (it happens for every
+ * stream); lookups scan the ring, but they only happen for frames on streams that are already
+ * gone, which are rare and bounded by the flood limits.
+ */
+class IdRing {
+  private readonly ids: Uint32Array;
+  private next = 0;
+  constructor(n: number) {
+    this.ids = new Uint32Array(n);
+  }
+  add(id: number): void {
+    this.ids[this.next] = id;
+    this.next = this.next + 1 === this.ids.length ? 0 : this.next + 1;
+  }
+  /** Stream ids are never 0, so the empty slots never match. */
+  has(id: number): boolean {
+    return id !== 0 && this.ids.indexOf(id) >= 0;
+  }
+}
+
 /** The session holding the batch cork (H2Session.batchOutput), and whether its release is scheduled. */
 let batchHolder: H2Session | null = null;
 let batchEndScheduled = false;
@@ -145,21 +166,13 @@ export class H2Session {
   private peerGoaway = false;
   private closeAfterFlush = false;
   /** Streams we reset recently: their in-flight frames are ignored (§5.1 closed). */
-  private readonly resetByUs = new Set<number>();
+  private readonly resetByUs = new IdRing(H2_LIMITS.rememberResets);
   /** Streams closed recently (both sides done, or reset by the client): a field block on them is STREAM_CLOSED. */
-  private readonly closedIds = new Set<number>();
+  private readonly closedIds = new IdRing(H2_LIMITS.rememberResets);
 
-  /** Add id to a bounded set; the oldest entry leaves first (a ring per set, no iterator per call). */
-  private remember(set: Set<number>, id: number): void {
-    const ring = set === this.closedIds ? this.closedRing : this.resetRing;
-    const old = ring.ids[ring.next]!;
-    if (old !== 0) set.delete(old);
-    ring.ids[ring.next] = id;
-    ring.next = ring.next + 1 === ring.ids.length ? 0 : ring.next + 1;
-    set.add(id);
+  private remember(ring: IdRing, id: number): void {
+    ring.add(id);
   }
-  private readonly closedRing = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
-  private readonly resetRing = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
   /** Flood accounting (CVE-2019-9512..9518, CVE-2023-44487): counts in the current one-second window. */
   private windowStart = performance.now();
   private cheapFrames = 0;

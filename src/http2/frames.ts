@@ -113,11 +113,14 @@ export function decodeFrame(h: FrameHeader, p: Uint8Array): Frame {
     case FrameType.DATA: {
       // §6.1: DATA on stream 0 is a connection PROTOCOL_ERROR.
       if (streamId === 0) throw connError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+      if ((flags & Flags.PADDED) === 0) return { type, flags, streamId, length, payload: p };
       const [s, e] = unpad(h, p, 0);
       return { type, flags, streamId, length, payload: p.subarray(s, e) };
     }
     case FrameType.HEADERS: {
       if (streamId === 0) throw connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+      // The common block: neither padded nor prioritised, the payload is the fragment (no second view).
+      if ((flags & (Flags.PADDED | Flags.PRIORITY)) === 0) return { type, flags, streamId, length, payload: p };
       const prio = (flags & Flags.PRIORITY) !== 0 ? 5 : 0;
       let [s, e] = unpad(h, p, prio);
       if (e - s < prio) throw connError(ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short for its priority fields");

@@ -103,14 +103,30 @@ export class HpackEncoder {
 
   /** Encodes a header block; names are sent as given (HTTP/2 requires lowercase, RFC 9113 §8.2.1). */
   encode(headers: ReadonlyArray<readonly [string, string]>, sensitive?: ReadonlySet<string>): Uint8Array {
-    // Worst case per field: 1 + 5 octets of index or length per string, strings never longer than raw.
-    let bound = 16;
-    for (let i = 0; i < headers.length; i++) bound += headers[i]![0].length + headers[i]![1].length + 16;
-    if (this.out.length < bound) this.out = new Uint8Array(Math.max(bound, this.out.length * 2));
-    let pos = 0;
-    const table = this.table;
+    this.begin(0);
+    for (let i = 0; i < headers.length; i++) {
+      const name = headers[i]![0];
+      this.field(name, headers[i]![1], sensitive !== undefined && sensitive.has(name));
+    }
+    return this.finish().slice();
+  }
 
+  /** Write position in `out` of the block being built by begin()/field()/finish(). */
+  private pos = 0;
+  /** Where the block starts in `out` (after the bytes begin() reserved). */
+  private blockStart = 0;
+
+  /**
+   * Start a block without building a field list: field() appends each field, finish() returns
+   * the bytes. `reserve` octets are left free at the front (the engine writes the 9-byte frame
+   * header there, so the block leaves as one HEADERS frame without another copy).
+   */
+  begin(reserve: number): void {
+    this.ensure(reserve + 16);
+    let pos = reserve;
+    this.blockStart = reserve;
     if (this.pendingFinal >= 0) {
+      const table = this.table;
       if (this.pendingMin < this.pendingFinal) {
         pos = this.writeInt(pos, 5, 0x20, this.pendingMin);
         table.setMaxSize(this.pendingMin);
@@ -119,37 +135,64 @@ export class HpackEncoder {
       table.setMaxSize(this.pendingFinal);
       this.pendingMin = this.pendingFinal = -1;
     }
+    this.pos = pos;
+  }
 
-    const indexLimit = (table.maxSize * 3) >>> 2;
-    for (let i = 0; i < headers.length; i++) {
-      const name = headers[i]![0];
-      const value = headers[i]![1];
-      const st = STATIC_LOOKUP.get(name);
-      if (sensitive !== undefined && sensitive.has(name)) {
-        // §6.2.3 never indexed.
-        const nameIndex = st !== undefined ? st.nameIndex : this.dynamicNameIndex(name);
-        pos = this.writeLiteral(pos, 4, 0x10, nameIndex, name, value);
-        continue;
-      }
-      const si = st?.values.get(value);
-      if (si !== undefined) {
-        pos = this.writeInt(pos, 7, 0x80, si);
-        continue;
-      }
-      const seq = table.exact.get(name)?.get(value);
-      if (seq !== undefined) {
-        pos = this.writeInt(pos, 7, 0x80, table.indexOf(seq));
-        continue;
-      }
+  /** Append one field to the block begun with begin(); `sensitive`: never indexed (§6.2.3). */
+  field(name: string, value: string, sensitive: boolean): void {
+    // Worst case: 1 + 5 octets of index or length per string, strings never longer than raw.
+    this.ensure(this.pos + name.length + value.length + 16);
+    let pos = this.pos;
+    const table = this.table;
+    const st = STATIC_LOOKUP.get(name);
+    if (sensitive) {
       const nameIndex = st !== undefined ? st.nameIndex : this.dynamicNameIndex(name);
-      if (name.length + value.length + 32 <= indexLimit) {
-        pos = this.writeLiteral(pos, 6, 0x40, nameIndex, name, value);
-        table.insert(name, value);
-      } else {
-        pos = this.writeLiteral(pos, 4, 0x00, nameIndex, name, value);
-      }
+      this.pos = this.writeLiteral(pos, 4, 0x10, nameIndex, name, value);
+      return;
     }
-    return this.out.slice(0, pos);
+    const si = st?.values.get(value);
+    if (si !== undefined) {
+      this.pos = this.writeInt(pos, 7, 0x80, si);
+      return;
+    }
+    const seq = table.exact.get(name)?.get(value);
+    if (seq !== undefined) {
+      this.pos = this.writeInt(pos, 7, 0x80, table.indexOf(seq));
+      return;
+    }
+    const nameIndex = st !== undefined ? st.nameIndex : this.dynamicNameIndex(name);
+    if (name.length + value.length + 32 <= (table.maxSize * 3) >>> 2) {
+      pos = this.writeLiteral(pos, 6, 0x40, nameIndex, name, value);
+      table.insert(name, value);
+    } else {
+      pos = this.writeLiteral(pos, 4, 0x00, nameIndex, name, value);
+    }
+    this.pos = pos;
+  }
+
+  /**
+   * The block built since begin(), with the reserved octets in front: a view of the encoder's
+   * buffer, valid until the next begin() or encode().
+   */
+  finish(): Uint8Array {
+    return this.out.subarray(0, this.pos);
+  }
+
+  /** The encoder's buffer: the block built since begin() is its first reserve + blockLength octets. */
+  get buffer(): Uint8Array {
+    return this.out;
+  }
+
+  /** Octets of the last block without the reserved prefix. */
+  get blockLength(): number {
+    return this.pos - this.blockStart;
+  }
+
+  private ensure(n: number): void {
+    if (this.out.length >= n) return;
+    const grown = new Uint8Array(Math.max(n, this.out.length * 2));
+    grown.set(this.out.subarray(0, this.pos));
+    this.out = grown;
   }
 
   private dynamicNameIndex(name: string): number {

@@ -67,6 +67,9 @@ function decimal(s: string): number {
   return n;
 }
 
+/** An h2 request has no Connection field (§8.2.2): one shared empty list. */
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
 const bad = (reason: string): RequestResult => ({ ok: false, reason });
 
 /**
@@ -172,9 +175,10 @@ export function requestHeadFrom(fields: ReadonlyArray<readonly [string, string]>
 
   // content-length: one valid decimal (repeats must agree, RFC 9110 §8.6).
   let contentLength = -1;
-  const cls = headers.getAll("content-length");
-  for (const v of cls) {
-    const n = decimal(v);
+  const lower = headers.lowerNames;
+  for (let i = 0; i < lower.length; i++) {
+    if (lower[i] !== "content-length") continue;
+    const n = decimal(headers.values[i]!);
     if (n < 0 || (contentLength >= 0 && n !== contentLength)) return bad("invalid content-length");
     contentLength = n;
   }
@@ -194,7 +198,7 @@ export function requestHeadFrom(fields: ReadonlyArray<readonly [string, string]>
     contentLength: bodyKind === "length" ? contentLength : -1,
     keepAlive: true,
     expectContinue: expect !== undefined && asciiLower(expect) === "100-continue" && !endStream,
-    connection: [],
+    connection: NO_TOKENS,
     upgrade: null,
     headBytes,
     httpVersion: 2,

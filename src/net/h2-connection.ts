@@ -26,6 +26,8 @@ import {
   encodeSettings,
   encodeWindowUpdate,
   Flags,
+  FRAME_HEADER_SIZE,
+  writeFrameHeader,
   type Frame,
   FrameReader,
   FrameType,
@@ -103,6 +105,37 @@ interface PendingBlock {
   frames: number;
 }
 
+/**
+ * The last n ids added, oldest forgotten first. Adding is one store (it happens for every
+ * stream); lookups scan the ring, but they only happen for frames on streams that are already
+ * gone, which are rare and bounded by the flood limits.
+ */
+class IdRing {
+  private readonly ids: Uint32Array;
+  private next = 0;
+  constructor(n: number) {
+    this.ids = new Uint32Array(n);
+  }
+  add(id: number): void {
+    this.ids[this.next] = id;
+    this.next = this.next + 1 === this.ids.length ? 0 : this.next + 1;
+  }
+  /** Stream ids are never 0, so the empty slots never match. */
+  has(id: number): boolean {
+    return id !== 0 && this.ids.indexOf(id) >= 0;
+  }
+}
+
+/** The session holding the batch cork (H2Session.batchOutput), and whether its release is scheduled. */
+let batchHolder: H2Session | null = null;
+let batchEndScheduled = false;
+function endBatch(): void {
+  batchEndScheduled = false;
+  const h = batchHolder;
+  batchHolder = null;
+  h?.conn.out.uncork();
+}
+
 export class H2Session {
   private readonly reader: FrameReader;
   private readonly decoder: HpackDecoder;
@@ -133,24 +166,13 @@ export class H2Session {
   private peerGoaway = false;
   private closeAfterFlush = false;
   /** Streams we reset recently: their in-flight frames are ignored (§5.1 closed). */
-  private readonly resetByUs = new Set<number>();
+  private readonly resetByUs = new IdRing(H2_LIMITS.rememberResets);
   /** Streams closed recently (both sides done, or reset by the client): a field block on them is STREAM_CLOSED. */
-  private readonly closedIds = new Set<number>();
+  private readonly closedIds = new IdRing(H2_LIMITS.rememberResets);
 
-  /** Add id to a bounded set; the oldest entry leaves first (a ring per set, no iterator per call). */
-  private remember(set: Set<number>, id: number): void {
-    let ring = this.rings.get(set);
-    if (ring === undefined) {
-      ring = { ids: new Array<number>(H2_LIMITS.rememberResets).fill(0), next: 0 };
-      this.rings.set(set, ring);
-    }
-    const old = ring.ids[ring.next]!;
-    if (old !== 0) set.delete(old);
-    ring.ids[ring.next] = id;
-    ring.next = (ring.next + 1) % ring.ids.length;
-    set.add(id);
+  private remember(ring: IdRing, id: number): void {
+    ring.add(id);
   }
-  private readonly rings = new Map<Set<number>, { ids: number[]; next: number }>();
   /** Flood accounting (CVE-2019-9512..9518, CVE-2023-44487): counts in the current one-second window. */
   private windowStart = performance.now();
   private cheapFrames = 0;
@@ -222,6 +244,10 @@ export class H2Session {
       }
     } finally {
       this.readingInput = false;
+      if (this.idleDirty) {
+        this.idleDirty = false;
+        if (!this.conn.closed) this.touchIdle();
+      }
       this.flushCredit();
       out.uncork();
     }
@@ -572,14 +598,106 @@ export class H2Session {
 
   // ---- output ---------------------------------------------------------------------------
 
+  /**
+   * Responses made outside an input chunk share one socket write. A cached static file is not
+   * answered inside the data event but in the freshness batch's setImmediate run
+   * (src/static/freshness-batch.ts), which answers the streams of each connection back to back
+   * (they were queued by one data event): without this each answer was its own TLS record and
+   * send(). One session at a time holds such a cork: the next session's first answer releases
+   * the previous one, and a microtask releases the last when the answering code returns to the
+   * event loop. Holding one per session would take both shared cork arenas (write-queue.ts) for
+   * the whole run and send every other connection down the slower chunk-list path.
+   */
+  batchOutput(): void {
+    if (batchHolder === this || this.readingInput || this.dead) return;
+    const prev = batchHolder;
+    batchHolder = this;
+    this.conn.out.cork();
+    if (prev !== null) prev.conn.out.uncork();
+    if (!batchEndScheduled) {
+      batchEndScheduled = true;
+      queueMicrotask(endBatch);
+    }
+  }
+
   /** Encode and queue a field block for stream s (HEADERS are not flow-controlled, §6.9). */
   writeHeaders(s: H2Stream, fields: [string, string][], endStream: boolean): number {
-    const block = this.encoder.encode(fields, NEVER_INDEXED);
-    const frames = encodeHeaders(s.id, block, endStream, this.peer.maxFrameSize);
-    this.conn.out.write(frames);
-    if (endStream) this.sentEnd(s);
-    return frames.byteLength;
+    this.beginHeaders();
+    for (let i = 0; i < fields.length; i++) this.addField(fields[i]![0], fields[i]![1]);
+    return this.sendHeaderBlock(s, endStream);
   }
+
+  /**
+   * Start a response field block encoded field by field (addField, addHandlerField), with no
+   * field list built in between; sendHeaderBlock() sends it. Nothing else may encode in between.
+   */
+  beginHeaders(): void {
+    this.encoder.begin(FRAME_HEADER_SIZE);
+  }
+
+  /** A field whose name is already lowercase and valid over h2. */
+  addField(name: string, value: string): void {
+    this.encoder.field(name, value, NEVER_INDEXED.has(name));
+  }
+
+  /**
+   * A field as a handler gave it: the name lowercased (§8.2.1), connection-specific fields
+   * dropped (§8.2.2), CR/LF/NUL removed; `skip` (lowercase) is left out too.
+   */
+  addHandlerField(name: string, value: string, skip: string | null): void {
+    const n = lowerName(name);
+    if (n === skip || NOT_OVER_H2.has(n)) return;
+    this.encoder.field(n, cleanValue(value), NEVER_INDEXED.has(n));
+  }
+
+  /**
+   * Send the block begun with beginHeaders(): one HEADERS frame written over the octets the
+   * encoder reserved in front of it (no copy unless the write queue must keep it), or HEADERS
+   * plus CONTINUATION when it is larger than the client's frame size.
+   */
+  sendHeaderBlock(s: H2Stream, endStream: boolean): number {
+    const enc = this.encoder;
+    const len = enc.blockLength;
+    let n: number;
+    if (len <= this.peer.maxFrameSize) {
+      const buf = enc.buffer;
+      n = FRAME_HEADER_SIZE + len;
+      writeFrameHeader(buf, 0, len, FrameType.HEADERS, endStream ? Flags.END_HEADERS | Flags.END_STREAM : Flags.END_HEADERS, s.id);
+      this.conn.out.writeTransient(buf, n);
+    } else {
+      const frames = encodeHeaders(s.id, enc.finish().subarray(FRAME_HEADER_SIZE), endStream, this.peer.maxFrameSize);
+      this.conn.out.write(frames);
+      n = frames.byteLength;
+    }
+    if (endStream) this.sentEnd(s);
+    return n;
+  }
+
+  /**
+   * A whole response body sent at once as one DATA frame with END_STREAM, when nothing else of
+   * the stream is queued and the windows, the frame size and the write queue allow it: the
+   * common small response skips the per-stream queue and the round-robin pass. False: the caller
+   * queues it instead.
+   */
+  sendWholeBody(s: H2Stream, body: Uint8Array): boolean {
+    const n = body.byteLength;
+    const out = this.conn.out;
+    if (this.flushing || this.dead || s.pendingBytes !== 0 || s.endSent || n > s.sendWindow || n > this.connSendWindow || n > this.peer.maxFrameSize || out.overHighWater) return false;
+    s.sendWindow -= n;
+    this.connSendWindow -= n;
+    s.ending = true;
+    s.lastSent = performance.now();
+    const head = this.dataHead;
+    writeFrameHeader(head, 0, n, FrameType.DATA, Flags.END_STREAM, s.id);
+    out.writeTransient(head);
+    out.write(body);
+    if (s.ex !== null) s.ex.sentBytes += n + FRAME_HEADER_SIZE;
+    this.sentEnd(s);
+    return true;
+  }
+
+  /** Scratch for DATA frame headers (writeTransient copies it when the queue keeps it). */
+  private readonly dataHead = new Uint8Array(FRAME_HEADER_SIZE);
 
   /** Queue response body bytes on s; false once its queue is over the high-water mark. */
   queueData(s: H2Stream, chunk: Uint8Array): boolean {
@@ -589,8 +707,15 @@ export class H2Session {
       s.pendingBytes += chunk.byteLength;
       this.flushStreams();
     }
-    const ok = s.pendingBytes < H2_LIMITS.streamHighWater && !this.conn.out.overHighWater;
-    if (!ok) s.wantDrain = true;
+    const out = this.conn.out;
+    const ok = s.pendingBytes < H2_LIMITS.streamHighWater && !out.overHighWater;
+    if (!ok) {
+      s.wantDrain = true;
+      // Over the mark before any DATA went out (the queue's own corked bytes, or the process
+      // over its output budget): no write() said "full", so ask for onDrained explicitly, or a
+      // queue that empties at uncork would never wake the producer.
+      if (out.overHighWater) out.notifyWhenEmpty();
+    }
     return ok;
   }
 
@@ -633,7 +758,8 @@ export class H2Session {
           this.connSendWindow -= n;
           s.lastSent = performance.now();
           const last = s.pendingBytes === 0 && s.ending && s.trailers === null;
-          out.write(dataFrameHeader(n, s.id, last));
+          writeFrameHeader(this.dataHead, 0, n, FrameType.DATA, last ? Flags.END_STREAM : 0, s.id);
+          out.writeTransient(this.dataHead);
           out.write(data);
           if (s.ex !== null) s.ex.sentBytes += n + 9;
           if (last) this.sentEnd(s);
@@ -644,6 +770,7 @@ export class H2Session {
         }
       }
       if (out.overHighWater) {
+        out.notifyWhenEmpty();
         // The pass stopped part-way: the streams it served go to the back of the order, so
         // the next pass (after the queue drains) starts with those it did not reach.
         for (const s of served) {
@@ -669,6 +796,10 @@ export class H2Session {
       const ended = this.endedInFlush;
       this.endedInFlush = [];
       for (const s of ended) this.maybeRetire(s);
+    }
+    if (this.flushAgain) {
+      this.flushAgain = false;
+      this.flushStreams();
     }
   }
 
@@ -715,7 +846,16 @@ export class H2Session {
     if ((this.goawaySent || this.peerGoaway) && this.streams.size === 0) this.closeWhenFlushed();
   }
 
+  /** A stream came or went while an input chunk was read: the idle state is settled once at its end. */
+  private idleDirty = false;
+
   private touchIdle(): void {
+    if (this.readingInput) {
+      // Streams opened and answered within one chunk (h2load -m 10, a browser's burst) would
+      // flip the server's idle list twice per request.
+      this.idleDirty = true;
+      return;
+    }
     if (this.streams.size === 0) {
       this.idleSince = performance.now();
       this.conn.ctx.idle?.(this.conn, true);
@@ -816,8 +956,18 @@ export class H2Session {
       if (this.conn.out.pending === 0) this.conn.close();
       return;
     }
+    if (this.flushing) {
+      // The queue emptied inside flushStreams' own uncork (the kernel took a whole chunk-list
+      // batch): the pass is over but flushing is still set, so it must run again, or the streams
+      // it stopped for the high-water mark would wait for a drain that never comes.
+      this.flushAgain = true;
+      return;
+    }
     this.flushStreams();
   }
+
+  /** onOutputDrained came while flushStreams was finishing: one more pass when it returns. */
+  private flushAgain = false;
 
   /** The client half-closed: nothing more can arrive; finish what is in flight, then close. */
   onEnd(): void {
@@ -948,11 +1098,14 @@ export function responseFields(pairs: HeaderPairs, status: number | null): [stri
     const p = pairs[i]!;
     const name = lowerName(p[0]);
     if (NOT_OVER_H2.has(name)) continue;
-    let v = p[1];
-    if (v.indexOf("\r") >= 0 || v.indexOf("\n") >= 0 || v.indexOf("\0") >= 0) v = v.replace(/[\r\n\0]/g, "");
-    out.push([name, v]);
+    out.push([name, cleanValue(p[1])]);
   }
   return out;
+}
+
+/** CR, LF and NUL would be malformed in a field value (§8.2.1): removed as a last line of defence. */
+function cleanValue(v: string): string {
+  return v.indexOf("\r") >= 0 || v.indexOf("\n") >= 0 || v.indexOf("\0") >= 0 ? v.replace(/[\r\n\0]/g, "") : v;
 }
 
 export { EMPTY };

@@ -19,6 +19,20 @@ import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { type H2Session, type H2Stream, responseFields } from "./h2-connection.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Status codes and small lengths as strings, made once (the encoder's table lookups hash them). */
+const STATUS_STRINGS: string[] = [];
+function statusString(status: number): string {
+  return (STATUS_STRINGS[status] ??= String(status));
+}
+const LENGTH_STRINGS = new Map<number, string>();
+function lengthString(n: number): string {
+  let v = LENGTH_STRINGS.get(n);
+  if (v === undefined) {
+    v = String(n);
+    if (LENGTH_STRINGS.size < 4096) LENGTH_STRINGS.set(n, v);
+  }
+  return v;
+}
 /** Prepared header blocks (a cached file's head) decoded once into h2 fields. */
 const preparedFields = new WeakMap<PreparedHeaders, [string, string][]>();
 
@@ -205,23 +219,34 @@ export class H2Exchange implements DispatchableExchange {
 
   // ---- response ---------------------------------------------------------------------------
 
-  private fields(status: number, headers: ResponseHeaders, length: number | null): [string, string][] {
-    let f: [string, string][];
+  /**
+   * Encode the response field block straight into the session's HPACK encoder (no field list
+   * per response): :status, the handler's fields, then ours. The handler's own framing fields
+   * give way to ours (an h2 body is framed by DATA frames).
+   */
+  private encodeHead(status: number, headers: ResponseHeaders, length: number | null): void {
+    const sess = this.session;
+    sess.beginHeaders();
+    sess.addField(":status", statusString(status));
     if (isPrepared(headers)) {
       let cached = preparedFields.get(headers);
       if (cached === undefined) {
         cached = responseFields(headerPairsOf(headers), null);
         preparedFields.set(headers, cached);
       }
-      f = [[":status", String(status)], ...cached];
-    } else f = responseFields(headers, status);
-    // The handler's own framing fields give way to ours (an h2 body is framed by DATA frames).
-    if (length !== null) {
-      f = f.filter((p) => p[0] !== "content-length");
-      f.push(["content-length", String(length)]);
+      for (let i = 0; i < cached.length; i++) {
+        const p = cached[i]!;
+        if (length !== null && p[0] === "content-length") continue;
+        sess.addField(p[0], p[1]);
+      }
+    } else {
+      const skip = length !== null ? "content-length" : null;
+      for (let i = 0; i < headers.length; i++) sess.addHandlerField(headers[i]![0], headers[i]![1], skip);
     }
-    f.push(["date", httpDate()], ["server", this.config.serverName], ["x-request-id", this.id]);
-    return f;
+    if (length !== null) sess.addField("content-length", lengthString(length));
+    sess.addField("date", httpDate());
+    sess.addField("server", this.config.serverName);
+    sess.addField("x-request-id", this.id);
   }
 
   respond(status: number, headers: ResponseHeaders, body?: Uint8Array | string | null): void {
@@ -230,21 +255,25 @@ export class H2Exchange implements DispatchableExchange {
     this.status = status;
     const bytes = body == null ? EMPTY : typeof body === "string" ? Buffer.from(body, "utf8") : body;
     const noBody = status === 204 || status === 304 || status < 200;
-    const fields = this.fields(status, headers, noBody ? null : bytes.byteLength);
     const s = this.stream;
-    const out = this.session.conn.out;
+    const session = this.session;
+    const out = session.conn.out;
+    session.batchOutput();
     out.cork();
     const empty = noBody || this.isHead || bytes.byteLength === 0;
-    this.sentBytes += this.session.writeHeaders(s, fields, empty);
+    this.encodeHead(status, headers, noBody ? null : bytes.byteLength);
+    this.sentBytes += session.sendHeaderBlock(s, empty);
     if (!empty) {
       // Marked as ending first, so the last DATA frame carries END_STREAM.
       s.ending = true;
       this.finished = true;
-      this.session.queueData(s, bytes);
-      this.session.endStream(s, null);
+      if (!session.sendWholeBody(s, bytes)) {
+        session.queueData(s, bytes);
+        session.endStream(s, null);
+      }
     } else {
       this.finished = true;
-      this.session.maybeRetire(s);
+      session.maybeRetire(s);
     }
     out.uncork();
     this.afterFinish();
@@ -255,10 +284,11 @@ export class H2Exchange implements DispatchableExchange {
     this.responseStarted = true;
     this.status = status;
     const noBody = status === 204 || status === 304 || status < 200;
-    const fields = this.fields(status, headers, noBody ? null : length);
     this.remaining = noBody || this.isHead ? 0 : (length ?? -1);
     this.noBodyBytes = noBody || this.isHead;
-    this.sentBytes += this.session.writeHeaders(this.stream, fields, false);
+    this.session.batchOutput();
+    this.encodeHead(status, headers, noBody ? null : length);
+    this.sentBytes += this.session.sendHeaderBlock(this.stream, false);
   }
 
   private noBodyBytes = false;
@@ -417,6 +447,9 @@ export class H2Exchange implements DispatchableExchange {
     }
     const trace = l.trace;
     if (trace !== undefined) conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
+    // One object shape for every record (a spread of optional parts would build two or three
+    // objects per request); the formatters skip undefined fields.
+    const tls = conn.tlsVersion !== null;
     conn.ctx.logger.log({
       time: this.startedWall,
       id: this.id,
@@ -437,7 +470,9 @@ export class H2Exchange implements DispatchableExchange {
       userAgent: h.headers.get("user-agent"),
       traceId: trace?.traceId,
       spanId: trace?.spanId,
-      ...(conn.tlsVersion !== null ? { tlsVersion: conn.tlsVersion, tlsCipher: conn.tlsCipher ?? "-", ...(conn.tlsServerName !== null ? { sni: conn.tlsServerName } : {}) } : {}),
+      tlsVersion: tls ? (conn.tlsVersion ?? undefined) : undefined,
+      tlsCipher: tls ? (conn.tlsCipher ?? "-") : undefined,
+      sni: tls ? (conn.tlsServerName ?? undefined) : undefined,
     });
   }
 }

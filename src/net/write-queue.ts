@@ -137,6 +137,43 @@ export class WriteQueue {
     return this.below();
   }
 
+  /**
+   * Like write(), for a view of a buffer the caller reuses right after the call (an encoder's
+   * scratch): it is copied only when the queue has to keep it, not when it lands in the arena or
+   * the kernel takes it whole.
+   */
+  writeTransient(data: Uint8Array, len: number = data.byteLength): boolean {
+    if (this.closed) return false;
+    const arena = this.arena;
+    if (arena !== null && arena.used + len <= ARENA_SIZE) {
+      // Copied byte by byte when small: a subarray view for set() costs more than the copy.
+      const buf = arena.buf;
+      const at = arena.used;
+      if (len <= 512) for (let i = 0; i < len; i++) buf[at + i] = data[i]!;
+      else buf.set(len === data.byteLength ? data : data.subarray(0, len), at);
+      arena.used += len;
+      this.totalBytes += len;
+      return this.below();
+    }
+    if (len !== data.byteLength) data = data.subarray(0, len);
+    if (len === 0) return this.write(data);
+    if (arena === null && this.corked === 0 && this.queuedBytes === 0) {
+      this.totalBytes += len;
+      const n = this.sock.write(data);
+      if (n < 0) {
+        this.closed = true;
+        return false;
+      }
+      if (n > 0) this.lastProgress = performance.now();
+      if (n < len) {
+        this.chunks.push(copyOf(data, n));
+        this.addQueued(len - n);
+      }
+      return this.below();
+    }
+    return this.write(copyOf(data, 0));
+  }
+
   /** Queue a latin1 string (response heads): encoded straight into the arena when we own it. */
   writeLatin1(str: string): boolean {
     const arena = this.arena;
@@ -300,3 +337,8 @@ export class WriteQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A copy of data from `from` on (Buffer#slice would be a view, not a copy). */
+function copyOf(data: Uint8Array, from: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(data, from);
+}

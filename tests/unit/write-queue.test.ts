@@ -94,6 +94,15 @@ function harness(sock: ScriptedSocket, highWater = 1 << 30) {
       written.push(b);
       return q.write(b);
     },
+    /** b copied into scratch, written with writeTransient(), then the scratch is overwritten. */
+    writeTransient(b: Buffer, scratch: Buffer): boolean {
+      written.push(b);
+      b.copy(scratch);
+      // Both forms: a view of exactly the bytes, and the whole scratch with a length.
+      const ok = b.length % 2 === 0 ? q.writeTransient(scratch, b.length) : q.writeTransient(scratch.subarray(0, b.length));
+      scratch.fill(0xee);
+      return ok;
+    },
     writeLatin1(s: string): boolean {
       written.push(Buffer.from(s, "latin1"));
       return q.writeLatin1(s);
@@ -592,3 +601,35 @@ describe("randomised: any schedule of partial writes delivers every byte exactly
     });
   }
 });
+
+/**
+ * writeTransient(): the caller overwrites its buffer right after each call (the HPACK encoder's
+ * scratch, the DATA frame header scratch). Whatever path the queue takes (straight to the
+ * socket, partial, into the arena, behind queued bytes, arena full), the socket must still get
+ * the bytes as they were at the call.
+ */
+describe("writeTransient(): a reused buffer", () => {
+  const cases: { name: string; script: Take[]; cork: boolean; busyArenas: boolean; sizes: number[] }[] = [
+    { name: "uncorked, kernel takes all", script: [], cork: false, busyArenas: false, sizes: [9, 100, 9] },
+    { name: "corked, small and large copies into the arena", script: [], cork: true, busyArenas: false, sizes: [511, 512, 513, 4000, 1] },
+    { name: "uncorked, partial then queued behind", script: [3, 0, 0, 0], cork: false, busyArenas: false, sizes: [9, 100, 9, 50] },
+    { name: "uncorked, kernel takes nothing", script: [0, 0, 0], cork: false, busyArenas: false, sizes: [9, 9, 9] },
+    { name: "corked into the arena", script: [], cork: true, busyArenas: false, sizes: [9, 4096, 9, 300] },
+    { name: "corked, arena full (spill)", script: [], cork: true, busyArenas: false, sizes: [200 * 1024, 100 * 1024, 9] },
+    { name: "corked, both arenas busy (chunk list)", script: [5], cork: true, busyArenas: true, sizes: [9, 100, 9] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      if (c.busyArenas) occupyArenas();
+      const h = harness(new ScriptedSocket([...c.script]));
+      const scratch = Buffer.alloc(Math.max(...c.sizes));
+      if (c.cork) h.q.cork();
+      for (const n of c.sizes) h.writeTransient(bytes(n), scratch);
+      if (c.cork) h.q.uncork();
+      let guard = 0;
+      while (h.q.pending > 0 && guard++ < 1000) h.q.flush();
+      h.expectAllDelivered();
+    });
+  }
+});
+

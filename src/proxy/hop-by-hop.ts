@@ -9,11 +9,16 @@ import type { HeaderList } from "../http1/header-list.ts";
  * The fixed list, lowercase. RFC 9110 §7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
  * Transfer-Encoding and Upgrade; Trailer is included as in RFC 2616 §13.5.1 / Go's ReverseProxy
  * (we re-frame bodies, so a Trailer declaration about the old framing does not carry over).
- * Upgrade is put back only for a WebSocket tunnel.
+ * Upgrade is put back only for a WebSocket tunnel. Proxy-Authorization and Proxy-Authenticate
+ * are for the proxy the client talks to, which is us (RFC 9110 §11.7.1–2: consumed by the first
+ * inbound proxy that expects credentials); forwarding them would hand a client's proxy
+ * credentials to the backend. Go's ReverseProxy and Caddy drop both.
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
   "proxy-connection",
   "te",
   "trailer",

@@ -89,6 +89,8 @@ describe("hop-by-hop removal (RFC 9110 §7.6.1)", () => {
     ["Connection", "keep-alive"],
     ["Keep-Alive", "timeout=5"],
     ["Proxy-Connection", "keep-alive"],
+    // RFC 9110 §11.7.2: credentials for the proxy the client talks to (us), never the backend's.
+    ["Proxy-Authorization", "Basic dXNlcjpwYXNz"],
     ["TE", "trailers"],
     ["Trailer", "X-Checksum"],
     ["Transfer-Encoding", "chunked"],

@@ -28,6 +28,7 @@ describe("prepareClientResponseHeaders", () => {
         ["Connection", "keep-alive, X-Hop"],
         ["Keep-Alive", "timeout=5"],
         ["Proxy-Connection", "keep-alive"],
+        ["Proxy-Authenticate", 'Basic realm="backend"'],
         ["TE", "trailers"],
         ["Trailer", "X-Sum"],
         ["Transfer-Encoding", "chunked"],

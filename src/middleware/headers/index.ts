@@ -44,6 +44,8 @@ interface Rule {
   readonly value: Template;
   /** The value rendered and made safe at load when it has no placeholder, else null. */
   readonly literal: string | null;
+  /** With a literal value: the field it appends, built once. */
+  readonly field: Field | null;
 }
 
 /** A field the rules append: [name as configured, value, lowercase name]. */
@@ -99,12 +101,11 @@ function compile(rules: HeaderRules, isProtected: ReadonlySet<string>, request: 
     if (request && lower === "host" && op === "remove") return false;
     return true;
   };
-  const toRule = ([name, value]: readonly [string, Template]): Rule => ({
-    name,
-    lower: asciiLower(name),
-    value,
-    literal: isLiteral(value) ? safeFieldValue(literalText(value)) : null,
-  });
+  const toRule = ([name, value]: readonly [string, Template]): Rule => {
+    const lower = asciiLower(name);
+    const literal = isLiteral(value) ? safeFieldValue(literalText(value)) : null;
+    return { name, lower, value, literal, field: literal === null ? null : [name, literal, lower] };
+  };
   const remove = new Set(rules.remove.map(asciiLower).filter((l) => keep(l, "remove")));
   let set = rules.set.map(toRule).filter((r) => keep(r.lower, "set"));
   // A request has one Host: adding one replaces it.
@@ -149,11 +150,11 @@ function resolveFields(set: readonly Rule[], add: readonly Rule[], ctx: Template
     const v = rule.literal ?? safeFieldValue(renderTemplate(rule.value, ctx!));
     if (hostCheck && rule.lower === "host" && !validHost(v)) continue;
     for (let i = out.length - 1; i >= 0; i--) if (out[i]![2] === rule.lower) out.splice(i, 1);
-    if (v !== "") out.push([rule.name, v, rule.lower]);
+    if (v !== "") out.push(rule.field ?? [rule.name, v, rule.lower]);
   }
   for (const rule of add) {
     const v = rule.literal ?? safeFieldValue(renderTemplate(rule.value, ctx!));
-    if (v !== "") out.push([rule.name, v, rule.lower]);
+    if (v !== "") out.push(rule.field ?? [rule.name, v, rule.lower]);
   }
   return out;
 }

@@ -12,18 +12,23 @@ import type { Exchange } from "../handler.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { ExchangeDecorator } from "./decorator.ts";
 
-const ORIGINAL = new WeakMap<RequestHead, RequestHead>();
+/**
+ * The link to the parsed head, as an own (enumerable) symbol property of every derived head
+ * rather than a WeakMap entry per request: a spread of a derived head copies it, so the link
+ * survives any number of derivations, and it costs no GC bookkeeping per request.
+ */
+const ORIGINAL: unique symbol = Symbol("originalHead");
+type Linked = RequestHead & { readonly [ORIGINAL]?: RequestHead };
 
 /** A copy of `base` with `changes` applied, linked to base's original head. */
 export function deriveHead(base: RequestHead, changes: Partial<RequestHead>): RequestHead {
-  const h: RequestHead = { ...base, ...changes };
-  ORIGINAL.set(h, ORIGINAL.get(base) ?? base);
+  const h: Linked = { ...base, ...changes, [ORIGINAL]: (base as Linked)[ORIGINAL] ?? base };
   return h;
 }
 
 /** The head as the engine parsed it (the head itself when no middleware derived it). */
 export function originalHead(head: RequestHead): RequestHead {
-  return ORIGINAL.get(head) ?? head;
+  return (head as Linked)[ORIGINAL] ?? head;
 }
 
 /** An exchange whose request view is `head`; everything else forwards. */

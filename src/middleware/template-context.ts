@@ -1,7 +1,8 @@
 /**
  * The TemplateContext of a request (src/config/template.ts), built lazily from an Exchange:
- * creating one costs one small object; the Host is normalised, and the cookie and query
- * strings are parsed, only when a template asks for them (and then once).
+ * creating one costs one small object; each field is read from the exchange only when a
+ * template asks for it: the original head is looked up, the Host normalised, and the cookie
+ * and query strings parsed only then (and once).
  *
  * It describes the request as the client sent it (originalHead): {path} is the path before
  * strip_prefix, {header.NAME} the client's field before request_headers rules.
@@ -21,26 +22,35 @@ import { asciiLower, isOws, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { normalizeHost } from "../router/host.ts";
 import { originalHead } from "./derive-head.ts";
-import type { ClientCert } from "../tls/client-cert.ts";
 
 class LazyTemplateContext implements TemplateContext {
   private cookies: Map<string, string> | null = null;
   private params: Map<string, string> | null = null;
   private hostName: string | null = null;
+  private original: RequestHead | null = null;
 
-  constructor(
-    private readonly h: RequestHead,
-    readonly remoteIp: string,
-    readonly requestId: string,
-    readonly scheme: "http" | "https" = "http",
-    private readonly cert: ClientCert | null = null,
-  ) {}
+  constructor(private readonly ex: Exchange) {}
 
+  /** The request as the client sent it, looked up on first use (remote_ip alone never needs it). */
+  private get h(): RequestHead {
+    return (this.original ??= originalHead(this.ex.head));
+  }
+  get remoteIp(): string {
+    return this.ex.clientIp;
+  }
+  get requestId(): string {
+    return this.ex.id;
+  }
+  get scheme(): "http" | "https" {
+    return this.ex.scheme;
+  }
   get tlsClientSubject(): string {
-    return this.cert?.verified ? this.cert.subject : "";
+    const cert = this.ex.tlsClientCert;
+    return cert?.verified ? cert.subject : "";
   }
   get tlsClientFingerprint(): string {
-    return this.cert?.verified ? this.cert.fingerprint : "";
+    const cert = this.ex.tlsClientCert;
+    return cert?.verified ? cert.fingerprint : "";
   }
 
   get host(): string {
@@ -76,7 +86,7 @@ class LazyTemplateContext implements TemplateContext {
 
 /** The template context of `ex`'s request (see the module comment). */
 export function templateContext(ex: Exchange): TemplateContext {
-  return new LazyTemplateContext(originalHead(ex.head), ex.clientIp, ex.id, ex.scheme, ex.tlsClientCert ?? null);
+  return new LazyTemplateContext(ex);
 }
 
 /** Cookie: name=value; name2=value2 (RFC 6265 §5.4, several fields allowed). First name wins. */

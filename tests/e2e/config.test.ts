@@ -359,12 +359,16 @@ describe.each(["toml", "yaml", "json"] as const)("config file (%s), end to end",
   });
 
   test("response_headers on the static route: set, add, remove; also on its 404", async () => {
-    const ok = await send(port, "GET", "/", { Host: A });
-    expect([ok.status, ok.body.toString()]).toEqual([200, "<h1>home</h1>\n"]);
-    expect(ok.header("x-frame-options")).toBe("DENY");
-    expect(ok.header("x-served-for")).toBe(A);
-    expect(ok.header("accept-ranges")).toBeUndefined();
-    expect(ok.header("etag")).toBeDefined(); // untouched fields stay
+    // Twice: the second answer comes from the file cache, its prepared head edited once and reused.
+    for (let i = 0; i < 2; i++) {
+      const ok = await send(port, "GET", "/", { Host: A });
+      expect([ok.status, ok.body.toString()]).toEqual([200, "<h1>home</h1>\n"]);
+      expect(ok.header("x-frame-options")).toBe("DENY");
+      expect(ok.headers.filter(([n]) => n.toLowerCase() === "x-frame-options").length).toBe(1);
+      expect(ok.header("x-served-for")).toBe(A);
+      expect(ok.header("accept-ranges")).toBeUndefined();
+      expect(ok.header("etag")).toBeDefined(); // untouched fields stay
+    }
 
     const missing = await send(port, "GET", "/docs/missing.txt", { Host: A });
     expectErrorPage(missing, 404);

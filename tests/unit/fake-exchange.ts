@@ -99,6 +99,8 @@ export class FakeExchange implements Exchange {
   headers: [string, string][] = [];
   /** Whether the handler passed a prepared (pre-serialised) block. */
   preparedHead = false;
+  /** The headers argument exactly as the handler passed it (to check identity, e.g. a reused block). */
+  rawHeaders: ResponseHeaders | null = null;
   chunks: Uint8Array[] = [];
   declaredLength: number | null = null;
   ended = false;
@@ -135,6 +137,7 @@ export class FakeExchange implements Exchange {
     this.responseStarted = true;
     this.status = status;
     this.preparedHead = "prepared" in headers;
+    this.rawHeaders = headers;
     this.headers = headerPairsOf(headers);
   }
 

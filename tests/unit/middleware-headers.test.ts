@@ -114,6 +114,23 @@ describe("requestHeaders", () => {
     expect(c.head.host).toBe("keep.test");
   });
 
+  test("constant rules resolve once; a Host set with placeholders is checked per request", () => {
+    const constant = requestHeaders(rules({ set: [["X-Env", "bench"], ["x-env", "last"]], add: [["X-Tag", " padded "]], remove: ["x-debug"] }));
+    const a = seen(constant, { headers: [["X-Debug", "1"], ["X-ENV", "client"]] }).inner;
+    expect(a.head.headers.pairs()).toEqual([
+      ["Host", "example.com"],
+      ["x-env", "last"],
+      ["X-Tag", "padded"],
+    ]);
+    const dynHost = requestHeaders(rules({ set: [["Host", "{query.h}"]] }));
+    const ok = seen(dynHost, { host: "a.test", target: "/?h=b.test" }).inner;
+    expect(ok.head.headers.getAll("host")).toEqual(["b.test"]);
+    expect(ok.head.host).toBe("b.test");
+    const bad = seen(dynHost, { host: "a.test", target: "/?h=a%20b" }).inner;
+    expect(bad.head.headers.getAll("host")).toEqual(["a.test"]);
+    expect(bad.head.host).toBe("a.test");
+  });
+
   test("no rules: the next handler itself, no decorator", () => {
     const h: Handler = () => {};
     expect(requestHeaders(rules({}))(h)).toBe(h);
@@ -152,7 +169,8 @@ describe("responseHeaders", () => {
 
   test("respond with a prepared block (a cached file's head)", () => {
     const ex = run((e) => e.respond(200, prepareHeaders([["ETag", '"1"'], ["X-Powered-By", "php"]]), "x"));
-    expect(ex.preparedHead).toBe(false);
+    // Still a prepared block: the engine writes it as bytes (no decoding to pairs per request).
+    expect(ex.preparedHead).toBe(true);
     expect(ex.headers).toEqual([
       ["ETag", '"1"'],
       ["Cache-Control", "no-store"],
@@ -160,6 +178,51 @@ describe("responseHeaders", () => {
       ["Set-Cookie", "a=1"],
       ["Set-Cookie", "b=2"],
     ]);
+  });
+
+  test("constant rules on a prepared block: one block out per block in, reused; names matched in any case", () => {
+    const constant = responseHeaders(rules({ remove: ["x-powered-by"], set: [["X-Frame-Options", "DENY"], ["cache-control", "no-cache"]], add: [["Link", "</a>"]] }));
+    const block = prepareHeaders([["Content-Type", "text/html"], ["X-POWERED-BY", "php"], ["Cache-Control", "max-age=60"], ["ETag", '"1"']]);
+    const outs: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ex = new FakeExchange();
+      constant((e) => e.respond(200, block, "x"))(ex);
+      expect(ex.preparedHead).toBe(true);
+      expect(ex.headers).toEqual([
+        ["Content-Type", "text/html"],
+        ["ETag", '"1"'],
+        ["X-Frame-Options", "DENY"],
+        ["cache-control", "no-cache"],
+        ["Link", "</a>"],
+      ]);
+      outs.push(ex.rawHeaders);
+    }
+    expect(outs[1]).toBe(outs[0]);
+    expect(outs[2]).toBe(outs[0]);
+    // Another block (another file) gets its own result.
+    const ex = new FakeExchange();
+    constant((e) => e.respond(200, prepareHeaders([["ETag", '"2"']]), "x"))(ex);
+    expect(ex.headers).toEqual([
+      ["ETag", '"2"'],
+      ["X-Frame-Options", "DENY"],
+      ["cache-control", "no-cache"],
+      ["Link", "</a>"],
+    ]);
+  });
+
+  test("a prepared block with per-request values: rendered per request", () => {
+    const dyn = responseHeaders(rules({ set: [["X-Path", "{path}"], ["X-Env", "prod"]] }));
+    const block = prepareHeaders([["ETag", '"1"'], ["X-Path", "old"]]);
+    for (const target of ["/a", "/b"]) {
+      const ex = new FakeExchange({ target });
+      dyn((e) => e.respond(200, block, "x"))(ex);
+      expect(ex.preparedHead).toBe(true);
+      expect(ex.headers).toEqual([
+        ["ETag", '"1"'],
+        ["X-Path", target],
+        ["X-Env", "prod"],
+      ]);
+    }
   });
 
   test("startResponse", () => {

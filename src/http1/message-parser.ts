@@ -59,7 +59,51 @@ function latin1(buf: Buffer, start: number, end: number): string {
   return hasLatin1Slice ? (buf as unknown as Required<Latin1Slicer>).latin1Slice(start, end) : buf.toString("latin1", start, end);
 }
 
+/**
+ * Field names that most requests and responses carry, spelled as clients and servers send them.
+ * A name whose bytes equal one of these exactly gets the shared strings (its original case kept,
+ * and its lowercase form), instead of a decoded string and a lowercased copy per field line.
+ */
+const KNOWN_NAMES = [
+  "Host", "host", "User-Agent", "user-agent", "Accept", "accept", "Accept-Encoding", "accept-encoding",
+  "Accept-Language", "accept-language", "Connection", "connection", "Content-Length", "content-length",
+  "Content-Type", "content-type", "Cache-Control", "cache-control", "Cookie", "cookie", "Referer", "referer",
+  "If-None-Match", "if-none-match", "If-Modified-Since", "if-modified-since", "Upgrade", "upgrade",
+  "Date", "date", "Server", "server", "Transfer-Encoding", "transfer-encoding", "Keep-Alive", "keep-alive",
+  "Origin", "origin", "Range", "range", "X-Forwarded-For", "x-forwarded-for", "X-Request-ID", "x-request-id",
+];
+interface KnownName {
+  readonly name: string;
+  readonly lower: string;
+  readonly bytes: Uint8Array;
+}
+/** By length, then by first byte: a miss usually costs one or two array reads. */
+const KNOWN_BY_LENGTH: (KnownName[] | undefined)[] = [];
+for (const name of KNOWN_NAMES) {
+  const k: KnownName = { name, lower: name.toLowerCase(), bytes: Buffer.from(name, "latin1") };
+  (KNOWN_BY_LENGTH[name.length] ??= []).push(k);
+}
+
+function knownName(buf: Uint8Array, start: number, end: number): KnownName | null {
+  const list = KNOWN_BY_LENGTH[end - start];
+  if (list === undefined) return null;
+  const first = buf[start];
+  outer: for (let i = 0; i < list.length; i++) {
+    const b = list[i]!.bytes;
+    if (b[0] !== first) continue;
+    for (let j = 1; j < b.length; j++) if (buf[start + j] !== b[j]) continue outer;
+    return list[i]!;
+  }
+  return null;
+}
+
 const END_NO_TRAILERS: ParseEvent = { type: "end", trailers: null };
+
+/** A body framing verdict: kind and declared length (-1 when none). */
+type Framing = readonly [BodyKind, number];
+/** The verdicts without a length, shared: most requests have no body, and this runs per message. */
+const NO_BODY: Framing = ["none", -1];
+const CLOSE_DELIMITED: Framing = ["close", -1];
 
 const MAX_SAFE_DIGITS = 15; // 10^15 < 2^53: a 15-digit length is exact in a double
 
@@ -318,8 +362,9 @@ export class MessageParser {
           : this.fail(400, "PARSE_BAD_HEADER_VALUE", "control character in header value");
       }
     }
-    const name = latin1(buf, start, nameEnd);
-    into.add(name, latin1(buf, vs, ve));
+    const k = knownName(buf, start, nameEnd);
+    if (k !== null) into.add(k.name, latin1(buf, vs, ve), k.lower);
+    else into.add(latin1(buf, start, nameEnd), latin1(buf, vs, ve));
     return true;
   }
 
@@ -396,7 +441,8 @@ export class MessageParser {
 
     const framing = this.bodyFraming(headers, minor, true);
     if (framing instanceof ParseError) return this.failWith(framing);
-    const [bodyKind, contentLength] = framing;
+    const bodyKind = framing[0];
+    const contentLength = framing[1];
     if (bodyKind === "length" && contentLength > this.limits.maxBodySize) {
       return this.fail(413, "LIMIT_BODY_SIZE", "declared Content-Length exceeds the body limit");
     }
@@ -477,7 +523,8 @@ export class MessageParser {
     } else {
       const framing = this.bodyFraming(headers, minor, false);
       if (framing instanceof ParseError) return this.failWith(framing);
-      [bodyKind, contentLength] = framing;
+      bodyKind = framing[0];
+      contentLength = framing[1];
     }
     const head: ResponseHead = { status, reason, minor, headers, bodyKind, contentLength, keepAlive, connection, headBytes };
     if (status === 101) {
@@ -513,7 +560,7 @@ export class MessageParser {
    * - Content-Length is 1*DIGIT, one field, one value.
    * Responses without either are close-delimited.
    */
-  private bodyFraming(headers: HeaderList, minor: 0 | 1, isRequest: boolean): [BodyKind, number] | ParseError {
+  private bodyFraming(headers: HeaderList, minor: 0 | 1, isRequest: boolean): Framing | ParseError {
     const bad = isRequest ? 400 : 502;
     const pfx = isRequest ? "PARSE_" : "UPSTREAM_";
     const teCount = headers.count("transfer-encoding");
@@ -551,7 +598,7 @@ export class MessageParser {
       if (n < 0) return new ParseError(bad, pfx + "BAD_CL", "invalid Content-Length");
       return [n === 0 ? "none" : "length", n];
     }
-    return isRequest ? ["none", -1] : ["close", -1];
+    return isRequest ? NO_BODY : CLOSE_DELIMITED;
   }
 
   private enterBody(kind: BodyKind, length: number): void {

@@ -18,7 +18,7 @@ import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, Respo
 import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { MessageParser, ParseError } from "../http1/message-parser.ts";
-import { dateServerIdPrefix, frameChunk, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, statusLine } from "../http1/serialize.ts";
+import { dateServerIdPrefix, frameChunk, headerLines, httpDate, isPrepared, LAST_CHUNK, lastChunkWithTrailers, preparedHeadWithLength, statusLine } from "../http1/serialize.ts";
 import type { AccessLogger } from "../log/access-record.ts";
 import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
@@ -97,6 +97,8 @@ export class Connection {
   readonly parser: MessageParser;
   readonly out: WriteQueue;
   readonly clientIp: string;
+  /** The listener's port, read once: the bound listener's port getter is a native call. */
+  readonly localPort: number;
   current: ExchangeImpl | null = null;
   private requests = 0;
   private pumping = false;
@@ -121,6 +123,11 @@ export class Connection {
   tlsClientCert: ClientCert | null = null;
   /** TLS: the handshake callback ran (for counting connections that closed before it as failed). */
   tlsHandshook = false;
+  /** The server's list of idle keep-alive connections (Server.markIdle): links and when this one joined. */
+  idlePrev: Connection | null = null;
+  idleNext: Connection | null = null;
+  idleSince = 0;
+  idleListed = false;
 
   constructor(
     readonly socket: Socket<Connection>,
@@ -131,6 +138,7 @@ export class Connection {
     this.out.onDrained = () => this.onOutputDrained();
     const ip = socket.remoteAddress ?? "";
     this.clientIp = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+    this.localPort = ctx.localPort;
     this.deadline = performance.now() + ctx.config.timeouts.headerMs;
   }
 
@@ -814,7 +822,7 @@ export class ExchangeImpl implements DispatchableExchange {
     this.clientIp = conn.clientIp;
     this.secure = conn.ctx.secure === true;
     this.scheme = this.secure ? "https" : "http";
-    this.localPort = conn.ctx.localPort;
+    this.localPort = conn.localPort;
     this.config = conn.ctx.config;
     this.bytesBefore = conn.out.totalBytes;
     this.isHead = head.method === "HEAD";
@@ -905,7 +913,12 @@ export class ExchangeImpl implements DispatchableExchange {
     // arena and sent together at uncork, with no per-response allocation.
     const out = this.conn.out;
     out.cork();
-    this.writeHead(status, headers, noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n");
+    if (!noBody && isPrepared(headers)) {
+      // A cached file's answer: its status line, fields and length come prebuilt (serialize.ts).
+      const tail = this.commonHeaders("") + "\r\n";
+      out.write(preparedHeadWithLength(headers, status, bodyBytes.byteLength));
+      out.writeLatin1(tail);
+    } else this.writeHead(status, headers, noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n");
     if (!noBody && !this.isHead && bodyBytes.byteLength > 0) out.write(bodyBytes);
     out.uncork();
     this.finish();
@@ -1076,8 +1089,13 @@ export class ExchangeImpl implements DispatchableExchange {
       if (status >= 500 || error !== undefined) recordError({ t: this.startedWall, status, code: error ?? "-", method: h.method.length <= 16 ? h.method : "other", route: `${rm.site}/${rm.route}` });
     }
     const trace = l.trace;
-    if (trace !== undefined) this.conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
-    this.conn.ctx.logger.log({
+    // Only a sampled trace is exported (Tracer.finish returns at once otherwise): no span record per request.
+    if (trace !== undefined && trace.sampled) this.conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
+    // One object literal with a fixed shape: an absent field is undefined, which every formatter
+    // treats as "not present" (src/log/format-*.ts). Object spreads here cost an allocation each.
+    const conn = this.conn;
+    const tls = conn.tlsVersion !== null;
+    conn.ctx.logger.log({
       time: this.startedWall,
       id: this.id,
       ip: this.clientIp,
@@ -1097,7 +1115,9 @@ export class ExchangeImpl implements DispatchableExchange {
       userAgent: h.headers.get("user-agent"),
       traceId: trace?.traceId,
       spanId: trace?.spanId,
-      ...(this.conn.tlsVersion !== null ? { tlsVersion: this.conn.tlsVersion, tlsCipher: this.conn.tlsCipher ?? "-", ...(this.conn.tlsServerName !== null ? { sni: this.conn.tlsServerName } : {}) } : {}),
+      tlsVersion: tls ? conn.tlsVersion! : undefined,
+      tlsCipher: tls ? (conn.tlsCipher ?? "-") : undefined,
+      sni: tls && conn.tlsServerName !== null ? conn.tlsServerName : undefined,
     });
   }
 }

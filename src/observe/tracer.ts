@@ -13,9 +13,14 @@ import { formatTraceparent, parseTraceparent, parseTracestate } from "./trace-co
 import { OtlpExporter, type SpanData } from "./otlp-exporter.ts";
 
 const POOL_SIZE = 64 * 1024;
-const ZEROS = "0".repeat(64);
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolPos = POOL_SIZE;
+
+/** Only "0" digits (an all-zero id is invalid per W3C). A char scan: no substring built per request. */
+function allZeroHex(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 0x30) return false;
+  return true;
+}
 
 /** `bytes` random bytes as lowercase hex; never all zeros (invalid per W3C). */
 function randomHex(bytes: number): string {
@@ -26,7 +31,7 @@ function randomHex(bytes: number): string {
     }
     const s = pool.toString("hex", poolPos, poolPos + bytes);
     poolPos += bytes;
-    if (s !== ZEROS.slice(0, bytes * 2)) return s;
+    if (!allZeroHex(s)) return s;
   }
 }
 
@@ -68,8 +73,8 @@ export class Tracer {
     const ids = randomHex(24);
     let traceId = ids.slice(0, 32);
     let spanId = ids.slice(32);
-    if (traceId === ZEROS.slice(0, 32)) traceId = newTraceId();
-    if (spanId === ZEROS.slice(0, 16)) spanId = newSpanId();
+    if (allZeroHex(traceId)) traceId = newTraceId();
+    if (allZeroHex(spanId)) spanId = newSpanId();
     return { traceId, spanId, parentId: "", sampled: this.sample > 0 && Math.random() < this.sample, state: null, attempts: null };
   }
 

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { fcAssert } from "./fc-seed.ts";
 import { DEFAULT_LIMITS } from "../../src/config/config.ts";
 import { MessageParser, type ParseEvent } from "../../src/http1/message-parser.ts";
-import { CRLF, LAST_CHUNK, chunkHeader, headerLines, httpDate, isPrepared, lastChunkWithTrailers, prepareHeaders, statusLine } from "../../src/http1/serialize.ts";
+import { CRLF, LAST_CHUNK, chunkHeader, headerLines, httpDate, isPrepared, lastChunkWithTrailers, prepareHeaders, preparedHeadWithLength, statusLine } from "../../src/http1/serialize.ts";
 
 const latin1 = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString("latin1");
 
@@ -38,6 +38,35 @@ describe("headerLines", () => {
       }),
       100,
     );
+  });
+});
+
+describe("preparedHeadWithLength", () => {
+  const block = prepareHeaders([
+    ["Content-Type", "text/html"],
+    ["ETag", '"abc"'],
+  ]);
+  const expected = (status: number, n: number) => statusLine(status) + headerLines([["Content-Type", "text/html"], ["ETag", '"abc"']]) + "Content-Length: " + n + "\r\n";
+  test.each([
+    [200, 4096],
+    [200, 0],
+    [206, 1],
+    [404, 1048576],
+    [200, 4096], // back to the first pair after others: rebuilt, same bytes
+  ])("status %d, length %d: status line + block + Content-Length", (status, n) => {
+    expect(latin1(preparedHeadWithLength(block, status, n))).toBe(expected(status, n));
+  });
+  test("memoised for the same (status, length): the same buffer, never rewritten", () => {
+    const a = preparedHeadWithLength(block, 200, 7);
+    const copy = Buffer.from(a);
+    expect(preparedHeadWithLength(block, 200, 7)).toBe(a);
+    const b = preparedHeadWithLength(block, 200, 8);
+    expect(b).not.toBe(a);
+    expect(Buffer.from(a).equals(copy)).toBe(true);
+  });
+  test("a frozen block still works (no memo)", () => {
+    const frozen = Object.freeze({ prepared: Buffer.from("X-A: 1\r\n", "latin1") });
+    expect(latin1(preparedHeadWithLength(frozen, 200, 3))).toBe(statusLine(200) + "X-A: 1\r\nContent-Length: 3\r\n");
   });
 });
 

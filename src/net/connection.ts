@@ -24,11 +24,11 @@ import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
+import { recordFinished } from "./exchange-record.ts";
 import { H2Session } from "./h2-connection.ts";
 import { CLIENT_PREFACE } from "../http2/frames.ts";
 import { ErrorCode } from "../http2/errors.ts";
 import type { Tracer } from "../observe/tracer.ts";
-import { recordError } from "../observe/recent-errors.ts";
 import { receivedBytes, type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
 
 export interface ConnectionContext {
@@ -1079,46 +1079,8 @@ export class ExchangeImpl implements DispatchableExchange {
   logFinish(status: number, error?: string): void {
     if (this.logged) return;
     this.logged = true;
-    const h = this.head;
-    const l = this.log;
-    const bytes = this.conn.out.totalBytes - this.bytesBefore;
-    const latencyMs = performance.now() - this.startedAt;
-    if (this.conn.ctx.metricsOn) {
-      const rm = this.routeMetrics ?? UNROUTED;
-      rm.record(h.method, status, bytes, latencyMs / 1000);
-      if (status >= 500 || error !== undefined) recordError({ t: this.startedWall, status, code: error ?? "-", method: h.method.length <= 16 ? h.method : "other", route: `${rm.site}/${rm.route}` });
-    }
-    const trace = l.trace;
-    // Only a sampled trace is exported (Tracer.finish returns at once otherwise): no span record per request.
-    if (trace !== undefined && trace.sampled) this.conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
-    // One object literal with a fixed shape: an absent field is undefined, which every formatter
-    // treats as "not present" (src/log/format-*.ts). Object spreads here cost an allocation each.
     const conn = this.conn;
-    const tls = conn.tlsVersion !== null;
-    conn.ctx.logger.log({
-      time: this.startedWall,
-      id: this.id,
-      ip: this.clientIp,
-      method: h.method,
-      path: h.target,
-      host: h.host,
-      status,
-      bytes,
-      latencyMs,
-      error,
-      upstream: l.upstream,
-      upstreamStatus: l.upstreamStatus,
-      upstreamConnectMs: l.upstreamConnectMs,
-      upstreamTtfbMs: l.upstreamTtfbMs,
-      cache: l.cache,
-      proto: h.minor === 0 ? "HTTP/1.0" : undefined,
-      userAgent: h.headers.get("user-agent"),
-      traceId: trace?.traceId,
-      spanId: trace?.spanId,
-      tlsVersion: tls ? conn.tlsVersion! : undefined,
-      tlsCipher: tls ? (conn.tlsCipher ?? "-") : undefined,
-      sni: tls && conn.tlsServerName !== null ? conn.tlsServerName : undefined,
-    });
+    recordFinished(conn.ctx, conn, this, status, conn.out.totalBytes - this.bytesBefore, error, this.head.minor === 0 ? "HTTP/1.0" : undefined);
   }
 }
 

@@ -12,10 +12,10 @@ import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { headerPairsOf, httpDate, isPrepared } from "../http1/serialize.ts";
 import { ErrorCode } from "../http2/errors.ts";
-import { recordError } from "../observe/recent-errors.ts";
-import { type RouteMetrics, UNROUTED } from "../observe/server-metrics.ts";
+import type { RouteMetrics } from "../observe/server-metrics.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
+import { recordFinished } from "./exchange-record.ts";
 import { type H2Session, type H2Stream, responseFields } from "./h2-connection.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -435,44 +435,7 @@ export class H2Exchange implements DispatchableExchange {
   logFinish(status: number, error?: string): void {
     if (this.logged) return;
     this.logged = true;
-    const h = this.head;
-    const l = this.log;
     const conn = this.session.conn;
-    const bytes = this.sentBytes;
-    const latencyMs = performance.now() - this.startedAt;
-    if (conn.ctx.metricsOn) {
-      const rm = this.routeMetrics ?? UNROUTED;
-      rm.record(h.method, status, bytes, latencyMs / 1000);
-      if (status >= 500 || error !== undefined) recordError({ t: this.startedWall, status, code: error ?? "-", method: h.method.length <= 16 ? h.method : "other", route: `${rm.site}/${rm.route}` });
-    }
-    const trace = l.trace;
-    if (trace !== undefined) conn.ctx.tracer?.finish(trace, { method: h.method, status, route: this.routeMetrics?.route ?? "none", startMs: this.startedAt, endMs: this.startedAt + latencyMs, error });
-    // One object shape for every record (a spread of optional parts would build two or three
-    // objects per request); the formatters skip undefined fields.
-    const tls = conn.tlsVersion !== null;
-    conn.ctx.logger.log({
-      time: this.startedWall,
-      id: this.id,
-      ip: this.clientIp,
-      method: h.method,
-      path: h.target,
-      host: h.host,
-      status,
-      bytes,
-      latencyMs,
-      error,
-      upstream: l.upstream,
-      upstreamStatus: l.upstreamStatus,
-      upstreamConnectMs: l.upstreamConnectMs,
-      upstreamTtfbMs: l.upstreamTtfbMs,
-      cache: l.cache,
-      proto: "HTTP/2",
-      userAgent: h.headers.get("user-agent"),
-      traceId: trace?.traceId,
-      spanId: trace?.spanId,
-      tlsVersion: tls ? (conn.tlsVersion ?? undefined) : undefined,
-      tlsCipher: tls ? (conn.tlsCipher ?? "-") : undefined,
-      sni: tls ? (conn.tlsServerName ?? undefined) : undefined,
-    });
+    recordFinished(conn.ctx, conn, this, status, this.sentBytes, error, "HTTP/2");
   }
 }

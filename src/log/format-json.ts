@@ -3,8 +3,8 @@
  *
  * Keys, in this order: time (ISO 8601 UTC), id, ip, method, path, host, status, bytes,
  * latency_ms; then, only when present: error, upstream, upstream_status, upstream_connect_ms,
- * upstream_ttfb_ms, user_agent, trace_id, span_id. Durations are numbers of milliseconds rounded to microseconds.
- * upstream_ttfb_ms, cache, proto, tls, cipher, sni, user_agent. Durations are numbers of milliseconds rounded to microseconds.
+ * upstream_ttfb_ms, cache, proto, tls, cipher, sni, user_agent, trace_id, span_id. Durations are
+ * numbers of milliseconds rounded to microseconds.
  */
 import type { AccessRecord } from "./access-record.ts";
 import { isoTime, writeIsoTime } from "./format-text.ts";

@@ -136,3 +136,15 @@ export interface Exchange {
 }
 
 export type Handler = (ex: Exchange) => void;
+
+/**
+ * What happens when a handler throws synchronously, wherever it is called from (the engine's
+ * dispatch, or a handler answering later from its own callback): logged, and a 500 when nothing
+ * was sent yet, else the connection is cut so the truncation stays visible.
+ */
+export function handlerThrew(ex: Exchange, err: unknown): void {
+  ex.log.errorCode ??= "HANDLER_EXCEPTION";
+  console.error(`[ERROR] handler threw for ${ex.head.method} ${ex.head.target}: ${(err as Error)?.message ?? err}`);
+  if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
+  else ex.abort("HANDLER_EXCEPTION");
+}

@@ -80,7 +80,7 @@ interface KnownName {
 /** By length, then by first byte: a miss usually costs one or two array reads. */
 const KNOWN_BY_LENGTH: (KnownName[] | undefined)[] = [];
 for (const name of KNOWN_NAMES) {
-  const k: KnownName = { name, lower: name.toLowerCase(), bytes: Buffer.from(name, "latin1") };
+  const k: KnownName = { name, lower: asciiLower(name), bytes: Buffer.from(name, "latin1") };
   (KNOWN_BY_LENGTH[name.length] ??= []).push(k);
 }
 

@@ -14,7 +14,7 @@ import type { ClientCert } from "../tls/client-cert.ts";
 import type { Socket } from "bun";
 import { nanoid } from "nanoid";
 import { handlerBackstop, type Config, type Limits } from "../config/config.ts";
-import type { BodySink, Exchange, ExchangeLogFields, Handler, HeaderPairs, ResponseHeaders, TunnelHandlers, TunnelSide } from "../handler.ts";
+import { handlerThrew, type BodySink, type Exchange, type ExchangeLogFields, type Handler, type HeaderPairs, type ResponseHeaders, type TunnelHandlers, type TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { MessageParser, ParseError } from "../http1/message-parser.ts";
@@ -580,10 +580,7 @@ export class Connection {
     try {
       this.ctx.dispatch(ex);
     } catch (err) {
-      ex.log.errorCode ??= "HANDLER_EXCEPTION";
-      console.error(`[ERROR] handler threw for ${head.method} ${head.target}: ${(err as Error)?.message ?? err}`);
-      if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
-      else ex.abort("HANDLER_EXCEPTION");
+      handlerThrew(ex, err);
     }
   }
 

@@ -41,7 +41,7 @@
  */
 import fs from "node:fs";
 import type { StaticConfig } from "../config/config.ts";
-import type { Exchange, Handler, HeaderPairs, ResponseHeaders } from "../handler.ts";
+import { handlerThrew, type Exchange, type Handler, type HeaderPairs, type ResponseHeaders } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import { evaluatePreconditions, rangeAllowed } from "./conditional.ts";
 import { unchanged } from "./fast-stat.ts";
@@ -429,11 +429,8 @@ export function createStaticHandler(config: StaticConfig): Handler {
         if (isFresh) answerHit(ex, e);
         else serveTarget(ex, t);
       } catch (err) {
-        // What the engine does when a handler throws synchronously (src/net/connection.ts).
-        ex.log.errorCode ??= "HANDLER_EXCEPTION";
-        console.error(`[ERROR] handler threw for ${ex.head.method} ${ex.head.target}: ${(err as Error)?.message ?? err}`);
-        if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
-        else ex.abort("HANDLER_EXCEPTION");
+        // Outside the engine's dispatch: the same treatment as a throw inside it.
+        handlerThrew(ex, err);
       } finally {
         ex.uncork();
       }
@@ -471,9 +468,7 @@ export function createStaticHandler(config: StaticConfig): Handler {
     // A cached entry confirmed by the full stat (e.g. fast stat unavailable).
     const cached = cache.get(target.fsPath);
     if (cached !== undefined && cached.body !== null && sameFile(cached, st)) {
-      if (cached.negotiable) negotiate(ex, cached, -1);
-      else if (!needsEvaluation(ex.head.headers)) ex.respond(200, cached.headers200, cached.body);
-      else serve(ex, cached, -1);
+      answerHit(ex, cached);
       return;
     }
 

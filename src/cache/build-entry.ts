@@ -16,13 +16,8 @@ const NOT_STORED: ReadonlySet<string> = new Set(["age", "cache-status", "content
 /** Fields a 304 must not change in the stored response (§3.2: framing and the representation's coding). */
 const NOT_UPDATED: ReadonlySet<string> = new Set([...NOT_STORED, "content-encoding", "content-range", "content-type", "vary", "set-cookie"]);
 
-export interface ReceivedResponse {
-  readonly key: string;
-  readonly secondary: string;
-  readonly vary: readonly string[];
-  readonly status: number;
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: Uint8Array;
+/** The entry's identity, status, fields and body as received; the rest is derived from them. */
+export interface ReceivedResponse extends Pick<CacheEntry, "key" | "secondary" | "vary" | "status" | "headers" | "body"> {
   readonly requestTime: number;
   readonly responseTime: number;
   /** The origin's Date when the relayed head lacks it (the engine writes its own Date). */

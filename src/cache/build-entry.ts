@@ -5,7 +5,7 @@
  */
 import { HeaderList } from "../http1/header-list.ts";
 import { asciiLower, trimOws } from "../http1/field-syntax.ts";
-import { parseEntityTags } from "../static/conditional.ts";
+import { parseEntityTags, singleDate } from "../static/conditional.ts";
 import { parseHttpDate } from "../static/http-date.ts";
 import { parseCacheControl } from "./cache-control.ts";
 import { entrySize, type CacheEntry } from "./entry.ts";
@@ -117,8 +117,8 @@ export function clientNotModified(request: HeaderList, e: CacheEntry): boolean {
     }
     return false;
   }
-  if (request.count("if-modified-since") === 1 && e.lastModified !== null) {
-    const since = parseHttpDate(request.get("if-modified-since")!);
+  if (e.lastModified !== null) {
+    const since = singleDate(request, "if-modified-since");
     const lm = parseHttpDate(e.lastModified);
     return since !== null && lm !== null && lm <= since;
   }

@@ -5,7 +5,7 @@
  */
 import { HeaderList } from "../http1/header-list.ts";
 import { asciiLower, trimOws } from "../http1/field-syntax.ts";
-import { parseEntityTags } from "../static/conditional.ts";
+import { parseEntityTags, singleDate } from "../static/conditional.ts";
 import { parseHttpDate } from "../static/http-date.ts";
 import { parseCacheControl } from "./cache-control.ts";
 import { entrySize, type CacheEntry } from "./entry.ts";
@@ -16,13 +16,8 @@ const NOT_STORED: ReadonlySet<string> = new Set(["age", "cache-status", "content
 /** Fields a 304 must not change in the stored response (§3.2: framing and the representation's coding). */
 const NOT_UPDATED: ReadonlySet<string> = new Set([...NOT_STORED, "content-encoding", "content-range", "content-type", "vary", "set-cookie"]);
 
-export interface ReceivedResponse {
-  readonly key: string;
-  readonly secondary: string;
-  readonly vary: readonly string[];
-  readonly status: number;
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: Uint8Array;
+/** The entry's identity, status, fields and body as received; the rest is derived from them. */
+export interface ReceivedResponse extends Pick<CacheEntry, "key" | "secondary" | "vary" | "status" | "headers" | "body"> {
   readonly requestTime: number;
   readonly responseTime: number;
   /** The origin's Date when the relayed head lacks it (the engine writes its own Date). */
@@ -122,8 +117,8 @@ export function clientNotModified(request: HeaderList, e: CacheEntry): boolean {
     }
     return false;
   }
-  if (request.count("if-modified-since") === 1 && e.lastModified !== null) {
-    const since = parseHttpDate(request.get("if-modified-since")!);
+  if (e.lastModified !== null) {
+    const since = singleDate(request, "if-modified-since");
     const lm = parseHttpDate(e.lastModified);
     return since !== null && lm !== null && lm <= since;
   }

@@ -19,6 +19,7 @@
  * (§5.2.2.4, §5.2.2.7 allow it): never storing a private field is the conservative choice.
  */
 import { TOKEN } from "../http1/chars.ts";
+import { asciiLower } from "../http1/field-syntax.ts";
 
 /** §1.2.2: the largest delta-seconds a cache needs to represent. */
 export const DELTA_MAX = 2 ** 31;
@@ -115,15 +116,6 @@ export function parseCacheControl(lines: readonly string[] = NONE): CacheDirecti
   return d;
 }
 
-function lowerAscii(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 0x20) : s[i]!;
-  }
-  return out;
-}
-
 function isTchar(c: number): boolean {
   return c <= 0xff && TOKEN[c] === 1;
 }
@@ -142,7 +134,7 @@ function parseLine(s: string, d: CacheDirectives, seen: Set<string>): void {
     const start = i;
     while (i < n && isTchar(s.charCodeAt(i))) i++;
     if (i === start) return skipBad(s, i, d, seen);
-    const name = lowerAscii(s.slice(start, i));
+    const name = asciiLower(s.slice(start, i));
     let value: string | null = null;
     if (i < n && s.charCodeAt(i) === 0x3d /* = */) {
       i++;

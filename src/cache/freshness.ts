@@ -3,7 +3,7 @@
  * All times are milliseconds since the epoch; ages and lifetimes are whole seconds as the
  * fields carry them.
  */
-import { parseHttpDate } from "../static/http-date.ts";
+import { singleDate } from "../static/conditional.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import { deltaSeconds, DELTA_MAX, type CacheDirectives } from "./cache-control.ts";
 
@@ -23,12 +23,6 @@ export interface AgeInputs {
   readonly dateValue: number;
   /** Age field in seconds, 0 when absent/invalid. */
   readonly ageValue: number;
-}
-
-/** A single-valued HTTP-date field; null when absent, repeated or invalid. */
-export function singleDate(headers: HeaderList, lower: string): number | null {
-  if (headers.count(lower) !== 1) return null;
-  return parseHttpDate(headers.get(lower)!);
 }
 
 /** The Age field (§5.1): delta-seconds; several lines or an invalid value → ignored (0). */

@@ -9,6 +9,8 @@
  * instead of fragmenting the cache by client formatting.
  */
 import type { HeaderList } from "../http1/header-list.ts";
+import { asciiLower, trimOws } from "../http1/field-syntax.ts";
+import { parseQvalue } from "../static/accept-encoding.ts";
 
 /** The lowercase field names a response varies on, "*" for Vary: *, [] when none. */
 export function varyFields(headers: HeaderList): string[] | "*" {
@@ -38,27 +40,10 @@ export function normaliseList(lines: readonly string[]): string {
   let out = "";
   for (const line of lines) {
     for (const part of line.split(",")) {
-      const p = trimSpTab(part);
+      const p = trimOws(part);
       if (p === "") continue;
       out += (out === "" ? "" : ",") + p;
     }
-  }
-  return out;
-}
-
-function trimSpTab(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
-  return s.slice(a, b);
-}
-
-function lower(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 0x20) : s[i]!;
   }
   return out;
 }
@@ -68,20 +53,19 @@ export function normaliseAcceptEncoding(lines: readonly string[]): string {
   const items: [string, number, string][] = [];
   for (const line of lines) {
     for (const part of line.split(",")) {
-      const p = trimSpTab(part);
+      const p = trimOws(part);
       if (p === "") continue;
       const semi = p.indexOf(";");
-      const coding = lower(trimSpTab(semi < 0 ? p : p.slice(0, semi)));
+      const coding = asciiLower(trimOws(semi < 0 ? p : p.slice(0, semi)));
       let q = 1000;
       let qText = "";
       if (semi >= 0) {
-        const param = lower(trimSpTab(p.slice(semi + 1)));
-        const m = /^q=(0(\.\d{0,3})?|1(\.0{0,3})?)$/.exec(param);
-        if (m === null) {
+        const param = asciiLower(trimOws(p.slice(semi + 1)));
+        q = param.startsWith("q=") ? parseQvalue(param.slice(2)) : -1;
+        if (q < 0) {
           items.push([p, -1, p]); // not understood: kept as is
           continue;
         }
-        q = Math.round(Number(m[1]) * 1000);
         qText = q === 1000 ? "" : ";q=" + q;
       }
       if (q === 0) continue;

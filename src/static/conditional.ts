@@ -102,7 +102,7 @@ function listMatches(headers: HeaderList, lower: string, etag: string, strong: b
  * A single HTTP-date field value, or null when it must be ignored: absent, repeated
  * ("the field value has more than one member", §13.1.3/§13.1.4) or not a valid HTTP-date.
  */
-function singleDate(headers: HeaderList, lower: string): number | null {
+export function singleDate(headers: HeaderList, lower: string): number | null {
   if (headers.count(lower) !== 1) return null;
   return parseHttpDate(headers.get(lower)!);
 }

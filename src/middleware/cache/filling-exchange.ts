@@ -206,6 +206,7 @@ export class FillingExchange extends ExchangeDecorator {
       this.declared = length;
       this.status = status;
       this.storedPairs = pairs;
+      this.storedList = list;
     } else {
       this.settle();
       // §4.4-adjacent: a response we may not store replaces nothing, but a stale entry it
@@ -222,8 +223,9 @@ export class FillingExchange extends ExchangeDecorator {
     this.pairs = out;
     return true;
   }
-  /** The relayed fields as received, kept for the entry. */
+  /** The relayed fields as received, kept for the entry (and as a list, for its Vary). */
   private storedPairs: [string, string][] = [];
+  private storedList: HeaderList | null = null;
 
   private serveStaleOnError(status: number): void {
     this.swallow = true;
@@ -240,8 +242,7 @@ export class FillingExchange extends ExchangeDecorator {
     if (chunks !== null && (this.declared === null || this.declared === this.bytes)) {
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       const reqHeaders = this.inner.head.headers;
-      const list = headerListOf(this.storedPairs);
-      const vary = varyFields(list);
+      const vary = varyFields(this.storedList!);
       if (vary !== "*") {
         this.rc.cache.store.insert(
           buildEntry({

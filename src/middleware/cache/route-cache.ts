@@ -100,9 +100,10 @@ export class RouteCache {
       }
     }
     const obey = this.cfg.clientNoCache === "revalidate";
+    let ttl = 0;
     if (entry !== null) {
       const age = currentAge(entry.age, now);
-      const ttl = entry.lifetime - age;
+      ttl = entry.lifetime - age;
       const clientNoCache = obey && reqCc.noCache;
       // §5.2.1.1 with whole-second ages: an age of 0 does not prove the entry is 0 s old, so
       // max-age=0 (a browser's reload) always revalidates, as no-cache does.
@@ -131,7 +132,7 @@ export class RouteCache {
       if (fill !== undefined) return this.wait(ex, fill);
     }
     // RFC 9211 §2.2: "request" = a fresh entry the request's directives did not allow.
-    const fwd: ForwardReason = entry !== null ? (entry.lifetime - currentAge(entry.age, now) > 0 && !entry.cc.noCache ? "request" : "stale") : variants !== undefined ? "vary-miss" : "uri-miss";
+    const fwd: ForwardReason = entry !== null ? (ttl > 0 && !entry.cc.noCache ? "request" : "stale") : variants !== undefined ? "vary-miss" : "uri-miss";
     const fill = this.cache.startFill(key);
     this.next(new FillingExchange(ex, this, key, entry, reqCc, fwd, fill, now, collapsed));
   }

@@ -15,7 +15,7 @@ export type RequestResult =
   | { readonly ok: false; readonly reason: string };
 
 /** §8.2.2: fields that only mean something to one HTTP/1.1 connection. */
-const CONNECTION_SPECIFIC = new Set(["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade"]);
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade"]);
 
 /**
  * Bytes of the request-target a server accepts in :path: the same visible ASCII as HTTP/1.1's

@@ -7,8 +7,7 @@
 import { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead, TargetForm } from "../http1/message-head.ts";
 import { validHost } from "../http1/message-parser.ts";
-import { asciiLower } from "../http1/field-syntax.ts";
-import { TOKEN } from "../http1/chars.ts";
+import { asciiLower, isToken, parseDecimal } from "../http1/field-syntax.ts";
 
 export type RequestResult =
   | { readonly ok: true; readonly head: RequestHead }
@@ -16,7 +15,7 @@ export type RequestResult =
   | { readonly ok: false; readonly reason: string };
 
 /** §8.2.2: fields that only mean something to one HTTP/1.1 connection. */
-const CONNECTION_SPECIFIC = new Set(["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade"]);
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade"]);
 
 /**
  * Bytes of the request-target a server accepts in :path: the same visible ASCII as HTTP/1.1's
@@ -53,18 +52,6 @@ function validValue(v: string): boolean {
     if (c === 0 || c === 0x0a || c === 0x0d || c > 0xff) return false;
   }
   return true;
-}
-
-/** 1*DIGIT, at most 15 digits (RFC 9110 §8.6); -1 if not. */
-function decimal(s: string): number {
-  if (s.length === 0 || s.length > 15) return -1;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) - 0x30;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
 }
 
 /** An h2 request has no Connection field (§8.2.2): one shared empty list. */
@@ -128,8 +115,7 @@ export function requestHeadFrom(fields: ReadonlyArray<readonly [string, string]>
   if (cookies !== null) headers.add("cookie", cookies.join("; "), "cookie");
   if (method === undefined) return bad("missing :method");
   // method = token (RFC 9110 §9.1)
-  for (let i = 0; i < method.length; i++) if (TOKEN[method.charCodeAt(i)] !== 1) return bad("invalid :method");
-  if (method.length === 0) return bad("empty :method");
+  if (!isToken(method)) return bad("invalid :method");
 
   let form: TargetForm;
   let target: string;
@@ -178,7 +164,7 @@ export function requestHeadFrom(fields: ReadonlyArray<readonly [string, string]>
   const lower = headers.lowerNames;
   for (let i = 0; i < lower.length; i++) {
     if (lower[i] !== "content-length") continue;
-    const n = decimal(headers.values[i]!);
+    const n = parseDecimal(headers.values[i]!);
     if (n < 0 || (contentLength >= 0 && n !== contentLength)) return bad("invalid content-length");
     contentLength = n;
   }

@@ -35,11 +35,12 @@ import {
 } from "../http2/frames.ts";
 import { HpackDecoder, HpackEncoder } from "../http2/hpack.ts";
 import { H2_LIMITS } from "../http2/limits.ts";
-import { requestHeadFrom } from "../http2/request-head.ts";
+import { CONNECTION_SPECIFIC, requestHeadFrom } from "../http2/request-head.ts";
 import { applySetting, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, initialSettings, MAX_WINDOW, type PeerSettings, SettingId } from "../http2/settings.ts";
 import { recvTransition, sendEndTransition, StreamState, type StreamStateValue } from "../http2/stream-state.ts";
 import { errorPage } from "../pages/error-page.ts";
 import { httpDate } from "../http1/serialize.ts";
+import { asciiLower } from "../http1/field-syntax.ts";
 import { UNROUTED } from "../observe/server-metrics.ts";
 import type { Connection } from "./connection.ts";
 import { H2Exchange } from "./h2-exchange.ts";
@@ -1073,19 +1074,15 @@ function takeBytes(s: H2Stream, n: number): Uint8Array {
 
 /**
  * §8.2.2: fields that mean something only to one HTTP/1.1 connection are never sent over h2
- * (a handler or an upstream may hand us some).
+ * (a handler or an upstream may hand us some): the same set a request may not carry.
  */
-const NOT_OVER_H2 = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+const NOT_OVER_H2 = CONNECTION_SPECIFIC;
 const lowerCache = new Map<string, string>();
 
 function lowerName(n: string): string {
   let l = lowerCache.get(n);
   if (l === undefined) {
-    l = "";
-    for (let i = 0; i < n.length; i++) {
-      const c = n.charCodeAt(i);
-      l += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : n[i];
-    }
+    l = asciiLower(n);
     if (lowerCache.size < 1000) lowerCache.set(n, l);
   }
   return l;

@@ -14,7 +14,7 @@ import type { ClientCert } from "../tls/client-cert.ts";
 import type { Socket } from "bun";
 import { nanoid } from "nanoid";
 import { handlerBackstop, type Config, type Limits } from "../config/config.ts";
-import { handlerThrew, type BodySink, type Exchange, type ExchangeLogFields, type Handler, type HeaderPairs, type ResponseHeaders, type TunnelHandlers, type TunnelSide } from "../handler.ts";
+import { handlerThrew, type BodySink, type ExchangeLogFields, type HeaderPairs, type ResponseHeaders, type TunnelHandlers, type TunnelSide } from "../handler.ts";
 import type { HeaderList } from "../http1/header-list.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { MessageParser, ParseError } from "../http1/message-parser.ts";
@@ -24,6 +24,7 @@ import { closesConnection } from "../errors.ts";
 import { errorPage } from "../pages/error-page.ts";
 import type { DispatchableExchange, RouteLimits } from "../runtime.ts";
 import { WriteQueue } from "./write-queue.ts";
+import { requestIdFor } from "./request-id.ts";
 import { recordFinished } from "./exchange-record.ts";
 import { H2Session } from "./h2-connection.ts";
 import { CLIENT_PREFACE } from "../http2/frames.ts";
@@ -74,7 +75,6 @@ const BODY_BATCH_MAX = 64 * 1024;
 const YIELD_READ_BYTES = 256 * 1024;
 /** How often a closing connection re-checks its queue (backstop for a missed notification). */
 const CLOSING_RECHECK_MS = 1_000;
-const VALID_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 const CONTINUE_100 = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
 const enum Phase {
@@ -556,7 +556,7 @@ export class Connection {
     const cfg = this.config;
     this.requests++;
     const incomingId = head.headers.get("x-request-id");
-    const id = incomingId !== undefined && VALID_REQUEST_ID.test(incomingId) ? incomingId : nanoid();
+    const id = requestIdFor(incomingId);
     const ex = new ExchangeImpl(this, head, id);
     const tracer = this.ctx.tracer;
     if (tracer !== null) ex.log.trace = tracer.start(head);

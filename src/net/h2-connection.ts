@@ -13,6 +13,8 @@
  * the write queue, which stops every producer. Request bodies are credited back to the
  * client only as the handler consumes them, so an unread body costs at most one stream window.
  */
+import { requestIdFor } from "./request-id.ts";
+import { handlerThrew } from "../handler.ts";
 import { nanoid } from "nanoid";
 import type { HeaderPairs } from "../handler.ts";
 import { HeaderList } from "../http1/header-list.ts";
@@ -45,7 +47,6 @@ import { UNROUTED } from "../observe/server-metrics.ts";
 import type { Connection } from "./connection.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 
-const VALID_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
  * Fields sent as never-indexed literals (RFC 7541 §6.2.3): secrets, so no intermediary indexes
  * them, and the request id, which is new on every response (indexing it would only evict
@@ -411,7 +412,7 @@ export class H2Session {
     stream.contentLength = head.contentLength;
     this.touchIdle();
     const incomingId = head.headers.get("x-request-id");
-    const rid = incomingId !== undefined && VALID_REQUEST_ID.test(incomingId) ? incomingId : nanoid();
+    const rid = requestIdFor(incomingId);
     const ex = new H2Exchange(this, stream, head, rid);
     stream.ex = ex;
     const tracer = this.conn.ctx.tracer;
@@ -427,10 +428,7 @@ export class H2Session {
     try {
       this.conn.ctx.dispatch(ex);
     } catch (err) {
-      ex.log.errorCode ??= "HANDLER_EXCEPTION";
-      console.error(`[ERROR] handler threw for ${head.method} ${head.target}: ${(err as Error)?.message ?? err}`);
-      if (!ex.responseStarted) ex.sendError(500, "HANDLER_EXCEPTION");
-      else ex.abort("HANDLER_EXCEPTION");
+      handlerThrew(ex, err);
     }
   }
 

@@ -30,6 +30,18 @@ const MGMT_PORT = closedPort();
 const HTTP_PORT = closedPort();
 const tokens = new Map<string, string>();
 let responder: ReturnType<typeof Bun.serve> | null = null;
+const PEBBLE_LOG = path.join(dir, "pebble.log");
+/** An ACME exchange is a few dozen requests and three validations; a loaded CI machine gets a minute. */
+const ACME_WAIT_MS = 60_000;
+
+/** The last lines of pebble's log, for failure messages. */
+function pebbleTail(lines = 40): string {
+  try {
+    return "\n--- pebble log (tail) ---\n" + fs.readFileSync(PEBBLE_LOG, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
 
 async function sh(cmd: string): Promise<void> {
   const r = await run(["sh", "-c", cmd], 20_000);
@@ -72,10 +84,12 @@ beforeAll(async () => {
   });
   // Real validation (no PEBBLE_VA_ALWAYS_VALID); no sleeps before validation; pebble's default
   // 5 % bad nonces stay on, so the badNonce retry is exercised.
+  // pebble's log goes to a file (never an unread pipe that could fill and block it), and its
+  // tail is part of every failure message below.
   pebble = Bun.spawn(["pebble", "-config", path.join(dir, "pebble.json"), "-strict", "false"], {
     env: { ...process.env, PEBBLE_VA_NOSLEEP: "1" },
-    stdout: "pipe",
-    stderr: "pipe",
+    stdout: Bun.file(PEBBLE_LOG),
+    stderr: Bun.file(PEBBLE_LOG),
   });
   const end = Date.now() + 15_000;
   for (;;) {
@@ -106,7 +120,9 @@ test.skipIf(SKIP)("a certificate for a test name is obtained with real HTTP-01 v
     },
     await generateP256(),
   );
-  const issued = await client.obtain(["localhost"]);
+  const issued = await client.obtain(["localhost"]).catch((e: Error) => {
+    throw new Error(`${e.message}${pebbleTail()}`);
+  });
   expect(tokens.size).toBe(0); // the challenge answer is removed afterwards
   fs.writeFileSync(path.join(dir, "site.crt"), issued.certPem);
   fs.writeFileSync(path.join(dir, "site.key"), issued.keyPem, { mode: 0o600 });
@@ -133,7 +149,7 @@ test.skipIf(SKIP)("a certificate for a test name is obtained with real HTTP-01 v
   } finally {
     await srv.stop();
   }
-});
+}, 90_000);
 
 test.skipIf(SKIP)("a wildcard name is refused before any order (HTTP-01 cannot validate it)", async () => {
   const client = new AcmeClient({ directory: `https://127.0.0.1:${ACME_PORT}/dir`, ca: caPem, email: null, present: () => () => {} }, await generateP256());
@@ -147,7 +163,7 @@ async function servedSerial(port: number): Promise<string> {
 }
 
 test.skipIf(SKIP)('tls = "auto": obtained at start with HTTP-01 on our plain listener, reused after a restart, renewed in place without dropping a connection', async () => {
-  responder?.stop(true); // pebble's httpPort now belongs to DreamServer's plain listener
+  await responder?.stop(true); // pebble's httpPort now belongs to DreamServer's plain listener
   responder = null;
   const storage = path.join(dir, "storage");
   const tlsPort = closedPort();
@@ -164,7 +180,7 @@ test.skipIf(SKIP)('tls = "auto": obtained at start with HTTP-01 on our plain lis
 
   let srv = await startServer(["--config", cfg]);
   try {
-    expect(await waitFor(() => srv.stderr().includes("certificate for localhost obtained"), 20_000), srv.stderr()).toBe(true);
+    expect(await waitFor(() => srv.stderr().includes("certificate for localhost obtained"), ACME_WAIT_MS), srv.stderr() + pebbleTail()).toBe(true);
     const c = await curl();
     expect(c.stdout, describeRun("curl", c)).toBe("auto ok\n");
     expect((fs.statSync(path.join(storage, "certs/localhost/key.pem")).mode & 0o777).toString(8)).toBe("600");
@@ -206,7 +222,7 @@ test.skipIf(SKIP)('tls = "auto": obtained at start with HTTP-01 on our plain lis
     // Forced renewal: the stored certificate is gone; SIGHUP makes the manager order again.
     fs.rmSync(path.join(storage, "certs/localhost/cert.pem"));
     srv.proc.kill("SIGHUP");
-    expect(await waitFor(() => srv.stderr().includes("certificate for localhost obtained"), 20_000), srv.stderr()).toBe(true);
+    expect(await waitFor(() => srv.stderr().includes("certificate for localhost obtained"), ACME_WAIT_MS), srv.stderr() + pebbleTail()).toBe(true);
     const second = await servedSerial(tlsPort);
     expect(second).toMatch(/^serial=/);
     expect(second).not.toBe(first);
@@ -217,4 +233,4 @@ test.skipIf(SKIP)('tls = "auto": obtained at start with HTTP-01 on our plain lis
   } finally {
     await srv.stop();
   }
-});
+}, 180_000);

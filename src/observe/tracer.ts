@@ -4,33 +4,38 @@
  * spans to the OTLP exporter (src/observe/otlp-exporter.ts) when `otlp_endpoint` is set.
  *
  * Every request gets a trace id and a span id (they go to the access log and upstream even when
- * the trace is not sampled), so ids must be cheap: they are cut from a pool of random bytes
- * refilled 64 KiB at a time, hex-encoded natively.
+ * the trace is not sampled), so ids must be cheap: they are cut from the hex text of a pool of
+ * random bytes, refilled 32 KiB at a time.
  */
 import { randomFillSync } from "node:crypto";
 import type { RequestHead } from "../http1/index.ts";
 import { formatTraceparent, parseTraceparent, parseTracestate } from "./trace-context.ts";
 import { OtlpExporter, type SpanData } from "./otlp-exporter.ts";
 
-const POOL_SIZE = 64 * 1024;
-const pool = Buffer.allocUnsafe(POOL_SIZE);
-let poolPos = POOL_SIZE;
-
+/** Random bytes per refill; the pool is kept as their hex text, so an id is a substring of it. */
+const POOL_BYTES = 32 * 1024;
+let hexPool = "";
+let hexPos = 0;
 /** Only "0" digits (an all-zero id is invalid per W3C). A char scan: no substring built per request. */
 function allZeroHex(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 0x30) return false;
   return true;
 }
 
-/** `bytes` random bytes as lowercase hex; never all zeros (invalid per W3C). */
+/**
+ * `bytes` random bytes as lowercase hex; never all zeros (invalid per W3C). Cut from a hex string
+ * made by one native conversion per 32 KiB of random bytes: a per-id toString("hex") was 3 % of
+ * the proxy's JS time per request (scripts/bench/proxy-inprocess.ts).
+ */
 function randomHex(bytes: number): string {
+  const chars = bytes * 2;
   for (;;) {
-    if (poolPos + bytes > POOL_SIZE) {
-      randomFillSync(pool);
-      poolPos = 0;
+    if (hexPos + chars > hexPool.length) {
+      hexPool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES)).toString("hex");
+      hexPos = 0;
     }
-    const s = pool.toString("hex", poolPos, poolPos + bytes);
-    poolPos += bytes;
+    const s = hexPool.slice(hexPos, hexPos + chars);
+    hexPos += chars;
     if (!allZeroHex(s)) return s;
   }
 }

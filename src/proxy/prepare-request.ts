@@ -373,7 +373,16 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     fields += "Connection: upgrade\r\n" + upgradeName + ": " + safeFieldValue(protos.join(", ")) + "\r\n";
   }
 
-  return new Prepared(head.method, target, latin1Only(fields), bodyKind, contentLength, tunnel);
+  // Every string here is latin1 (one char per byte: the HTTP/1 parser, HPACK, URL-parsed config)
+  // except what request_headers rules wrote (a head they touched carries `configured`) and the
+  // configured Via name: only then is the text scanned.
+  const checked = configured !== undefined || !isLatin1(input.viaName) ? latin1Only(fields) : fields;
+  return new Prepared(head.method, target, checked, bodyKind, contentLength, tunnel);
+}
+
+function isLatin1(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
+  return true;
 }
 
 /**
@@ -382,7 +391,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
  */
 export function withTarget(p: PreparedRequest, target: string): PreparedRequest {
   const text = p.headText;
-  return new Prepared(p.method, target, text.slice(text.indexOf("\r\n") + 2, -2), p.bodyKind, p.contentLength, p.tunnel);
+  return new Prepared(p.method, latin1Only(target), text.slice(text.indexOf("\r\n") + 2, -2), p.bodyKind, p.contentLength, p.tunnel);
 }
 
 /** Chars above U+00FF can only come from our own configuration (request_headers rules): sent as "?". */
@@ -405,7 +414,8 @@ class Prepared implements PreparedRequest {
     readonly contentLength: number,
     readonly tunnel: boolean,
   ) {
-    this.headText = latin1Only(method + " " + target + " HTTP/1.1\r\n") + fieldText + "\r\n";
+    // method and target come from the parser (latin1) or a URL-encoded base path (ASCII).
+    this.headText = method + " " + target + " HTTP/1.1\r\n" + fieldText + "\r\n";
   }
 
   get headers(): [string, string][] {

@@ -146,8 +146,8 @@ function responseLength(b: Uint8Array, from: number): number {
   const view = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const h = view.indexOf(CRLFCRLF, from);
   if (h < 0) return -1;
-  const m = /content-length: (\d+)/i.exec(view.latin1Slice(from, h));
-  if (!m) throw new Error(`no Content-Length in ${view.latin1Slice(from, h)}`);
+  const m = /content-length: (\d+)/i.exec(view.toString("latin1", from, h));
+  if (!m) throw new Error(`no Content-Length in ${view.toString("latin1", from, h)}`);
   return h + 4 - from + Number(m[1]);
 }
 const CRLFCRLF = Buffer.from("\r\n\r\n");

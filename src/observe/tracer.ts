@@ -12,31 +12,28 @@ import type { RequestHead } from "../http1/index.ts";
 import { formatTraceparent, parseTraceparent, parseTracestate } from "./trace-context.ts";
 import { OtlpExporter, type SpanData } from "./otlp-exporter.ts";
 
-/** Random bytes per refill; the pool is kept as their hex text, so an id is a substring of it. */
+/** Random bytes per refill; the pool is also kept as their hex text, so an id is a substring of it. */
 const POOL_BYTES = 32 * 1024;
+let pool = Buffer.alloc(0);
 let hexPool = "";
-let hexPos = 0;
-/** Only "0" digits (an all-zero id is invalid per W3C). A char scan: no substring built per request. */
-function allZeroHex(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 0x30) return false;
-  return true;
-}
+let poolPos = 0;
 
 /**
- * `bytes` random bytes as lowercase hex; never all zeros (invalid per W3C). Cut from a hex string
- * made by one native conversion per 32 KiB of random bytes: a per-id toString("hex") was 3 % of
- * the proxy's JS time per request (scripts/bench/proxy-inprocess.ts).
+ * `bytes` random bytes as lowercase hex; never all zeros (invalid per W3C). Cut from the hex text
+ * of a pool made by one native conversion per 32 KiB of random bytes (a toString("hex") per id
+ * was 3 % of the proxy's JS time per request, scripts/bench/proxy-inprocess.ts); the zero check
+ * reads the bytes, not the text.
  */
 function randomHex(bytes: number): string {
-  const chars = bytes * 2;
   for (;;) {
-    if (hexPos + chars > hexPool.length) {
-      hexPool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES)).toString("hex");
-      hexPos = 0;
+    if (poolPos + bytes > pool.length) {
+      pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
+      hexPool = pool.toString("hex");
+      poolPos = 0;
     }
-    const s = hexPool.slice(hexPos, hexPos + chars);
-    hexPos += chars;
-    if (!allZeroHex(s)) return s;
+    const at = poolPos;
+    poolPos += bytes;
+    for (let i = at; i < at + bytes; i++) if (pool[i] !== 0) return hexPool.slice(at * 2, (at + bytes) * 2);
   }
 }
 
@@ -74,12 +71,8 @@ export class Tracer {
     if (parent !== null) {
       return { traceId: parent.traceId, spanId: newSpanId(), parentId: parent.parentId, sampled: (parent.flags & 1) === 1, state: parseTracestate(head.headers.getAll("tracestate")), attempts: null };
     }
-    // Trace and span id from one hex conversion (24 random bytes).
-    const ids = randomHex(24);
-    let traceId = ids.slice(0, 32);
-    let spanId = ids.slice(32);
-    if (allZeroHex(traceId)) traceId = newTraceId();
-    if (allZeroHex(spanId)) spanId = newSpanId();
+    const traceId = newTraceId();
+    const spanId = newSpanId();
     return { traceId, spanId, parentId: "", sampled: this.sample > 0 && Math.random() < this.sample, state: null, attempts: null };
   }
 

@@ -26,6 +26,7 @@ import { openAccessLog } from "./log/access-log.ts";
 import type { AccessLogger } from "./log/access-record.ts";
 import { ListenError, Server } from "./net/server.ts";
 import { isWorker, Supervisor, WORKER_ENV } from "./net/workers.ts";
+import { reexecWithAllocatorTuning } from "./net/allocator-tuning.ts";
 import { listenKey } from "./router/index.ts";
 import { listenAddresses, Runtime } from "./runtime.ts";
 
@@ -70,6 +71,9 @@ function main(): void {
       process.stdout.write(cli.text);
       return;
   }
+  // Before anything is printed or opened: the server process runs with the allocator setting
+  // in its environment (src/net/allocator-tuning.ts); workers inherit it.
+  if (!isWorker()) reexecWithAllocatorTuning();
   // Warnings (e.g. a shadowed route) are printed once, by the process that reads the config first.
   if (!isWorker()) for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
   if (cli.config.workers > 1 && !isWorker()) {

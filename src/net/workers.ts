@@ -28,7 +28,7 @@ export function isWorker(): boolean {
 }
 
 /** The command that starts this same program (compiled binary or `bun src/main.ts`). */
-function selfCommand(): string[] {
+export function selfCommand(): string[] {
   const standalone = (Bun as unknown as { isStandaloneExecutable?: boolean }).isStandaloneExecutable === true || Bun.main.startsWith("/$bunfs/");
   return standalone ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, Bun.main, ...process.argv.slice(2)];
 }

@@ -5,13 +5,15 @@
  * with the bench backend's 19-byte response, and each client sends its next request when its
  * answer is complete. Data is delivered in setImmediate batches, as the event loop would.
  *
- *   bun scripts/bench/proxy-inprocess.ts [--secs 8] [--conns 50] [--static]
+ *   bun scripts/bench/proxy-inprocess.ts [--secs 8] [--conns 50] [--static] [--config FILE]
  *   bun --cpu-prof --cpu-prof-dir=DIR scripts/bench/proxy-inprocess.ts     (a JS-only profile)
  *
  * Prints requests per second of CPU and µs of CPU per request (user + system of this process:
  * only the JS, the GC and the access-log writes, no socket syscalls). A socket profile of the real
  * server attributes most samples to the native write() call; this one shows where the JS goes.
- * `--static` serves a 4 KiB file instead (GET /index.html from a temp root).
+ * `--static` serves a 4 KiB file instead (GET /index.html from a temp root). `--config FILE` runs
+ * a config file instead of the flags, with the placeholders of scripts/bench/realistic-*.toml
+ * filled in (PORT, ADMIN, ROOT, LOG, BACKEND): e.g. the realistic config against the plain one.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -25,6 +27,7 @@ const opt = (name: string, dflt: string) => {
 const SECS = Number(opt("--secs", "8"));
 const CONNS = Number(opt("--conns", "50"));
 const STATIC = args.includes("--static");
+const CONFIG = opt("--config", "");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ds-inproc-"));
 fs.writeFileSync(path.join(tmp, "index.html"), "x".repeat(4096));
@@ -124,17 +127,34 @@ const listeners: { hostname: string; port: number; socket: Handlers }[] = [];
   return Promise.resolve(s);
 };
 
-process.argv = [
-  process.argv[0]!,
-  "main.ts",
-  "--listen",
-  "127.0.0.1:18090",
-  ...(STATIC ? ["--root", tmp] : ["--proxy", "http://127.0.0.1:18091"]),
-  "--access-log",
-  path.join(tmp, "access.log"),
-  "--workers",
-  "1",
-];
+if (CONFIG !== "") {
+  const text = fs
+    .readFileSync(CONFIG, "utf8")
+    .replaceAll("PORT", "18090")
+    .replaceAll("ADMIN", "18099")
+    .replaceAll("ROOT", tmp)
+    .replaceAll("LOG", path.join(tmp, "access.log"))
+    .replaceAll("BACKEND", "http://127.0.0.1:18091")
+    .replace(/workers = "auto"/, "workers = 1");
+  fs.writeFileSync(path.join(tmp, "config.toml"), text);
+}
+// Set, so the server does not re-execute this harness (src/net/allocator-tuning.ts); it has no
+// effect on this already-running allocator.
+process.env.MIMALLOC_PURGE_DELAY ??= "-1";
+process.argv =
+  CONFIG !== ""
+    ? [process.argv[0]!, "main.ts", "--config", path.join(tmp, "config.toml")]
+    : [
+        process.argv[0]!,
+        "main.ts",
+        "--listen",
+        "127.0.0.1:18090",
+        ...(STATIC ? ["--root", tmp] : ["--proxy", "http://127.0.0.1:18091"]),
+        "--access-log",
+        path.join(tmp, "access.log"),
+        "--workers",
+        "1",
+      ];
 await import("../../src/main.ts");
 await Bun.sleep(200);
 const site = listeners.find((l) => l.port === 18090);

@@ -8,9 +8,17 @@ import { asciiLower, splitTokenList } from "./field-syntax.ts";
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 
 export class HeaderList {
-  readonly names: string[] = [];
-  readonly lowerNames: string[] = [];
-  readonly values: string[] = [];
+  constructor(
+    readonly names: string[] = [],
+    /** names[i] ASCII-lowercased. */
+    readonly lowerNames: string[] = [],
+    readonly values: string[] = [],
+  ) {}
+
+  /** A copy that can be changed without touching `src`. */
+  static copyOf(src: HeaderList): HeaderList {
+    return new HeaderList(src.names.slice(), src.lowerNames.slice(), src.values.slice());
+  }
 
   get size(): number {
     return this.names.length;

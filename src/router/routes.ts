@@ -49,9 +49,62 @@ function pathTest(route: RouteConfig): PathTest {
     case "regex": {
       // A global or sticky RegExp keeps lastIndex between test() calls: use a stateless copy.
       const re = m.re.global || m.re.sticky ? new RegExp(m.re.source, m.re.flags.replace(/[gy]/g, "")) : m.re;
+      // Most route regexes are anchored and start with a literal path ("^/v1/[0-9]+$"): a path
+      // without that prefix is rejected by startsWith, without running the regex.
+      const lit = regexLiteralPrefix(re);
+      if (lit !== "") return (path) => path.startsWith(lit) && re.test(path);
       return (path) => re.test(path);
     }
   }
+}
+
+/** Regex syntax characters (ECMAScript SyntaxCharacter): a literal run ends at the first of them. */
+const REGEX_SYNTAX = "^$\\.*+?()[]{}|";
+
+/**
+ * The literal text every match of `re` starts with at position 0: the characters after a leading
+ * "^" up to the first syntax character, with escaped punctuation ("\/", "\.") taken literally,
+ * less the last character when a quantifier follows it (it may be absent). "" when there is none,
+ * or when a flag changes what "^" or a literal matches (i, m). Exported for the unit tests.
+ */
+export function regexLiteralPrefix(re: RegExp): string {
+  const src = re.source;
+  if (re.ignoreCase || re.multiline || src.charCodeAt(0) !== 0x5e /* ^ */) return "";
+  let lit = "";
+  let i = 1;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === "\\") {
+      // An escaped syntax character or "/" is that character; \d, \b, \1 … are not literals.
+      const e = src[i + 1];
+      if (e === undefined || (REGEX_SYNTAX.indexOf(e) < 0 && e !== "/")) break;
+      lit += e;
+      i += 2;
+      continue;
+    }
+    if (REGEX_SYNTAX.indexOf(c) >= 0) break;
+    lit += c;
+    i++;
+  }
+  const next = src[i];
+  if (next === "*" || next === "+" || next === "?" || next === "{") lit = lit.slice(0, -1);
+  return lit === "" || hasTopLevelAlternative(src) ? "" : lit;
+}
+
+/** A "|" outside any group or class: the other alternative need not start with our prefix. */
+function hasTopLevelAlternative(src: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === "\\") i++;
+    else if (inClass) inClass = c !== "]";
+    else if (c === "[") inClass = true;
+    else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "|" && depth === 0) return true;
+  }
+  return false;
 }
 
 interface Compiled {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { RouteConfig } from "../../src/config/config.ts";
 import { HeaderList } from "../../src/http1/header-list.ts";
-import { compileRoutes, matchRoute } from "../../src/router/routes.ts";
+import { compileRoutes, matchRoute, regexLiteralPrefix } from "../../src/router/routes.ts";
 import { makeRoute, makeSite } from "./fake-exchange.ts";
 
 function hl(pairs: [string, string][] = []): HeaderList {
@@ -114,5 +114,53 @@ describe("matchRoute: first match wins, compiled once", () => {
     expect(m("/e18", "GET", h)?.index).toBe(18);
     expect(m("/e18/", "GET", h)).toBeNull();
     expect(m("/p19", "POST", h)).toBeNull();
+  });
+});
+
+describe("regex routes: the literal-prefix prefilter never changes a verdict", () => {
+  const table: [RegExp, string][] = [
+    [/^\/v0\/[0-9]+$/, "/v0/"],
+    [new RegExp("^/v1/[0-9]+$"), "/v1/"], // as the config builds it (source escapes "/")
+    [/^\/api/i, ""], // case-insensitive: no literal
+    [/^\/api/m, ""], // multiline: "^" also matches after a newline
+    [/\/x/, ""], // unanchored
+    [/^/, ""],
+    [/^\/ab*c/, "/a"], // b may be absent
+    [/^\/ab+c/, "/a"],
+    [/^\/ab?/, "/a"],
+    [/^\/a{2}/, "/"],
+    [/^\/a\.b/, "/a.b"], // escaped punctuation is literal
+    [/^\/a\.?b/, "/a"],
+    [/^\/docs(\/|$)/, "/docs"],
+    [/^\/a\d/, "/a"], // \d is a class, not a literal
+    [/^\/a\bx/, "/a"],
+    [/^\/[ab]/, "/"],
+    [/^\/a|^\/b/, ""], // a top-level alternative may start elsewhere
+    [/^\/a|b/, ""],
+    [/^\/a(b|c)/, "/a"], // an alternative inside a group does not
+    [/^\/a[|]x/, "/a"],
+    [/^\/a\|x/, "/a|x"], // an escaped bar is a literal
+  ];
+  for (const [re, want] of table) test(`${re} → ${JSON.stringify(want)}`, () => expect(regexLiteralPrefix(re)).toBe(want));
+
+  test("property: the compiled matcher agrees with RegExp#test on random paths", () => {
+    const sources = ["^/v0/[0-9]+$", "^/ab*c", "^/a\\.b", "^/docs(/|$)", "^/x?y", "^/a{2}", "^/a|^/b", "^/a|b", "^/(a|b)/c", "^/[a-c]+$", "^/a\\d", "^/a[|]b", "^/a\\|b"];
+    const alphabet = ["/", "a", "b", "c", ".", "0", "7", "v", "d", "o", "s", "x", "y", "|", "\n"];
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 16) % n;
+    for (const src of sources) {
+      for (const flags of ["", "m", "i"]) {
+        const re = new RegExp(src, flags);
+        const route = makeRoute("/");
+        (route as unknown as { match: unknown }).match = { kind: "regex", re };
+        const m = compileRoutes([route]);
+        for (let k = 0; k < 2000; k++) {
+          let p = "";
+          const len = rand(8);
+          for (let j = 0; j < len; j++) p += alphabet[rand(alphabet.length)];
+          expect([src, flags, p, m(p, "GET", hl()) !== null]).toEqual([src, flags, p, re.test(p)]);
+        }
+      }
+    }
   });
 });

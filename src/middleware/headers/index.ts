@@ -68,6 +68,8 @@ interface CompiledRules {
    * `set` of Host with placeholders is decided per request (an invalid value drops the rule).
    */
   readonly drop: ReadonlySet<string>;
+  /** `drop` as a list, to look each name up in a request's fields. */
+  readonly dropList: readonly string[];
   /** The same names as lowercase latin1 bytes, to filter a prepared block without decoding it. */
   readonly dropBytes: readonly Uint8Array[];
   /** The request side has a Host `set` with placeholders (validHost per request). */
@@ -128,6 +130,7 @@ function compile(rules: HeaderRules, isProtected: ReadonlySet<string>, request: 
     touched,
     configured,
     drop,
+    dropList: [...drop],
     dropBytes: [...drop].map((l) => Buffer.from(l, "latin1")),
     dynamicHost,
     constant,
@@ -177,16 +180,24 @@ export function requestHeaders(rules: HeaderRules): Middleware {
       let dropHost = false;
       if (r.dynamicHost) for (const f of fields) if (f[2] === "host") dropHost = true;
       const drop = r.drop;
-      const headers = new HeaderList();
       let host = head.host;
       const names = hl.names;
       const lowers = hl.lowerNames;
       const values = hl.values;
-      for (let i = 0; i < names.length; i++) {
-        const lower = lowers[i]!;
-        if (drop.has(lower) || (dropHost && lower === "host")) continue;
-        headers.add(names[i]!, values[i]!, lower);
-        if (lower === "host") host = values[i]!;
+      // Most requests carry none of the fields the rules drop: then the client's fields are
+      // copied whole (three native array copies) instead of field by field. `host` stays the
+      // parser's (for absolute-form the URI's authority, RFC 9112 §3.2.2) unless a rule sets Host.
+      let anyDropped = dropHost;
+      if (!anyDropped) for (const l of r.dropList) if (lowers.indexOf(l) >= 0) anyDropped = true;
+      let headers: HeaderList;
+      if (!anyDropped) headers = HeaderList.copyOf(hl);
+      else {
+        headers = new HeaderList();
+        for (let i = 0; i < names.length; i++) {
+          const lower = lowers[i]!;
+          if (drop.has(lower) || (dropHost && lower === "host")) continue;
+          headers.add(names[i]!, values[i]!, lower);
+        }
       }
       for (const f of fields) {
         headers.add(f[0], f[1], f[2]);

@@ -20,9 +20,34 @@ import { ExchangeDecorator } from "./decorator.ts";
 const ORIGINAL: unique symbol = Symbol("originalHead");
 type Linked = RequestHead & { readonly [ORIGINAL]?: RequestHead };
 
-/** A copy of `base` with `changes` applied, linked to base's original head. */
+/**
+ * A copy of `base` with `changes` applied (a field given as undefined is left as base has it),
+ * linked to base's original head. Written out field by field: one object shape for every derived
+ * head, where an object spread was a generic property copy per request (docs/performance.md,
+ * "Cost of header rules"). A new RequestHead field must be added here (tests/unit/derive-head.test.ts).
+ */
 export function deriveHead(base: RequestHead, changes: Partial<RequestHead>): RequestHead {
-  const h: Linked = { ...base, ...changes, [ORIGINAL]: (base as Linked)[ORIGINAL] ?? base };
+  const h: Linked = {
+    method: changes.method ?? base.method,
+    target: changes.target ?? base.target,
+    form: changes.form ?? base.form,
+    path: changes.path ?? base.path,
+    query: changes.query ?? base.query,
+    minor: changes.minor ?? base.minor,
+    headers: changes.headers ?? base.headers,
+    host: changes.host ?? base.host,
+    bodyKind: changes.bodyKind ?? base.bodyKind,
+    contentLength: changes.contentLength ?? base.contentLength,
+    keepAlive: changes.keepAlive ?? base.keepAlive,
+    expectContinue: changes.expectContinue ?? base.expectContinue,
+    connection: changes.connection ?? base.connection,
+    upgrade: changes.upgrade !== undefined ? changes.upgrade : base.upgrade,
+    headBytes: changes.headBytes ?? base.headBytes,
+    configured: changes.configured ?? base.configured,
+    mount: changes.mount ?? base.mount,
+    httpVersion: changes.httpVersion ?? base.httpVersion,
+    [ORIGINAL]: (base as Linked)[ORIGINAL] ?? base,
+  };
   return h;
 }
 

@@ -107,6 +107,19 @@ function hasTopLevelAlternative(src: string): boolean {
   return false;
 }
 
+/** Text every path the route matches starts with ("" when there is none to rely on). */
+function literalPrefix(route: RouteConfig): string {
+  const m = route.match;
+  switch (m.kind) {
+    case "prefix":
+      return m.prefix;
+    case "exact":
+      return m.path;
+    case "regex":
+      return regexLiteralPrefix(m.re);
+  }
+}
+
 interface Compiled {
   readonly route: RouteConfig;
   readonly path: PathTest;
@@ -149,10 +162,22 @@ export function compileRoutes(routesOrSite: readonly RouteConfig[] | SiteConfig)
     headNeedsGet: r.methods !== null && r.methods.indexOf("GET") >= 0,
     headers: r.headers !== null && r.headers.length > 0 ? r.headers : null,
   }));
-  const n = compiled.length;
+  // Candidates by the path's second character (paths start with "/"): a route whose literal
+  // prefix is at least two characters long can only match paths that share that character, so
+  // each list holds, in config order, those routes plus the ones without such a prefix. First
+  // match in config order is unchanged; a 20-route site tests one or two routes per request.
+  const lits = compiled.map((c) => literalPrefix(c.route));
+  const lists: (Compiled[] | undefined)[] = [];
+  const candidates = (code: number): Compiled[] =>
+    (lists[code] ??= compiled.filter((_, i) => lits[i]!.length < 2 || lits[i]!.charCodeAt(1) === code));
   return (path, method, headers) => {
+    // One-character paths ("/") get the list for no character (index 256); a char above 0xFF,
+    // which normalised paths do not have, gets every route.
+    const code = path.length < 2 ? 256 : path.charCodeAt(1);
+    const list = code > 256 ? compiled : candidates(code);
+    const n = list.length;
     for (let i = 0; i < n; i++) {
-      const c = compiled[i]!;
+      const c = list[i]!;
       if (!c.path(path)) continue;
       if (!methodOk(c, method)) continue;
       if (c.headers !== null && !headersOk(c.headers, headers)) continue;

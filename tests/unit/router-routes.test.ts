@@ -164,3 +164,43 @@ describe("regex routes: the literal-prefix prefilter never changes a verdict", (
     }
   });
 });
+
+describe("the candidate lists by second character never change which route wins", () => {
+  test("property: random route lists against a linear first-match scan", () => {
+    let seed = 777;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 16) % n;
+    const segs = ["", "a", "ab", "b", "api", "v1", "x"];
+    const pathOf = () => {
+      let p = "/";
+      const n = rand(4);
+      for (let i = 0; i < n; i++) p += segs[rand(segs.length)] + (rand(2) ? "/" : "");
+      return p;
+    };
+    const specs = () => {
+      const k = rand(4);
+      const p = pathOf();
+      if (k === 0) return p; // prefix
+      if (k === 1) return `=${p}`; // exact
+      if (k === 2) return `~^${p.replace(/\//g, "\\/")}[a-z]*$`; // anchored regex with a literal prefix
+      return `~${segs[rand(segs.length)]}`; // unanchored regex
+    };
+    for (let round = 0; round < 300; round++) {
+      const routes: RouteConfig[] = [];
+      const n = 1 + rand(12);
+      for (let i = 0; i < n; i++) routes.push(makeRoute(specs(), {}, i));
+      const m = compileRoutes(makeSite([], routes));
+      const naive = (path: string) => {
+        for (const r of routes) {
+          const mm = r.match;
+          const ok = mm.kind === "prefix" ? path.startsWith(mm.prefix) && (path.length === mm.prefix.length || mm.prefix.endsWith("/") || path[mm.prefix.length] === "/") : mm.kind === "exact" ? path === mm.path : mm.re.test(path);
+          if (ok) return r.index;
+        }
+        return null;
+      };
+      for (let k = 0; k < 30; k++) {
+        const path = k === 0 ? "/" : pathOf();
+        expect([routes.map((r) => r.match), path, m(path, "GET", hl())?.index ?? null]).toEqual([routes.map((r) => r.match), path, naive(path)]);
+      }
+    }
+  });
+});

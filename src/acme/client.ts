@@ -80,6 +80,28 @@ export function retryAfterMs(v: string | undefined, fallback: number): number {
   return Math.min(Number(v) * 1000, 60_000);
 }
 
+/** Network failures (not HTTP error answers) are retried this many times, after 0.5 s, 1 s, 1.5 s. */
+const TRANSIENT_RETRIES = 3;
+const TRANSIENT_DELAY_MS = 500;
+
+/**
+ * `request()` again after a network failure (a reset connection, a failed TLS handshake, a
+ * timeout), up to TRANSIENT_RETRIES times: one lost connection to the ACME server must not cost
+ * the name an hour of backoff. For unsigned requests (directory, newNonce); post() does the same
+ * for signed ones. Exported for the unit tests.
+ */
+export async function retryTransient<T>(request: () => Promise<T>, log?: (line: string) => void, delayMs = TRANSIENT_DELAY_MS): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (e) {
+      if (attempt >= TRANSIENT_RETRIES) throw e;
+      log?.(`${(e as Error).message}; retrying`);
+      await Bun.sleep(delayMs * (attempt + 1));
+    }
+  }
+}
+
 export class AcmeClient {
   private dir: Directory | null = null;
   private nonce: string | null = null;
@@ -92,14 +114,15 @@ export class AcmeClient {
 
   private async directory(): Promise<Directory> {
     if (this.dir) return this.dir;
-    const r = await httpsRequest("GET", this.o.directory, { ca: this.o.ca });
+    const r = await retryTransient(() => httpsRequest("GET", this.o.directory, { ca: this.o.ca }), this.o.log);
     const d = json(r);
     if (r.status !== 200 || !d?.newNonce || !d?.newAccount || !d?.newOrder) throw new AcmeError(`ACME directory ${this.o.directory} answered ${r.status} without newNonce/newAccount/newOrder`);
     return (this.dir = d as Directory);
   }
 
   private async freshNonce(): Promise<string> {
-    const r = await httpsRequest("HEAD", (await this.directory()).newNonce, { ca: this.o.ca });
+    const url = (await this.directory()).newNonce;
+    const r = await retryTransient(() => httpsRequest("HEAD", url, { ca: this.o.ca }), this.o.log);
     const n = r.headers.get("replay-nonce");
     if (!n) throw new AcmeError(`ACME newNonce answered ${r.status} without Replay-Nonce`);
     return n;
@@ -111,7 +134,18 @@ export class AcmeClient {
       const nonce = this.nonce ?? (await this.freshNonce());
       this.nonce = null;
       const jws = await signJws(this.accountKey, payload, { url, nonce, kid: useJwk ? null : this.kid });
-      const r = await httpsRequest("POST", url, { body: JSON.stringify(jws), contentType: "application/jose+json", ca: this.o.ca });
+      let r: HttpsResponse;
+      try {
+        r = await httpsRequest("POST", url, { body: JSON.stringify(jws), contentType: "application/jose+json", ca: this.o.ca });
+      } catch (e) {
+        // The connection failed (reset, TLS, timeout): whether the server saw the request is
+        // unknown, so its nonce is spent. Signed requests are safe to repeat (RFC 8555 §6.5: a
+        // replayed one is refused by its nonce): again with a fresh nonce, a few times.
+        if (attempt >= TRANSIENT_RETRIES) throw e;
+        this.o.log?.(`${url}: ${(e as Error).message}; retrying`);
+        await Bun.sleep(TRANSIENT_DELAY_MS * (attempt + 1));
+        continue;
+      }
       this.nonce = r.headers.get("replay-nonce") ?? null;
       if (r.status < 400) return r;
       const problem = json(r);

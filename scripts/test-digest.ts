@@ -20,8 +20,16 @@ let block: string[] = [];
 const failures: string[][] = [];
 const RESULT = /^\((pass|fail|skip|todo)\) /;
 
+/** Set once bun prints its closing summary, whose "(fail)" lines only repeat the names. */
+let inSummary = false;
+
 function take(line: string): void {
   const plain = line.replace(/\x1b\[[0-9;]*m/g, "");
+  if (inSummary) return;
+  if (/^\d+ tests? failed:$/.test(plain.trim())) {
+    inSummary = true;
+    return;
+  }
   if (RESULT.test(plain)) {
     if (plain.startsWith("(fail)") && failures.length < MAX_FAILURES) failures.push([...block.slice(-MAX_LINES_PER_FAILURE), plain]);
     block = [];

@@ -20,6 +20,7 @@ const NOT_CODES: ReadonlyMap<string, string> = new Map([
   ["MAX_PUSH_ID", "RFC 9114 §7.2.7 frame name in an H3Error message (http3/frames.ts)"],
   ["CANCEL_PUSH", "RFC 9114 §7.2.3 frame name in an H3Error message (http3/frames.ts)"],
   ["DREAMSERVER_DRAINED", "environment variable name (observe/upstream-control.ts)"],
+  ["MIMALLOC_PURGE_DELAY", "environment variable name (net/allocator-tuning.ts)"],
   ["PROTOCOL_ERROR", "RFC 9113 §7 error name (http2/errors.ts), sent in RST_STREAM/GOAWAY, never a log code"],
 ]);
 /** Prefixes of code families that never reach a client or the access log. */

@@ -5,7 +5,8 @@
  * with the bench backend's 19-byte response, and each client sends its next request when its
  * answer is complete. Data is delivered in setImmediate batches, as the event loop would.
  *
- *   bun scripts/bench/proxy-inprocess.ts [--secs 8] [--conns 50] [--static] [--config FILE]
+ *   bun scripts/bench/proxy-inprocess.ts [--secs 8] [--conns 50] [--static] [--file-size 4096]
+ *                                        [--config FILE] [--cacheable]
  *   bun --cpu-prof --cpu-prof-dir=DIR scripts/bench/proxy-inprocess.ts     (a JS-only profile)
  *
  * Prints requests per second of CPU and µs of CPU per request (user + system of this process:
@@ -30,9 +31,13 @@ const STATIC = args.includes("--static");
 const CONFIG = opt("--config", "");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ds-inproc-"));
-fs.writeFileSync(path.join(tmp, "index.html"), "x".repeat(4096));
+fs.writeFileSync(path.join(tmp, "index.html"), "x".repeat(Number(opt("--file-size", "4096"))));
 const REQUEST = Buffer.from(STATIC ? "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:18090\r\n\r\n" : "GET / HTTP/1.1\r\nHost: 127.0.0.1:18090\r\n\r\n");
-const BACKEND_RESPONSE = Buffer.from("HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=utf-8\r\nDate: Sun, 06 Dec 2026 17:00:00 GMT\r\nContent-Length: 19\r\n\r\nhello from backend\n");
+const BACKEND_RESPONSE = Buffer.from(
+  `HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=utf-8\r\nDate: ${new Date().toUTCString()}\r\n` +
+    (args.includes("--cacheable") ? "Cache-Control: max-age=3600\r\n" : "") +
+    "Content-Length: 19\r\n\r\nhello from backend\n",
+);
 
 type Handlers = Record<string, ((s: FakeSocket, ...a: any[]) => unknown) | undefined>;
 const pending: (() => void)[] = [];

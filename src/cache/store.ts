@@ -1,8 +1,12 @@
 /**
  * The byte-bounded in-memory store of cached responses. Pure, no Bun imports.
  *
- * LRU over primary keys with O(1) bookkeeping: a JavaScript Map iterates in insertion order, so
- * "touch" is delete + set and the least recently used key is the first one. Each primary key
+ * CLOCK (second chance) over primary keys, with O(1) bookkeeping per hit: a JavaScript Map
+ * iterates in insertion order, so the first key is the one stored or given its second chance
+ * longest ago. A hit only sets the key's referenced bit (one Map lookup; a delete + set per hit
+ * cost a cache hit more than the rest of its lookup). Eviction takes the first key; if it was
+ * referenced since, it loses the bit and moves to the end instead, so a key used since its last
+ * pass is never the one evicted (amortised O(1): each bit is cleared once). Each primary key
  * holds its Vary variants (at most MAX_VARIANTS, newest kept). `bytes` is the sum of the
  * entries' charged sizes and never exceeds `maxBytes` after an insert returns.
  */
@@ -30,8 +34,14 @@ export interface CachePurger {
   purge(sel: PurgeSelector): number;
 }
 
+/** A primary key's variants and its CLOCK bit. */
+interface Slot {
+  variants: CacheEntry[];
+  referenced: boolean;
+}
+
 export class CacheStore implements CachePurger {
-  private readonly slots = new Map<string, CacheEntry[]>();
+  private readonly slots = new Map<string, Slot>();
   bytes = 0;
   entries = 0;
   evictions = 0;
@@ -41,18 +51,17 @@ export class CacheStore implements CachePurger {
     public maxObject: number,
   ) {}
 
-  /** The variants stored under `key`, most recent first; marks the key recently used. */
+  /** The variants stored under `key`, most recent first; marks the key referenced. */
   lookup(key: string): readonly CacheEntry[] | undefined {
     const s = this.slots.get(key);
     if (s === undefined) return undefined;
-    this.slots.delete(key);
-    this.slots.set(key, s);
-    return s;
+    s.referenced = true;
+    return s.variants;
   }
 
-  /** Without touching the LRU order (tests, invalidation). */
+  /** Without touching the CLOCK bit (tests, invalidation). */
   peek(key: string): readonly CacheEntry[] | undefined {
-    return this.slots.get(key);
+    return this.slots.get(key)?.variants;
   }
 
   /** Whether an object of this many bytes may be stored at all. */
@@ -60,35 +69,47 @@ export class CacheStore implements CachePurger {
     return bodyBytes <= this.maxObject && bodyBytes < this.maxBytes;
   }
 
-  /** Store (replacing the variant with the same secondary key); evicts LRU keys to stay in bounds. */
+  /** Store (replacing the variant with the same secondary key); evicts keys to stay in bounds. */
   insert(e: CacheEntry): boolean {
     if (e.body.byteLength > this.maxObject || e.size > this.maxBytes) return false;
     const old = this.slots.get(e.key);
     const list: CacheEntry[] = [];
     if (old !== undefined) {
       this.slots.delete(e.key);
-      for (const v of old) {
+      for (const v of old.variants) {
         if (v.secondary === e.secondary || list.length >= MAX_VARIANTS - 1) this.account(v, -1);
         else list.push(v);
       }
     }
     list.unshift(e);
     this.account(e, 1);
-    this.slots.set(e.key, list);
+    this.slots.set(e.key, { variants: list, referenced: false });
     while (this.bytes > this.maxBytes) {
-      const oldest = this.slots.keys().next();
-      if (oldest.done) break;
+      const first = this.slots.entries().next();
+      if (first.done) break;
+      const [k, slot] = first.value;
+      // Second chance: referenced since its last pass → clear the bit, move to the end. The key
+      // just stored is never the victim (as under LRU, where it is the most recent): it moves to
+      // the end too. Every other key's bit is cleared within one round, and the new entry alone
+      // fits (size ≤ maxBytes), so the loop ends.
+      if (slot.referenced || k === e.key) {
+        slot.referenced = false;
+        this.slots.delete(k);
+        this.slots.set(k, slot);
+        continue;
+      }
       this.evictions++;
-      this.deleteKey(oldest.value);
+      this.deleteKey(k);
     }
-    return this.slots.get(e.key)?.includes(e) ?? false;
+    return this.slots.get(e.key)?.variants.includes(e) ?? false;
   }
 
   /** Remove one variant (secondary given) or the whole key; returns entries removed. */
   remove(key: string, secondary?: string): number {
-    const list = this.slots.get(key);
-    if (list === undefined) return 0;
+    const slot = this.slots.get(key);
+    if (slot === undefined) return 0;
     if (secondary === undefined) return this.deleteKey(key);
+    const list = slot.variants;
     const i = list.findIndex((v) => v.secondary === secondary);
     if (i < 0) return 0;
     this.account(list[i]!, -1);
@@ -121,11 +142,11 @@ export class CacheStore implements CachePurger {
   }
 
   private deleteKey(key: string): number {
-    const list = this.slots.get(key);
-    if (list === undefined) return 0;
+    const slot = this.slots.get(key);
+    if (slot === undefined) return 0;
     this.slots.delete(key);
-    for (const v of list) this.account(v, -1);
-    return list.length;
+    for (const v of slot.variants) this.account(v, -1);
+    return slot.variants.length;
   }
 
   private account(e: CacheEntry, sign: 1 | -1): void {

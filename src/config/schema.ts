@@ -460,7 +460,7 @@ export const SCHEMA: TableNode = {
       kind: "table",
       doc: "The response cache of proxy routes with cache = { ... } (docs/caching.md); one per worker process.",
       fields: {
-        memory: { kind: "size", default: DEFAULT_CACHE_LIMITS.memory, min: 64 * 1024, doc: "Byte bound for all cached bodies and heads; least recently used entries are evicted past it." },
+        memory: { kind: "size", default: DEFAULT_CACHE_LIMITS.memory, min: 64 * 1024, doc: "Byte bound for all cached bodies and heads; past it, entries not used recently are evicted (CLOCK, an approximation of least recently used)." },
         max_object: { kind: "size", default: DEFAULT_CACHE_LIMITS.maxObject, min: 1, doc: "Larger responses stream through uncached." },
       },
     },

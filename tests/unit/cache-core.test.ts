@@ -216,3 +216,55 @@ test("Cache-Status (RFC 9211)", () => {
   expect(formatCacheStatus({ fwd: "uri-miss", fwdStatus: 200, stored: true, collapsed: true })).toBe("DreamServer; fwd=uri-miss; fwd-status=200; stored; collapsed");
   expect(formatCacheStatus({ hit: true, ttl: -3.7, detail: "stale-if-error" })).toBe("DreamServer; hit; ttl=-3; detail=stale-if-error");
 });
+
+describe("store: CLOCK eviction (second chance)", () => {
+  test("keys referenced since their last pass survive; the new entry is never the victim", () => {
+    const one = entry("a", 1000).size;
+    const s = new CacheStore(one * 3 + 10, 10_000);
+    s.insert(entry("a", 1000));
+    s.insert(entry("b", 1000));
+    s.insert(entry("c", 1000));
+    s.lookup("a");
+    s.lookup("b");
+    s.lookup("c");
+    expect(s.insert(entry("d", 1000))).toBe(true); // all three referenced: one of them goes, not d
+    expect(s.peek("d")).toBeDefined();
+    expect(s.keys).toBe(3);
+    expect(s.evictions).toBe(1);
+    expect(s.peek("a")).toBeUndefined(); // the oldest, after every bit was cleared
+    expect(s.bytes).toBeLessThanOrEqual(s.maxBytes);
+  });
+  test("a hit costs one lookup: no reordering until an eviction looks at the key", () => {
+    const one = entry("a", 1000).size;
+    const s = new CacheStore(one * 2 + 10, 10_000);
+    s.insert(entry("a", 1000));
+    s.insert(entry("b", 1000));
+    for (let i = 0; i < 5; i++) s.lookup("a");
+    s.insert(entry("c", 1000)); // a referenced → second chance; b evicted
+    expect(s.peek("a")).toBeDefined();
+    expect(s.peek("b")).toBeUndefined();
+    // Order is now c, a (a moved behind c when it got its second chance): c goes next, then a,
+    // whose bit was cleared and not set again.
+    s.insert(entry("d", 1000));
+    expect(s.peek("c")).toBeUndefined();
+    expect(s.peek("a")).toBeDefined();
+    s.insert(entry("e", 1000));
+    expect(s.peek("a")).toBeUndefined();
+    expect(s.peek("d")).toBeDefined();
+  });
+  test("property: bytes stay within bounds and match the stored entries under random traffic", () => {
+    let seed = 99;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 16) % n;
+    const s = new CacheStore(20_000, 5_000);
+    for (let i = 0; i < 5000; i++) {
+      const k = `k${rand(40)}`;
+      if (rand(3) === 0) s.insert(entry(k, rand(4000)));
+      else s.lookup(k);
+      expect(s.bytes).toBeLessThanOrEqual(s.maxBytes);
+    }
+    let bytes = 0;
+    let n = 0;
+    for (let i = 0; i < 40; i++) for (const v of s.peek(`k${i}`) ?? []) (bytes += v.size), n++;
+    expect([s.bytes, s.entries]).toEqual([bytes, n]);
+  });
+});

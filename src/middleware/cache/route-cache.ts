@@ -3,7 +3,7 @@
  * answered from memory, request collapsing, revalidation, stale-while-revalidate and
  * stale-if-error (RFC 5861), and invalidation by unsafe methods (§4.4).
  */
-import type { RouteCacheConfig } from "../../config/config.ts";
+import type { RouteCacheConfig, Template } from "../../config/config.ts";
 import { renderTemplate } from "../../config/template.ts";
 import type { Exchange, Handler, PreparedHeaders } from "../../handler.ts";
 import { prepareHeaders } from "../../http1/serialize.ts";
@@ -17,7 +17,8 @@ import { rangeOfEntry } from "../../cache/entry-range.ts";
 import { currentProcessCache, type Fill, type ResponseCache } from "../../cache/response-cache.ts";
 import { secondaryKey } from "../../cache/vary.ts";
 import { NAMESPACE_END } from "../../cache/store.ts";
-import { deriveHead } from "../derive-head.ts";
+import { normalizeHost } from "../../router/host.ts";
+import { deriveHead, originalHead } from "../derive-head.ts";
 import { templateContext } from "../template-context.ts";
 import { DetachedExchange } from "./detached-exchange.ts";
 import { FillingExchange } from "./filling-exchange.ts";
@@ -48,11 +49,19 @@ interface HitMemo {
  */
 const BYPASS_FIELDS = ["if-match", "if-unmodified-since"] as const;
 
+/** The template is exactly "{host}{uri}" (the default key). */
+function isHostUriTemplate(t: Template): boolean {
+  const p = t.parts;
+  return p.length === 2 && "placeholder" in p[0]! && p[0].placeholder === "host" && "placeholder" in p[1]! && p[1].placeholder === "uri";
+}
+
 export class RouteCache {
   private readonly counters: Record<CacheResult, CounterChild>;
   private readonly memo = new WeakMap<CacheEntry, HitMemo>();
   /** Prefix of this route's stored keys. */
   readonly ns: string;
+  /** The key template is the default "{host}{uri}" (keyOf's fast path). */
+  private readonly defaultKey: boolean;
 
   constructor(
     readonly cfg: RouteCacheConfig,
@@ -67,6 +76,7 @@ export class RouteCache {
     readonly authenticated = false,
   ) {
     this.ns = namespace + NAMESPACE_END;
+    this.defaultKey = isHostUriTemplate(cfg.key);
     this.counters = {} as Record<CacheResult, CounterChild>;
     for (const r of RESULTS) this.counters[r] = requestsTotal.labels(routeLabel, r);
   }
@@ -85,7 +95,7 @@ export class RouteCache {
       return;
     }
     const rh = h.headers;
-    if (h.upgrade !== null || BYPASS_FIELDS.some((f) => rh.has(f))) return this.bypass(ex);
+    if (h.upgrade !== null || rh.has(BYPASS_FIELDS[0]) || rh.has(BYPASS_FIELDS[1])) return this.bypass(ex);
     const reqCc = rh.has("cache-control") ? parseCacheControl(rh.getAll("cache-control")) : NO_DIRECTIVES;
     const key = this.keyOf(ex);
     const now = this.cache.now();
@@ -138,6 +148,12 @@ export class RouteCache {
   }
 
   keyOf(ex: Exchange): string {
+    // The default key "{host}{uri}" without a template context per request (a cache hit's
+    // largest cost after the store lookup); the same text renderTemplate gives.
+    if (this.defaultKey) {
+      const h = originalHead(ex.head);
+      return this.ns + normalizeHost(h.host) + h.path + h.query;
+    }
     return this.ns + renderTemplate(this.cfg.key, templateContext(ex));
   }
 

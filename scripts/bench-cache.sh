@@ -5,7 +5,8 @@
 # Usage: nice -n 10 sh scripts/bench-cache.sh [extra compare.py args]
 set -e
 cd "$(dirname "$0")/.."
-BUN=${BUN:-node_modules/.bin/bun}
+# The compiled binary, as users run it (bun scripts/build.ts first).
+DS=${DS:-./dist/dreamserver}
 exec python3 /work/shared/bench/compare.py cache --ref nginx --rounds 3 --secs 5 --path /small.txt "$@" \
-  --sut 'printf "[cache]\nmemory = \"64m\"\n[log]\naccess = \"{tmp}/ds-access.log\"\n[admin]\nlisten = \"off\"\n[server]\nworkers = 1\n[[site]]\nlisten = [\"127.0.0.1:{port}\"]\n[[site.route]]\npath = \"/\"\nproxy = {{ to = [\"{backend}\"] }}\ncache = {{ enabled = true }}\n" > {tmp}/c.toml && exec '"$BUN"' src/main.ts --config {tmp}/c.toml' \
-  --alt "$BUN"' src/main.ts --listen 127.0.0.1:{port} --root {root} --workers 1 --admin off --access-log {tmp}/ds-static.log'
+  --sut 'printf "[cache]\nmemory = \"64m\"\n[log]\naccess = \"{tmp}/ds-access.log\"\n[admin]\nlisten = \"off\"\n[server]\nworkers = 1\n[[site]]\nlisten = [\"127.0.0.1:{port}\"]\n[[site.route]]\npath = \"/\"\nproxy = {{ to = [\"{backend}\"] }}\ncache = {{ enabled = true }}\n" > {tmp}/c.toml && exec '"$DS"' --config {tmp}/c.toml' \
+  --alt "$DS"' --listen 127.0.0.1:{port} --root {root} --workers 1 --admin off --access-log {tmp}/ds-static.log'

@@ -1,7 +1,7 @@
 /**
  * The pure parts of the response cache (src/cache/): Cache-Control parsing (RFC 9111 §5.2),
  * age and freshness arithmetic (§4.2), storability (§3), Vary keys (§4.1), the byte-bounded
- * LRU store (incl. the memory bound under 100,000 distinct keys) and Cache-Status (RFC 9211).
+ * the store (CLOCK eviction, the memory bound under 100,000 distinct keys) and Cache-Status (RFC 9211).
  */
 import { describe, expect, test } from "bun:test";
 import { DELTA_MAX, parseCacheControl } from "../../src/cache/cache-control.ts";
@@ -161,8 +161,8 @@ function entry(key: string, bodyBytes: number, secondary = ""): CacheEntry {
   };
 }
 
-describe("store: byte-bounded LRU", () => {
-  test("least recently used keys are evicted first; a lookup refreshes", () => {
+describe("store: byte-bounded", () => {
+  test("the oldest key not looked up since the last pass is evicted; a lookup saves a key", () => {
     const one = entry("a", 1000).size;
     const s = new CacheStore(one * 3 + 10, 10_000);
     s.insert(entry("a", 1000));

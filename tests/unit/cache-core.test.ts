@@ -1,7 +1,7 @@
 /**
  * The pure parts of the response cache (src/cache/): Cache-Control parsing (RFC 9111 §5.2),
  * age and freshness arithmetic (§4.2), storability (§3), Vary keys (§4.1), the byte-bounded
- * the store (CLOCK eviction, the memory bound under 100,000 distinct keys) and Cache-Status (RFC 9211).
+ * store (CLOCK eviction, the memory bound under 100,000 distinct keys) and Cache-Status (RFC 9211).
  */
 import { describe, expect, test } from "bun:test";
 import { DELTA_MAX, parseCacheControl } from "../../src/cache/cache-control.ts";

@@ -45,13 +45,15 @@ export function isToken(s: string): boolean {
 /**
  * RFC 9110 §5.5: CR, LF and NUL inside a field value must be rejected or replaced with SP before
  * forwarding. The parser rejects them already; values we compose ourselves get this as a backstop
- * so no input can ever split a header line.
+ * so no input can ever split a header line. A char above U+00FF (only our own configuration can
+ * make one) becomes "?": heads are written as latin1, one byte per char, and U+010D written that
+ * way would be a CR.
  */
 export function safeFieldValue(v: string): string {
   // A char loop, not a regex test: called for every forwarded field, and nearly always clean.
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if (c === 0x0d || c === 0x0a || c === 0) return v.replace(/[\r\n\0]/g, " ");
+    if (c === 0x0d || c === 0x0a || c === 0 || c > 0xff) return v.replace(/[\r\n\0]/g, " ").replace(/[^\x00-\xff]/g, "?");
   }
   return v;
 }

@@ -373,16 +373,10 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     fields += "Connection: upgrade\r\n" + upgradeName + ": " + safeFieldValue(protos.join(", ")) + "\r\n";
   }
 
-  // Every string here is latin1 (one char per byte: the HTTP/1 parser, HPACK, URL-parsed config)
-  // except what request_headers rules wrote (a head they touched carries `configured`) and the
-  // configured Via name: only then is the text scanned.
-  const checked = configured !== undefined || !isLatin1(input.viaName) ? latin1Only(fields) : fields;
-  return new Prepared(head.method, target, checked, bodyKind, contentLength, tunnel);
-}
-
-function isLatin1(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
-  return true;
+  // Every value above went through safeFieldValue, which turns a char above U+00FF into "?"
+  // (only configuration can make one: request_headers rules, the Via name); names are tokens.
+  // So the text is latin1 without a second scan of the whole head.
+  return new Prepared(head.method, target, fields, bodyKind, contentLength, tunnel);
 }
 
 /**

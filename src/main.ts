@@ -71,11 +71,13 @@ function main(): void {
       process.stdout.write(cli.text);
       return;
   }
-  // Before anything is printed or opened: the server process runs with the allocator setting
-  // in its environment (src/net/allocator-tuning.ts); workers inherit it.
-  if (!isWorker()) reexecWithAllocatorTuning();
-  // Warnings (e.g. a shadowed route) are printed once, by the process that reads the config first.
-  if (!isWorker()) for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
+  if (!isWorker()) {
+    // Before anything is printed or opened: the server process runs with the allocator setting
+    // in its environment (src/net/allocator-tuning.ts); workers inherit it.
+    reexecWithAllocatorTuning();
+    // Warnings (e.g. a shadowed route) are printed once, by the process that reads the config first.
+    for (const w of cli.warnings) process.stderr.write(`dreamserver: ${w}\n`);
+  }
   if (cli.config.workers > 1 && !isWorker()) {
     supervise(cli);
     return;

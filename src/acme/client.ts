@@ -87,8 +87,8 @@ const TRANSIENT_DELAY_MS = 500;
 /**
  * `request()` again after a network failure (a reset connection, a failed TLS handshake, a
  * timeout), up to TRANSIENT_RETRIES times: one lost connection to the ACME server must not cost
- * the name an hour of backoff. For unsigned requests (directory, newNonce); post() does the same
- * for signed ones. Exported for the unit tests.
+ * the name an hour of backoff. post() wraps signing and sending in it, so a retry signs with a
+ * fresh nonce. Exported for the unit tests.
  */
 export async function retryTransient<T>(request: () => Promise<T>, log?: (line: string) => void, delayMs = TRANSIENT_DELAY_MS): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -128,24 +128,18 @@ export class AcmeClient {
     return n;
   }
 
-  /** A signed POST (payload null = POST-as-GET), retrying once on badNonce (RFC 8555 §6.5). */
+  /** A signed POST (payload null = POST-as-GET), retrying on badNonce (RFC 8555 §6.5). */
   async post(url: string, payload: unknown, useJwk = false): Promise<HttpsResponse> {
     for (let attempt = 0; ; attempt++) {
-      const nonce = this.nonce ?? (await this.freshNonce());
-      this.nonce = null;
-      const jws = await signJws(this.accountKey, payload, { url, nonce, kid: useJwk ? null : this.kid });
-      let r: HttpsResponse;
-      try {
-        r = await httpsRequest("POST", url, { body: JSON.stringify(jws), contentType: "application/jose+json", ca: this.o.ca });
-      } catch (e) {
-        // The connection failed (reset, TLS, timeout): whether the server saw the request is
-        // unknown, so its nonce is spent. Signed requests are safe to repeat (RFC 8555 §6.5: a
-        // replayed one is refused by its nonce): again with a fresh nonce, a few times.
-        if (attempt >= TRANSIENT_RETRIES) throw e;
-        this.o.log?.(`${url}: ${(e as Error).message}; retrying`);
-        await Bun.sleep(TRANSIENT_DELAY_MS * (attempt + 1));
-        continue;
-      }
+      // A failed connection spends its nonce (whether the server saw the request is unknown), so
+      // each network retry signs again with a fresh one. Signed requests are safe to repeat: a
+      // replayed one is refused by its nonce (RFC 8555 §6.5).
+      const r = await retryTransient(async () => {
+        const nonce = this.nonce ?? (await this.freshNonce());
+        this.nonce = null;
+        const jws = await signJws(this.accountKey, payload, { url, nonce, kid: useJwk ? null : this.kid });
+        return httpsRequest("POST", url, { body: JSON.stringify(jws), contentType: "application/jose+json", ca: this.o.ca });
+      }, this.o.log);
       this.nonce = r.headers.get("replay-nonce") ?? null;
       if (r.status < 400) return r;
       const problem = json(r);

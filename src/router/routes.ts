@@ -34,7 +34,8 @@ export function prefixMatches(prefix: string, path: string): boolean {
   return path.length === n || prefix.charCodeAt(n - 1) === 0x2f || path.charCodeAt(n) === 0x2f;
 }
 
-function pathTest(route: RouteConfig): PathTest {
+/** `lit`: the route's literalPrefix(), computed once by compileRoutes. */
+function pathTest(route: RouteConfig, lit: string): PathTest {
   const m = route.match;
   switch (m.kind) {
     case "prefix": {
@@ -51,7 +52,6 @@ function pathTest(route: RouteConfig): PathTest {
       const re = m.re.global || m.re.sticky ? new RegExp(m.re.source, m.re.flags.replace(/[gy]/g, "")) : m.re;
       // Most route regexes are anchored and start with a literal path ("^/v1/[0-9]+$"): a path
       // without that prefix is rejected by startsWith, without running the regex.
-      const lit = regexLiteralPrefix(re);
       if (lit !== "") return (path) => path.startsWith(lit) && re.test(path);
       return (path) => re.test(path);
     }
@@ -155,9 +155,10 @@ function headersOk(conds: readonly (readonly [string, string])[], headers: Heade
 /** The matcher for a list of routes (a site's), compiled once. */
 export function compileRoutes(routesOrSite: readonly RouteConfig[] | SiteConfig): RouteMatcher {
   const routes = Array.isArray(routesOrSite) ? (routesOrSite as readonly RouteConfig[]) : (routesOrSite as SiteConfig).routes;
-  const compiled: Compiled[] = routes.map((r) => ({
+  const lits = routes.map(literalPrefix);
+  const compiled: Compiled[] = routes.map((r, i) => ({
     route: r,
-    path: pathTest(r),
+    path: pathTest(r, lits[i]!),
     methods: r.methods,
     headNeedsGet: r.methods !== null && r.methods.indexOf("GET") >= 0,
     headers: r.headers !== null && r.headers.length > 0 ? r.headers : null,
@@ -166,7 +167,6 @@ export function compileRoutes(routesOrSite: readonly RouteConfig[] | SiteConfig)
   // prefix is at least two characters long can only match paths that share that character, so
   // each list holds, in config order, those routes plus the ones without such a prefix. First
   // match in config order is unchanged; a 20-route site tests one or two routes per request.
-  const lits = compiled.map((c) => literalPrefix(c.route));
   const lists: (Compiled[] | undefined)[] = [];
   const candidates = (code: number): Compiled[] =>
     (lists[code] ??= compiled.filter((_, i) => lits[i]!.length < 2 || lits[i]!.charCodeAt(1) === code));

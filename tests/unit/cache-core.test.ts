@@ -161,13 +161,16 @@ function entry(key: string, bodyBytes: number, secondary = ""): CacheEntry {
   };
 }
 
+/** A store with room for `n` entries of 1000-byte bodies, with `keys` inserted in order. */
+function storeOf(n: number, keys: string[]): CacheStore {
+  const s = new CacheStore(entry("a", 1000).size * n + 10, 10_000);
+  for (const k of keys) s.insert(entry(k, 1000));
+  return s;
+}
+
 describe("store: byte-bounded", () => {
   test("the oldest key not looked up since the last pass is evicted; a lookup saves a key", () => {
-    const one = entry("a", 1000).size;
-    const s = new CacheStore(one * 3 + 10, 10_000);
-    s.insert(entry("a", 1000));
-    s.insert(entry("b", 1000));
-    s.insert(entry("c", 1000));
+    const s = storeOf(3, ["a", "b", "c"]);
     s.lookup("a");
     s.insert(entry("d", 1000));
     expect(s.peek("b")).toBeUndefined();
@@ -219,11 +222,7 @@ test("Cache-Status (RFC 9211)", () => {
 
 describe("store: CLOCK eviction (second chance)", () => {
   test("keys referenced since their last pass survive; the new entry is never the victim", () => {
-    const one = entry("a", 1000).size;
-    const s = new CacheStore(one * 3 + 10, 10_000);
-    s.insert(entry("a", 1000));
-    s.insert(entry("b", 1000));
-    s.insert(entry("c", 1000));
+    const s = storeOf(3, ["a", "b", "c"]);
     s.lookup("a");
     s.lookup("b");
     s.lookup("c");
@@ -235,10 +234,7 @@ describe("store: CLOCK eviction (second chance)", () => {
     expect(s.bytes).toBeLessThanOrEqual(s.maxBytes);
   });
   test("a hit costs one lookup: no reordering until an eviction looks at the key", () => {
-    const one = entry("a", 1000).size;
-    const s = new CacheStore(one * 2 + 10, 10_000);
-    s.insert(entry("a", 1000));
-    s.insert(entry("b", 1000));
+    const s = storeOf(2, ["a", "b"]);
     for (let i = 0; i < 5; i++) s.lookup("a");
     s.insert(entry("c", 1000)); // a referenced → second chance; b evicted
     expect(s.peek("a")).toBeDefined();

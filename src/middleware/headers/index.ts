@@ -68,8 +68,6 @@ interface CompiledRules {
    * `set` of Host with placeholders is decided per request (an invalid value drops the rule).
    */
   readonly drop: ReadonlySet<string>;
-  /** `drop` as a list, to look each name up in a request's fields. */
-  readonly dropList: readonly string[];
   /** The same names as lowercase latin1 bytes, to filter a prepared block without decoding it. */
   readonly dropBytes: readonly Uint8Array[];
   /** The request side has a Host `set` with placeholders (validHost per request). */
@@ -130,7 +128,6 @@ function compile(rules: HeaderRules, isProtected: ReadonlySet<string>, request: 
     touched,
     configured,
     drop,
-    dropList: [...drop],
     dropBytes: [...drop].map((l) => Buffer.from(l, "latin1")),
     dynamicHost,
     constant,
@@ -188,7 +185,7 @@ export function requestHeaders(rules: HeaderRules): Middleware {
       // copied whole (three native array copies) instead of field by field. `host` stays the
       // parser's (for absolute-form the URI's authority, RFC 9112 §3.2.2) unless a rule sets Host.
       let anyDropped = dropHost;
-      if (!anyDropped) for (const l of r.dropList) if (lowers.indexOf(l) >= 0) anyDropped = true;
+      if (!anyDropped) for (const l of drop) if (lowers.indexOf(l) >= 0) anyDropped = true;
       let headers: HeaderList;
       if (!anyDropped) headers = HeaderList.copyOf(hl);
       else {

@@ -67,9 +67,9 @@ class FakeSocket {
     readonly handlers: Handlers,
     readonly onWrite: (b: Uint8Array) => void,
   ) {}
-  write(b: Uint8Array | string): number {
+  write(b: Uint8Array | string, byteOffset?: number, byteLength?: number): number {
     if (this.closed) return -1;
-    const bytes = typeof b === "string" ? Buffer.from(b, "latin1") : b;
+    const bytes = typeof b === "string" ? Buffer.from(b, "latin1") : byteOffset === undefined ? b : b.subarray(byteOffset, byteOffset + byteLength!);
     this.onWrite(bytes);
     return bytes.byteLength;
   }
@@ -207,6 +207,7 @@ for (let i = 0; i < CONNS; i++) client(i);
 
 const cpu0 = process.cpuUsage();
 await Bun.sleep(1000); // warm-up
+if (args.includes("--objects")) await objectsPerRequest();
 const d0 = done;
 const c0 = process.cpuUsage(cpu0);
 const t0 = performance.now();
@@ -221,3 +222,30 @@ console.log(
 );
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(0);
+
+/**
+ * `--objects`: JS heap cells allocated per request, by type. A full collection, then the live
+ * cell counts, a short window of requests, and the counts again: cells allocated since the last
+ * collection count as live until the next one, so the difference is what the window allocated,
+ * provided no collection ran inside it. Run with BUN_JSC_largeHeapSize=1000000000 and
+ * BUN_GC_TIMER_DISABLE=1 so none does (checked: the heap size must not shrink).
+ */
+async function objectsPerRequest(): Promise<void> {
+  const jsc = await import("bun:jsc");
+  jsc.fullGC();
+  const before = jsc.heapStats();
+  const d = done;
+  await Bun.sleep(Number(opt("--window-ms", "40")));
+  const after = jsc.heapStats();
+  const reqs = done - d;
+  if (after.heapSize < before.heapSize) console.log("a collection ran inside the window: the counts below are too low");
+  const rows: [string, number][] = [];
+  for (const [type, count] of Object.entries(after.objectTypeCounts)) {
+    const diff = count - (before.objectTypeCounts[type] ?? 0);
+    if (diff > 0) rows.push([type, diff / reqs]);
+  }
+  rows.sort((a, b) => b[1] - a[1]);
+  const total = rows.reduce((s, r) => s + r[1], 0);
+  console.log(`${reqs} requests; ${total.toFixed(1)} cells per request, heap +${((after.heapSize - before.heapSize) / reqs).toFixed(0)} bytes per request`);
+  for (const [type, per] of rows.slice(0, 30)) console.log(`  ${per.toFixed(2).padStart(7)}  ${type}`);
+}

@@ -76,11 +76,13 @@ interface KnownName {
   readonly name: string;
   readonly lower: string;
   readonly bytes: Uint8Array;
+  /** The last value decoded for this name: reused while it repeats (see sameLatin1). */
+  lastValue: string;
 }
 /** By length, then by first byte: a miss usually costs one or two array reads. */
 const KNOWN_BY_LENGTH: (KnownName[] | undefined)[] = [];
 for (const name of KNOWN_NAMES) {
-  const k: KnownName = { name, lower: asciiLower(name), bytes: Buffer.from(name, "latin1") };
+  const k: KnownName = { name, lower: asciiLower(name), bytes: Buffer.from(name, "latin1"), lastValue: "" };
   (KNOWN_BY_LENGTH[name.length] ??= []).push(k);
 }
 
@@ -96,6 +98,25 @@ function knownName(buf: Uint8Array, start: number, end: number): KnownName | nul
   }
   return null;
 }
+
+/**
+ * Whether buf[start, end) are exactly the chars of `s` (one byte per char). Start lines and the
+ * values of common fields repeat from message to message (the same Host, Content-Type, status
+ * line, request line of a keep-alive client); reusing the string decoded last time instead of a
+ * new one per message takes several string cells per message off the garbage collector, whose
+ * pauses are the proxy's latency tail (docs/performance.md, "Allocations per request"). The memo
+ * is per process, not per connection: one string per known name and per kind of start line.
+ */
+function sameLatin1(buf: Uint8Array, start: number, end: number, s: string): boolean {
+  if (end - start !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (buf[start + i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The last request line seen by any request parser, and what completeRequest derived from it. */
+const lastRequestLine = { line: "", method: "", target: "", minor: 1 as 0 | 1, form: "origin" as TargetForm, path: "", query: "", authority: null as string | null };
+/** The last status line seen by any response parser, and what completeResponse derived from it. */
+const lastStatusLine = { line: "", minor: 1 as 0 | 1, status: 0, reason: "" };
 
 const END_NO_TRAILERS: ParseEvent = { type: "end", trailers: null };
 
@@ -298,7 +319,8 @@ export class MessageParser {
         this.headStart = 0;
         return true;
       }
-      this.startLine = latin1(buf, lineStart, lineEnd);
+      const memo = this.kind === "request" ? lastRequestLine : lastStatusLine;
+      this.startLine = sameLatin1(buf, lineStart, lineEnd, memo.line) ? memo.line : latin1(buf, lineStart, lineEnd);
       if (this.startLine.indexOf("\r") >= 0) return this.fail(400, "PARSE_BARE_CR", "bare CR in start line");
       this.state = State.Headers;
       return true;
@@ -363,8 +385,11 @@ export class MessageParser {
       }
     }
     const k = knownName(buf, start, nameEnd);
-    if (k !== null) into.add(k.name, latin1(buf, vs, ve), k.lower);
-    else into.add(latin1(buf, start, nameEnd), latin1(buf, vs, ve));
+    if (k !== null) {
+      let value = k.lastValue;
+      if (!sameLatin1(buf, vs, ve, value)) k.lastValue = value = latin1(buf, vs, ve);
+      into.add(k.name, value, k.lower);
+    } else into.add(latin1(buf, start, nameEnd), latin1(buf, vs, ve));
     return true;
   }
 
@@ -381,6 +406,8 @@ export class MessageParser {
   }
 
   private completeRequest(line: string, headers: HeaderList, headBytes: number): ParseEvent {
+    const memo = lastRequestLine;
+    if (line === memo.line) return this.completeRequestHead(headers, headBytes, memo.method, memo.target, memo.minor, memo.form, memo.path, memo.query, memo.authority);
     // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces only.
     const sp1 = line.indexOf(" ");
     const sp2 = sp1 < 0 ? -1 : line.indexOf(" ", sp1 + 1);
@@ -427,6 +454,29 @@ export class MessageParser {
       path = m[3] || "/";
       query = m[4] ?? "";
     }
+    memo.line = line;
+    memo.method = method;
+    memo.target = target;
+    memo.minor = minor;
+    memo.form = form;
+    memo.path = path;
+    memo.query = query;
+    memo.authority = authority;
+    return this.completeRequestHead(headers, headBytes, method, target, minor, form, path, query, authority);
+  }
+
+  /** The rest of a request head, once its request line is parsed (or known from the memo). */
+  private completeRequestHead(
+    headers: HeaderList,
+    headBytes: number,
+    method: string,
+    target: string,
+    minor: 0 | 1,
+    form: TargetForm,
+    path: string,
+    query: string,
+    authority: string | null,
+  ): ParseEvent {
 
     // Host (RFC 9112 §3.2): exactly one in HTTP/1.1; absolute-form authority wins over it.
     const hostCount = headers.count("host");
@@ -490,19 +540,34 @@ export class MessageParser {
   }
 
   private completeResponse(line: string, headers: HeaderList, headBytes: number): ParseEvent {
-    // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4).
-    if (line.length < 12 || line.charCodeAt(8) !== SP) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "malformed status line");
-    const minor = this.parseVersion(line.slice(0, 8));
-    // [test fix] was a second fail() that overwrote parseVersion's error, so UPSTREAM_BAD_VERSION was unreachable.
-    if (typeof minor !== "number") return minor;
-    const code = line.slice(9, 12);
-    if (!/^[1-5]\d\d$/.test(code)) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "bad status code");
-    if (line.length > 12 && line.charCodeAt(12) !== SP) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "malformed status line");
-    const reason = line.length > 13 ? line.slice(13) : "";
-    for (let k = 0; k < reason.length; k++) {
-      if (FIELD_VALUE[reason.charCodeAt(k)] !== 1) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "control byte in reason");
+    const memo = lastStatusLine;
+    let minor: 0 | 1;
+    let status: number;
+    let reason: string;
+    if (line === memo.line) {
+      minor = memo.minor;
+      status = memo.status;
+      reason = memo.reason;
+    } else {
+      // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4).
+      if (line.length < 12 || line.charCodeAt(8) !== SP) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "malformed status line");
+      const version = this.parseVersion(line.slice(0, 8));
+      // [test fix] was a second fail() that overwrote parseVersion's error, so UPSTREAM_BAD_VERSION was unreachable.
+      if (typeof version !== "number") return version;
+      minor = version;
+      const code = line.slice(9, 12);
+      if (!/^[1-5]\d\d$/.test(code)) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "bad status code");
+      if (line.length > 12 && line.charCodeAt(12) !== SP) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "malformed status line");
+      reason = line.length > 13 ? line.slice(13) : "";
+      for (let k = 0; k < reason.length; k++) {
+        if (FIELD_VALUE[reason.charCodeAt(k)] !== 1) return this.fail(502, "UPSTREAM_BAD_STATUS_LINE", "control byte in reason");
+      }
+      status = parseDecimal(code, 3);
+      memo.line = line;
+      memo.minor = minor;
+      memo.status = status;
+      memo.reason = reason;
     }
-    const status = parseDecimal(code, 3);
     const informational = status < 200;
     const method = informational ? this.pendingMethods[0] : this.pendingMethods.shift();
 

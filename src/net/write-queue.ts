@@ -8,9 +8,13 @@
  * processed and send it as a single buffer: one syscall per read instead of one per response.
  */
 
-/** The part of a Bun socket the queue needs (lets tests use a fake). */
+/**
+ * The part of a Bun socket the queue needs (lets tests use a fake). With byteOffset and byteLength
+ * only that range of `data` is written (Bun's socket.write takes both; docs/runtime-notes.md), so
+ * the staging arena is sent without a subarray object per batch.
+ */
 export interface RawWritable {
-  write(data: Uint8Array): number;
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
 }
 
 export const DEFAULT_HIGH_WATER = 256 * 1024;
@@ -260,7 +264,7 @@ export class WriteQueue {
       this.releaseArena();
       if (used > 0 && !this.closed) {
         // Nothing was queued before the cork (checked in cork()), so the arena goes first.
-        const n = this.sock.write(arena.buf.subarray(0, used));
+        const n = this.sock.write(arena.buf, 0, used);
         if (n < 0) {
           this.closed = true;
           return;

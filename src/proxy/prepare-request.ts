@@ -34,6 +34,7 @@
 import { parseUpgradeList, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { displayIp, type TrustedProxies } from "./cidr.ts";
+import { FieldLineMemo, ForwardingLinesMemo } from "./forwarding-lines.ts";
 import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue } from "./hop-by-hop.ts";
 import { upstreamBasePath } from "./location-rewrite.ts";
 
@@ -96,6 +97,12 @@ export interface PreparedRequest {
   readonly head: Uint8Array;
   /** The same head as a string of byte-valued chars, for writing straight into a write arena. */
   readonly headText: string;
+  /** headText without its final empty line, so more fields can follow (traceparent). */
+  readonly headLines: string;
+  /** headLines in two parts, for writing without joining them: "METHOD target HTTP/1.1\r\n" … */
+  readonly requestLine: string;
+  /** … and the field lines. */
+  readonly fieldText: string;
 }
 
 /** A request the proxy refuses before preparing it. */
@@ -230,7 +237,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
 
   // Host: the client's (absolute-form: the URI's authority, RFC 9112 §3.2.2) unless rewriting.
   // An HTTP/1.0 client may send none, but our upstream request is HTTP/1.1 and needs one.
-  const hostValue = safeFieldValue(input.rewriteHost || head.host === "" ? upstream.host : head.host);
+  const hostValue = input.rewriteHost || head.host === "" ? upstream.host : head.host;
 
   // ---- 1 + 2: filter ------------------------------------------------------------------
   const named = connectionNamed(head.headers);
@@ -264,7 +271,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
       // copy) even if a Connection token names it, with the value decided above.
       if (!hostSeen) {
         hostSeen = true;
-        fields += name + ": " + hostValue + "\r\n";
+        fields += HOST_LINE.get(name, hostValue);
       }
       continue;
     }
@@ -311,20 +318,19 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     if (!isToken(name)) continue; // parser guarantees tokens; never emit a broken line
     fields += name + ": " + safeFieldValue(value) + "\r\n";
   }
-  if (!hostSeen) fields = "Host: " + hostValue + "\r\n" + fields;
+  if (!hostSeen) fields = HOST_LINE.get("Host", hostValue) + fields;
 
   // ---- 3: set -------------------------------------------------------------------------
+  // The forwarding block usually repeats request after request: it comes from a memo
+  // (forwarding-lines.ts), so a typical request adds a few strings here, not one per line.
   const ip = displayIp(input.clientIp);
   const priorXff = xff === NO_VALUES ? "" : joinValues(xff);
-  fields += "X-Forwarded-For: " + safeFieldValue(priorXff === "" ? ip : priorXff + ", " + ip) + "\r\n";
   const priorProto = xfProto === NO_VALUES ? "" : joinValues(xfProto);
-  fields += "X-Forwarded-Proto: " + safeFieldValue(priorProto !== "" ? priorProto : input.clientProto) + "\r\n";
   const priorHost = xfHost === NO_VALUES ? "" : joinValues(xfHost);
-  const fwdHost = priorHost !== "" ? priorHost : head.host;
-  if (fwdHost !== "") fields += "X-Forwarded-Host: " + safeFieldValue(fwdHost) + "\r\n";
+  let port: string | number | null = null;
   if (input.localPort !== undefined) {
     const priorPort = xfPort === NO_VALUES ? "" : joinValues(xfPort);
-    fields += "X-Forwarded-Port: " + safeFieldValue(priorPort !== "" ? priorPort : String(input.localPort)) + "\r\n";
+    port = priorPort !== "" ? priorPort : input.localPort;
   }
   if (input.emitForwarded) {
     let el = `for=${forwardedNode(ip)}`;
@@ -333,15 +339,18 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     (forwarded = forwarded === NO_VALUES ? [] : forwarded).push(el);
   }
   const fwd = forwarded === NO_VALUES ? "" : joinValues(forwarded);
-  if (fwd !== "") fields += "Forwarded: " + safeFieldValue(fwd) + "\r\n";
-
-  // Via (RFC 9110 §7.6.3): append our hop with the protocol version we received.
-  // RFC 9110 §7.6.3: the protocol the request was received with ("2" for HTTP/2).
-  const ourVia = `${head.httpVersion === 2 ? "2" : "1." + head.minor} ${input.viaName}`;
+  // Via (RFC 9110 §7.6.3): append our hop with the protocol version we received ("2" for HTTP/2).
+  const ourVia = viaEntry(head.httpVersion === 2 ? "2" : head.minor === 1 ? "1.1" : "1.0", input.viaName);
   const priorVia = via === NO_VALUES ? "" : joinValues(via);
-  fields += "Via: " + safeFieldValue(priorVia === "" ? ourVia : priorVia + ", " + ourVia) + "\r\n";
-
-  fields += "X-Request-ID: " + safeFieldValue(input.requestId) + "\r\n";
+  fields += FORWARDING_LINES.get(
+    priorXff === "" ? ip : priorXff + ", " + ip,
+    priorProto !== "" ? priorProto : input.clientProto,
+    priorHost !== "" ? priorHost : head.host,
+    port,
+    fwd === "" ? "" : "Forwarded: " + safeFieldValue(fwd) + "\r\n",
+    priorVia === "" ? ourVia : priorVia + ", " + ourVia,
+  );
+  fields += safeFieldValue(input.requestId) + "\r\n";
 
   // Body framing: the relay forwards the body as received, with the same kind of framing.
   // A request body cannot be close-delimited (RFC 9112 §6.3 rule 6); "close" is treated as chunked.
@@ -379,6 +388,34 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   return new Prepared(head.method, target, fields, bodyKind, contentLength, tunnel);
 }
 
+const HOST_LINE = new FieldLineMemo();
+const FORWARDING_LINES = new ForwardingLinesMemo();
+/** Our Via entry ("1.1 dreamserver"), reused while protocol and name repeat. */
+let lastViaProto = "";
+let lastViaName = "";
+let lastViaEntry = "";
+
+function viaEntry(proto: string, name: string): string {
+  if (proto === lastViaProto && name === lastViaName && lastViaEntry !== "") return lastViaEntry;
+  lastViaProto = proto;
+  lastViaName = name;
+  lastViaEntry = proto + " " + name;
+  return lastViaEntry;
+}
+
+/** The request line "METHOD target HTTP/1.1\r\n" of the last request, reused while it repeats. */
+let lastMethod = "";
+let lastTarget = "";
+let lastRequestLine = "";
+
+function requestLine(method: string, target: string): string {
+  if (target === lastTarget && method === lastMethod && lastRequestLine !== "") return lastRequestLine;
+  lastMethod = method;
+  lastTarget = target;
+  lastRequestLine = method + " " + target + " HTTP/1.1\r\n";
+  return lastRequestLine;
+}
+
 /**
  * The same request aimed at another origin-form target (following a redirect): headers and
  * framing unchanged, only the request line rebuilt.
@@ -396,20 +433,30 @@ function latin1Only(s: string): string {
 
 /** A PreparedRequest whose field list and bytes are derived from the head text only when asked. */
 class Prepared implements PreparedRequest {
-  readonly headText: string;
+  readonly requestLine: string;
+  private lines: string | null = null;
+  private text: string | null = null;
   private bytes: Uint8Array | null = null;
   private pairs: [string, string][] | null = null;
   constructor(
     readonly method: string,
     readonly target: string,
     /** "Name: value\r\n" lines, latin1 only. */
-    private readonly fieldText: string,
+    readonly fieldText: string,
     readonly bodyKind: PreparedRequest["bodyKind"],
     readonly contentLength: number,
     readonly tunnel: boolean,
   ) {
     // method and target come from the parser (latin1) or a URL-encoded base path (ASCII).
-    this.headText = method + " " + target + " HTTP/1.1\r\n" + fieldText + "\r\n";
+    this.requestLine = requestLine(method, target);
+  }
+
+  get headLines(): string {
+    return (this.lines ??= this.requestLine + this.fieldText);
+  }
+
+  get headText(): string {
+    return (this.text ??= this.headLines + "\r\n");
   }
 
   get headers(): [string, string][] {

@@ -357,9 +357,10 @@ class ProxiedExchange implements BodySink, ResponsePrepareOptions {
       // A new child span per attempt, its traceparent added at the end of the head (W3C Trace Context §3.2).
       if (trace === undefined) conn.out.writeLatin1(p.headText);
       else {
-        // Two corked writes into the arena rather than one concatenated copy of the whole head.
-        conn.out.writeLatin1(p.headText.slice(0, -2));
-        conn.out.writeLatin1(tracer.upstreamFields(trace, this.server?.label ?? "") + "\r\n");
+        // Corked writes into the arena rather than one concatenated copy of the whole head.
+        conn.out.writeLatin1(p.requestLine);
+        conn.out.writeLatin1(p.fieldText);
+        conn.out.writeLatin1(tracer.upstreamFields(trace, this.server?.label ?? "", "\r\n"));
       }
       this.sentAt = performance.now();
       if (p.bodyKind === "none") {

@@ -366,6 +366,12 @@ export class UpstreamGroup {
     if (cookie !== null) {
       for (const x of s) if (x.cookieValue === cookie && x.eligibleAt(now) && !exclude?.includes(x)) return x;
     }
+    if (s.length === 1) {
+      // One server (a plain `proxy = URL`, most groups): every policy and tier picks it when it is
+      // eligible. No predicate closures per request (they were two functions and two scopes).
+      const x = s[0]!;
+      return !x.drained && x.eligibleAt(now) && !(exclude !== null && exclude.includes(x)) ? x : null;
+    }
     const i = selectServer(this.cfg.policy, s, (i) => s[i]!.eligibleAt(now) && !(exclude !== null && exclude.includes(s[i]!)), key);
     return i < 0 ? null : s[i]!;
   }

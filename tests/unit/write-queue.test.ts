@@ -30,7 +30,8 @@ class ScriptedSocket implements RawWritable {
     public script: Take[] = [],
     public rest: Take = "all",
   ) {}
-  write(b: Uint8Array): number {
+  write(data: Uint8Array, byteOffset = 0, byteLength = data.byteLength - byteOffset): number {
+    const b = data.subarray(byteOffset, byteOffset + byteLength);
     const step = this.script.length ? this.script.shift()! : this.rest;
     if (step === -1) {
       this.calls.push({ offered: b.byteLength, took: -1 });
@@ -550,9 +551,9 @@ describe("randomised: any schedule of partial writes delivers every byte exactly
       const takes: Take[] = [0, 0, 1, 2, 7, 100, 4096, 70_000, "all", "all"];
       const sock = new ScriptedSocket([], 0);
       sock.write = ((orig) =>
-        function (this: ScriptedSocket, b: Uint8Array) {
+        function (this: ScriptedSocket, b: Uint8Array, byteOffset?: number, byteLength?: number) {
           this.script = [pick(takes)];
-          return orig.call(this, b);
+          return orig.call(this, b, byteOffset, byteLength);
         })(sock.write);
       const h = harness(sock, pick([64, 4096, 300_000]));
       const others: WriteQueue[] = [];

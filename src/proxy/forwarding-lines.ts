@@ -1,0 +1,68 @@
+/**
+ * Field lines the proxy adds to every upstream request, reused while their values repeat.
+ *
+ * Host, X-Forwarded-For of one client, X-Forwarded-Proto, -Host, -Port and Via have the same
+ * values request after request. Building their lines anew made about 20 short-lived strings per
+ * proxied request (in JavaScriptCore every `+` of two non-empty strings is a new string cell),
+ * and that garbage, more than the CPU of the concatenation, drove the collector and its pauses
+ * (docs/performance.md, "Allocations per request"). One memo per process: a different value is
+ * a miss that costs the string compares and then what building the lines always cost.
+ */
+import { safeFieldValue } from "./hop-by-hop.ts";
+
+/** One "Name: value\r\n" line: the same string while name and value repeat. */
+export class FieldLineMemo {
+  private name = "";
+  private value = "";
+  private line = "";
+
+  get(name: string, value: string): string {
+    if (value === this.value && name === this.name && this.line !== "") return this.line;
+    this.name = name;
+    this.value = value;
+    this.line = name + ": " + safeFieldValue(value) + "\r\n";
+    return this.line;
+  }
+}
+
+/**
+ * The forwarding block set after the client's fields, in this order: X-Forwarded-For,
+ * X-Forwarded-Proto, X-Forwarded-Host (when `host` is not ""), X-Forwarded-Port (when `port` is
+ * not null), the Forwarded line as given (usually ""), Via, and "X-Request-ID: " without its
+ * value, which differs per request and is appended by the caller.
+ */
+export class ForwardingLinesMemo {
+  private xff = "";
+  private proto = "";
+  private host = "";
+  private port: string | number | null = null;
+  private forwardedLine = "";
+  private via = "";
+  private lines = "";
+
+  get(xff: string, proto: string, host: string, port: string | number | null, forwardedLine: string, via: string): string {
+    if (
+      this.lines !== "" &&
+      xff === this.xff &&
+      proto === this.proto &&
+      host === this.host &&
+      port === this.port &&
+      forwardedLine === this.forwardedLine &&
+      via === this.via
+    ) {
+      return this.lines;
+    }
+    this.xff = xff;
+    this.proto = proto;
+    this.host = host;
+    this.port = port;
+    this.forwardedLine = forwardedLine;
+    this.via = via;
+    let s = "X-Forwarded-For: " + safeFieldValue(xff) + "\r\n" + "X-Forwarded-Proto: " + safeFieldValue(proto) + "\r\n";
+    if (host !== "") s += "X-Forwarded-Host: " + safeFieldValue(host) + "\r\n";
+    if (port !== null) s += "X-Forwarded-Port: " + (typeof port === "number" ? String(port) : safeFieldValue(port)) + "\r\n";
+    s += forwardedLine + "Via: " + safeFieldValue(via) + "\r\nX-Request-ID: ";
+    this.lines = s;
+    return s;
+  }
+}

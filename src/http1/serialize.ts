@@ -36,8 +36,39 @@ export function headerPairsOf(h: ResponseHeaders): [string, string][] {
   return out;
 }
 
-/** "Name: value\r\n" for each pair. CR/LF in a value would split the header: they are dropped here as a last line of defence. */
+/**
+ * "Name: value\r\n" for each pair. CR/LF in a value would split the header: they are dropped here as a last line of defence.
+ *
+ * The block of the last call is kept with its names and values: a proxied backend answers with
+ * the same fields response after response, and the HTTP/1 parser hands out the same value
+ * strings for repeated values, so the compare is mostly pointer-equal strings and a hit builds
+ * nothing (each `+` would be a new string cell, docs/performance.md "Allocations per request").
+ */
+const lastBlockNames: string[] = [];
+const lastBlockValues: string[] = [];
+let lastBlock = "";
 export function headerLines(pairs: HeaderPairs): string {
+  const n = pairs.length;
+  if (n === 0) return "";
+  if (n === lastBlockNames.length) {
+    let i = 0;
+    while (i < n && pairs[i]![0] === lastBlockNames[i] && pairs[i]![1] === lastBlockValues[i]) i++;
+    if (i === n) return lastBlock;
+  }
+  const block = buildHeaderLines(pairs);
+  if (n <= 32) {
+    lastBlockNames.length = n;
+    lastBlockValues.length = n;
+    for (let i = 0; i < n; i++) {
+      lastBlockNames[i] = pairs[i]![0];
+      lastBlockValues[i] = pairs[i]![1];
+    }
+    lastBlock = block;
+  }
+  return block;
+}
+
+function buildHeaderLines(pairs: HeaderPairs): string {
   let s = "";
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;

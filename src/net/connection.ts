@@ -75,6 +75,22 @@ const BODY_BATCH_MAX = 64 * 1024;
 const YIELD_READ_BYTES = 256 * 1024;
 /** How often a closing connection re-checks its queue (backstop for a missed notification). */
 const CLOSING_RECHECK_MS = 1_000;
+/** The ends of a response head after the X-Request-ID value (see ExchangeImpl.headEnd). */
+const END_PLAIN = "\r\n\r\n";
+const END_CLOSE = "\r\nConnection: close\r\n\r\n";
+const END_KEEP_ALIVE = "\r\nConnection: keep-alive\r\n\r\n";
+
+/** "Content-Length: n\r\n" of the last length asked for: responses of one size repeat it. */
+let lastLength = -1;
+let lastLengthLine = "";
+function contentLengthLine(n: number): string {
+  if (n !== lastLength) {
+    lastLength = n;
+    lastLengthLine = "Content-Length: " + n + "\r\n";
+  }
+  return lastLengthLine;
+}
+
 const CONTINUE_100 = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
 const enum Phase {
@@ -884,8 +900,11 @@ export class ExchangeImpl implements DispatchableExchange {
 
   // ---- response -----------------------------------------------------------------------
 
-  /** Decide keep-alive for this response and produce the common trailing header lines. */
-  private commonHeaders(extra: string): string {
+  /**
+   * Decide keep-alive for this response. Returns the end of its head: the line break after the
+   * X-Request-ID value, the Connection field when one is due, and the empty line.
+   */
+  private headEnd(): string {
     if (!this.requestDone && this.sink === null) {
       // The body is unread. Draining a small one keeps the connection; a client still waiting
       // for 100-continue or a large/unknown body means closing is cheaper (RFC 9110 §10.1.1).
@@ -894,10 +913,19 @@ export class ExchangeImpl implements DispatchableExchange {
       if (h.expectContinue || (h.bodyKind === "length" && h.contentLength - this.bodyBytes > this.config.limits.discardBodyMax)) this.keepAlive = false;
     }
     if (this.conn.ctx.shuttingDown || this.conn.peerEnded) this.keepAlive = false;
-    let s = extra + dateServerIdPrefix(this.config.serverName) + this.id + "\r\n";
-    if (!this.keepAlive) s += "Connection: close\r\n";
-    else if (this.head.minor === 0) s += "Connection: keep-alive\r\n";
-    return s;
+    if (!this.keepAlive) return END_CLOSE;
+    return this.head.minor === 0 ? END_KEEP_ALIVE : END_PLAIN;
+  }
+
+  /**
+   * Date, Server, X-Request-ID and the end of the head, as three writes into the corked arena:
+   * the prefix is shared per second, the id is the exchange's, the end a constant. Concatenating
+   * them made several string cells per response (docs/performance.md, "Allocations per request").
+   */
+  private writeCommonFields(out: WriteQueue, end: string): void {
+    out.writeLatin1(dateServerIdPrefix(this.config.serverName));
+    out.writeLatin1(this.id);
+    out.writeLatin1(end);
   }
 
   respond(status: number, headers: ResponseHeaders, body?: Uint8Array | string | null): void {
@@ -912,10 +940,10 @@ export class ExchangeImpl implements DispatchableExchange {
     out.cork();
     if (!noBody && isPrepared(headers)) {
       // A cached file's answer: its status line, fields and length come prebuilt (serialize.ts).
-      const tail = this.commonHeaders("") + "\r\n";
+      const end = this.headEnd();
       out.write(preparedHeadWithLength(headers, status, bodyBytes.byteLength));
-      out.writeLatin1(tail);
-    } else this.writeHead(status, headers, noBody ? "" : "Content-Length: " + bodyBytes.byteLength + "\r\n");
+      this.writeCommonFields(out, end);
+    } else this.writeHead(status, headers, noBody ? "" : contentLengthLine(bodyBytes.byteLength));
     if (!noBody && !this.isHead && bodyBytes.byteLength > 0) out.write(bodyBytes);
     out.uncork();
     this.finish();
@@ -930,7 +958,7 @@ export class ExchangeImpl implements DispatchableExchange {
     if (noBody) {
       this.framing = Framing.None;
     } else if (length !== null) {
-      extra = "Content-Length: " + length + "\r\n";
+      extra = contentLengthLine(length);
       this.framing = this.isHead ? Framing.None : Framing.Length;
       this.remaining = length;
     } else if (this.isHead) {
@@ -949,13 +977,13 @@ export class ExchangeImpl implements DispatchableExchange {
   /** Status line, the handler's fields (pairs or a prepared block), `framing` line, common fields, blank line — one corked batch. */
   private writeHead(status: number, headers: ResponseHeaders, framing: string): void {
     const out = this.conn.out;
-    const tail = this.commonHeaders(framing) + "\r\n";
+    const end = this.headEnd();
     out.cork();
-    if (isPrepared(headers)) {
-      out.writeLatin1(statusLine(status));
-      out.write(headers.prepared);
-      out.writeLatin1(tail);
-    } else out.writeLatin1(statusLine(status) + headerLines(headers) + tail);
+    out.writeLatin1(statusLine(status));
+    if (isPrepared(headers)) out.write(headers.prepared);
+    else out.writeLatin1(headerLines(headers));
+    if (framing !== "") out.writeLatin1(framing);
+    this.writeCommonFields(out, end);
     out.uncork();
   }
 

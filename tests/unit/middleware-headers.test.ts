@@ -65,6 +65,24 @@ describe("requestHeaders", () => {
     expect(outer.head.headers.size).toBe(6);
   });
 
+  test("the field list is reused while the rendered values repeat, and rebuilt when one changes", () => {
+    const mw = requestHeaders(rules({ set: [["X-Real-IP", "{remote_ip}"], ["X-Env", "bench"]], add: [["X-Path", "{path}"]] }));
+    const sequence: [string, string][] = [
+      ["198.51.100.1", "/a"],
+      ["198.51.100.1", "/a"],
+      ["198.51.100.2", "/a"],
+      ["198.51.100.2", "/b"],
+      ["198.51.100.1", "/a"],
+    ];
+    for (const [ip, path] of sequence) {
+      const { inner } = seen(mw, { clientIp: ip, target: path });
+      expect(inner.head.headers.get("x-real-ip")).toBe(ip);
+      expect(inner.head.headers.get("x-env")).toBe("bench");
+      expect(inner.head.headers.get("x-path")).toBe(path);
+      expect(inner.head.headers.count("x-real-ip")).toBe(1);
+    }
+  });
+
   test("an empty rendered value adds nothing; set still removes the client's field", () => {
     const mw = requestHeaders(rules({ set: [["X-User", "{cookie.user}"]], add: [["X-Opt", "{header.x-none}"]] }));
     const { inner } = seen(mw, { headers: [["X-User", "forged"]] });

@@ -81,6 +81,18 @@ interface CompiledRules {
   readonly lines: Uint8Array;
   /** Prepared block in → prepared block out (constant rules) or the filtered block (else). */
   readonly preparedCache: WeakMap<Uint8Array, PreparedHeaders>;
+  /** The last rendered values of the rules with placeholders, and the fields they gave. */
+  readonly memo: FieldsMemo;
+}
+
+/**
+ * resolveFields' result for the last rendered values: rules like `X-Real-IP = "{remote_ip}"`
+ * render the same value for every request of a client, and the field list (an array and a
+ * tuple per dynamic rule) is then reused instead of rebuilt. The list is never mutated.
+ */
+interface FieldsMemo {
+  rendered: string[];
+  fields: readonly Field[] | null;
 }
 
 const REQUEST_PROTECTED: ReadonlySet<string> = new Set(["content-length", "transfer-encoding", "connection"]);
@@ -135,6 +147,7 @@ function compile(rules: HeaderRules, isProtected: ReadonlySet<string>, request: 
     pairs: fields.map((f) => [f[0], f[1]] as const),
     lines: fieldLines(fields),
     preparedCache: new WeakMap(),
+    memo: { rendered: [], fields: null },
   };
 }
 
@@ -145,15 +158,46 @@ function compile(rules: HeaderRules, isProtected: ReadonlySet<string>, request: 
  * its rule (the client's Host stays).
  */
 function resolveFields(set: readonly Rule[], add: readonly Rule[], ctx: TemplateContext | null, hostCheck: boolean): Field[] {
+  return resolveRendered(set, add, renderAll(set, add, ctx, []), hostCheck);
+}
+
+/** The raw rendered values of the rules with placeholders, set then add, into `into`. */
+function renderAll(set: readonly Rule[], add: readonly Rule[], ctx: TemplateContext | null, into: string[]): string[] {
+  let n = 0;
+  for (const rule of set) if (rule.literal === null) into[n++] = renderTemplate(rule.value, ctx!);
+  for (const rule of add) if (rule.literal === null) into[n++] = renderTemplate(rule.value, ctx!);
+  into.length = n;
+  return into;
+}
+
+/** resolveFields for a request, reusing the last result while the rendered values repeat (FieldsMemo). */
+function resolveMemo(r: CompiledRules, ex: Exchange, hostCheck: boolean): readonly Field[] {
+  const m = r.memo;
+  const rendered = renderAll(r.set, r.add, templateContext(ex), SCRATCH);
+  if (m.fields !== null && rendered.length === m.rendered.length) {
+    let i = 0;
+    while (i < rendered.length && rendered[i] === m.rendered[i]) i++;
+    if (i === rendered.length) return m.fields;
+  }
+  const fields = resolveRendered(r.set, r.add, rendered, hostCheck);
+  m.rendered = rendered.slice();
+  m.fields = fields;
+  return fields;
+}
+const SCRATCH: string[] = [];
+
+/** resolveFields with the placeholder values already rendered (in renderAll's order). */
+function resolveRendered(set: readonly Rule[], add: readonly Rule[], rendered: readonly string[], hostCheck: boolean): Field[] {
+  let n = 0;
   const out: Field[] = [];
   for (const rule of set) {
-    const v = rule.literal ?? safeFieldValue(renderTemplate(rule.value, ctx!));
+    const v = rule.literal ?? safeFieldValue(rendered[n++]!);
     if (hostCheck && rule.lower === "host" && !validHost(v)) continue;
     for (let i = out.length - 1; i >= 0; i--) if (out[i]![2] === rule.lower) out.splice(i, 1);
     if (v !== "") out.push(rule.field ?? [rule.name, v, rule.lower]);
   }
   for (const rule of add) {
-    const v = rule.literal ?? safeFieldValue(renderTemplate(rule.value, ctx!));
+    const v = rule.literal ?? safeFieldValue(rendered[n++]!);
     if (v !== "") out.push(rule.field ?? [rule.name, v, rule.lower]);
   }
   return out;
@@ -172,7 +216,7 @@ export function requestHeaders(rules: HeaderRules): Middleware {
     return (ex) => {
       const head = ex.head;
       const hl = head.headers;
-      const fields = r.constant ? r.fields : resolveFields(r.set, r.add, templateContext(ex), true);
+      const fields = r.constant ? r.fields : resolveMemo(r, ex, true);
       // A dynamic Host set that rendered valid is among `fields`; it replaces the client's.
       let dropHost = false;
       if (r.dynamicHost) for (const f of fields) if (f[2] === "host") dropHost = true;
@@ -279,7 +323,7 @@ function applyToPrepared(h: PreparedHeaders, r: CompiledRules, fields: readonly 
 }
 
 function applyRules(h: ResponseHeaders, r: CompiledRules, ex: Exchange): ResponseHeaders {
-  const fields = r.constant ? r.fields : resolveFields(r.set, r.add, templateContext(ex), false);
+  const fields = r.constant ? r.fields : resolveMemo(r, ex, false);
   return isPrepared(h) ? applyToPrepared(h, r, fields) : applyToPairs(h, r, fields);
 }
 

@@ -34,7 +34,7 @@
 import { parseUpgradeList, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { displayIp, type TrustedProxies } from "./cidr.ts";
-import { FieldLineMemo, ForwardingLinesMemo } from "./forwarding-lines.ts";
+import { FieldLineMemo, ForwardingLinesMemo, PassThroughLines } from "./forwarding-lines.ts";
 import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue } from "./hop-by-hop.ts";
 import { upstreamBasePath } from "./location-rewrite.ts";
 
@@ -316,7 +316,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     }
     if (named.size > 0 && named.has(lower) && !vouched) continue;
     if (!isToken(name)) continue; // parser guarantees tokens; never emit a broken line
-    fields += name + ": " + safeFieldValue(value) + "\r\n";
+    fields += PASS_THROUGH_LINES.get(name, value);
   }
   if (!hostSeen) fields = HOST_LINE.get("Host", hostValue) + fields;
 
@@ -390,6 +390,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
 
 const HOST_LINE = new FieldLineMemo();
 const FORWARDING_LINES = new ForwardingLinesMemo();
+const PASS_THROUGH_LINES = new PassThroughLines();
 /** Our Via entry ("1.1 dreamserver"), reused while protocol and name repeat. */
 let lastViaProto = "";
 let lastViaName = "";

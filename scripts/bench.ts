@@ -12,6 +12,9 @@
  *   proxy          GET / through each proxy to one shared fixed-response backend (Bun.serve, 19-byte body)
  *   latency        the proxy scenario at moderate load (--latency-conns, default 4 connections):
  *                  p50/p99 through each proxy minus p50/p99 going direct to the backend
+ *   latency-paced  the same at a fixed moderate rate instead of a closed loop: --paced-conns
+ *                  (default 16) connections, each pausing a random 0-2 ms before every request
+ *                  (about a third of the proxy's closed-loop rate on the development VM)
  *   routes-static  static 4 KiB: the plain one-route server against a realistic config
  *   routes-proxy   proxy: the same pair (scripts/bench/realistic-*.toml: 20 routes, header rules on
  *                  the matched route, metrics on with an admin listener, access log on)
@@ -309,7 +312,7 @@ export function table(header: string[], rows: string[][], left: number[] = [0]):
 
 // ───────────────────────────── the benchmark ─────────────────────────────
 
-type ScenarioName = "static" | "large" | "pipeline" | "proxy" | "latency" | "routes-static" | "routes-proxy" | "memory";
+type ScenarioName = "static" | "large" | "pipeline" | "proxy" | "latency" | "latency-paced" | "routes-static" | "routes-proxy" | "memory";
 
 interface Scenario {
   readonly title: string;
@@ -320,6 +323,8 @@ interface Scenario {
   readonly mode: "static" | "proxy" | "none";
   /** Who is compared: the reference servers (nginx, haproxy), the realistic config, or going direct. */
   readonly compare: "reference" | "realistic" | "direct" | "none";
+  /** Each connection pauses a random 0-2 ms before each request (wrk Lua `delay`): a fixed moderate rate, not a closed loop. */
+  readonly paced?: boolean;
 }
 
 const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -328,6 +333,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   pipeline: { title: "static GET /index.html, pipelined 16 deep", path: "/index.html", depth: 16, bodyBytes: 4096, mode: "static", compare: "reference" },
   proxy: { title: "proxy GET / → shared Bun.serve backend (19-byte body)", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "reference" },
   latency: { title: "proxy latency added over going direct, moderate load", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "direct" },
+  "latency-paced": { title: "proxy latency added over going direct, paced: each connection pauses a random 0-2 ms before each request", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "direct", paced: true },
   "routes-static": { title: "static 4 KiB: realistic config (20 routes, header rules, metrics, access log) vs plain", path: "/index.html", depth: 1, bodyBytes: 4096, mode: "static", compare: "realistic" },
   "routes-proxy": { title: "proxy: realistic config (20 routes, header rules, metrics, access log) vs plain", path: "/", depth: 1, bodyBytes: 19, mode: "proxy", compare: "realistic" },
   memory: { title: "memory: whole instance with 5,000 idle keep-alive connections (npm run memcheck)", path: "", depth: 1, bodyBytes: 0, mode: "none", compare: "none" },
@@ -347,20 +353,22 @@ interface Options {
   /** dreamserver --workers; "auto" passes nothing (what users get by default). */
   workers: number | "auto";
   latencyConns: number;
+  pacedConns: number;
   nginxWorkers: number;
   dsArgs: string[];
   json: boolean;
 }
 
 const HELP = `usage: bun scripts/bench.ts [options]     (npm run bench -- [options])
-  --scenario S        static | large | pipeline | proxy | latency | routes-static | routes-proxy |
-                      memory | all, or a comma list (default all)
+  --scenario S        static | large | pipeline | proxy | latency | latency-paced | routes-static |
+                      routes-proxy | memory | all, or a comma list (default all)
   --rounds N          interleaved rounds per server (default 3)
   --secs N            seconds per wrk run (default 5)
   --conns N           wrk connections (default 50)
   --threads N         wrk threads (default 1)
   --workers N|auto    dreamserver --workers (default auto: the default users get, no flag)
   --latency-conns N   wrk connections for the latency scenario (default 4)
+  --paced-conns N     wrk connections for the latency-paced scenario (default 16)
   --nginx-workers N   nginx worker_processes / haproxy nbthread (default 2)
   --ds-args "..."     extra dreamserver flags, e.g. "--cache-validity 1s"
   --json              machine-readable results on stdout (progress stays on stderr)
@@ -383,7 +391,7 @@ export function intArg(help: string): (flag: string, v: string | undefined, min:
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: Object.keys(SCENARIOS) as ScenarioName[], rounds: 3, secs: 5, conns: 50, threads: 1, workers: "auto", latencyConns: 4, nginxWorkers: 2, dsArgs: [], json: false };
+  const o: Options = { scenarios: Object.keys(SCENARIOS) as ScenarioName[], rounds: 3, secs: 5, conns: 50, threads: 1, workers: "auto", latencyConns: 4, pacedConns: 16, nginxWorkers: 2, dsArgs: [], json: false };
   const num = intArg(HELP);
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i]!);
@@ -406,6 +414,7 @@ function parseArgs(argv: string[]): Options {
         break;
       }
       case "--latency-conns": o.latencyConns = num(flag, val(), 1, 1000); break;
+      case "--paced-conns": o.pacedConns = num(flag, val(), 1, 1000); break;
       case "--nginx-workers": o.nginxWorkers = num(flag, val(), 1, 64); break;
       case "--ds-args": o.dsArgs = (val() ?? "").split(/\s+/).filter(Boolean); break;
       case "--json": o.json = true; break;
@@ -552,6 +561,10 @@ async function main(): Promise<void> {
   const root = path.join(tmp, "root");
   makeRoot(root);
   const accessLogs: string[] = [];
+  // A random pause of 0-2 ms (wrk's delay() is in ms) before each request of a connection: the
+  // connections fall out of step, so requests arrive spread out at a rate set by the pauses.
+  const pacedLua = path.join(tmp, "paced.lua");
+  fs.writeFileSync(pacedLua, "math.randomseed(os.time())\ndelay = function() return math.random(0, 2) end\n");
   const pipelineLua = path.join(tmp, "pipeline.lua");
   fs.writeFileSync(pipelineLua, `init = function(args)\n  local r = {}\n  for i = 1, ${SCENARIOS.pipeline.depth} do r[i] = wrk.format(nil) end\n  req = table.concat(r)\nend\nrequest = function() return req end\n`);
 
@@ -688,9 +701,10 @@ async function main(): Promise<void> {
     const watched = [t.group, sc.mode === "proxy" ? backend : undefined];
     // (for "direct" the target is the backend itself)
     assertAlive(watched);
-    const conns = sc.compare === "direct" ? Math.max(o.latencyConns, o.threads) : o.conns;
+    const conns = sc.paced ? Math.max(o.pacedConns, o.threads) : sc.compare === "direct" ? Math.max(o.latencyConns, o.threads) : o.conns;
     const cmd = [wrkBin, `-t${o.threads}`, `-c${conns}`, `-d${secs}s`, "--latency", "--timeout", "5s"];
     if (sc.depth > 1) cmd.push("-s", pipelineLua);
+    if (sc.paced) cmd.push("-s", pacedLua);
     cmd.push(`http://127.0.0.1:${t.port}${sc.path}`);
     let peak = t.group.rssKiB();
     const sampler = setInterval(() => (peak = Math.max(peak, t.group.rssKiB())), 250);
@@ -846,7 +860,7 @@ async function main(): Promise<void> {
     const ds = s.dreamserver;
     if (r.added) {
       const a = r.added.dreamserver;
-      summary.push([`proxy latency added vs direct (-c${o.latencyConns})`, a ? `p50 +${a.p50Ms === null ? "n/a" : (a.p50Ms * 1000).toFixed(0) + " µs"}, p99 +${a.p99Ms === null ? "n/a" : (a.p99Ms * 1000).toFixed(0) + " µs"}` : "n/a", r.added.nginx ? `nginx p50 +${((r.added.nginx.p50Ms ?? NaN) * 1000).toFixed(0)} µs, p99 +${((r.added.nginx.p99Ms ?? NaN) * 1000).toFixed(0)} µs` : "", "p50 < 100 µs, p99 < 1 ms"]);
+      summary.push([r.scenario === "latency-paced" ? `proxy latency added vs direct (paced, -c${o.pacedConns})` : `proxy latency added vs direct (-c${o.latencyConns})`, a ? `p50 +${a.p50Ms === null ? "n/a" : (a.p50Ms * 1000).toFixed(0) + " µs"}, p99 +${a.p99Ms === null ? "n/a" : (a.p99Ms * 1000).toFixed(0) + " µs"}` : "n/a", r.added.nginx ? `nginx p50 +${((r.added.nginx.p50Ms ?? NaN) * 1000).toFixed(0)} µs, p99 +${((r.added.nginx.p99Ms ?? NaN) * 1000).toFixed(0)} µs` : "", "p50 < 100 µs, p99 < 1 ms"]);
     } else if (r.ratios && r.ratios.against === "plain") {
       summary.push([r.scenario === "routes-static" ? "realistic config vs plain, static" : "realistic config vs plain, proxy", `req/s ${x(r.ratios.rps)}`, `CPU/req ${x(r.ratios.cpuPerReq)} (${s[REALISTIC]!.cpuUsPerReq.toFixed(1)} vs ${s.dreamserver!.cpuUsPerReq.toFixed(1)} µs)`, "within 5%"]);
     } else if (r.ratios && ds) {

@@ -483,7 +483,7 @@ export class MessageParser {
     if (hostCount > 1) return this.fail(400, "PARSE_DUPLICATE_HOST", "more than one Host header");
     if (hostCount === 0 && minor === 1) return this.fail(400, "PARSE_MISSING_HOST", "HTTP/1.1 request without Host");
     const hostHeader = headers.get("host") ?? "";
-    if (hostCount === 1 && !validHost(hostHeader) && !(hostHeader === "" && form !== "origin")) {
+    if (hostCount === 1 && !validHostMemo(hostHeader) && !(hostHeader === "" && form !== "origin")) {
       return this.fail(400, "PARSE_BAD_HOST", "invalid Host header");
     }
     if (hostCount === 1 && hostHeader === "" && form === "origin" && minor === 1) return this.fail(400, "PARSE_BAD_HOST", "empty Host header");
@@ -804,6 +804,15 @@ export class MessageParser {
 }
 
 /** Host = uri-host [ ":" port ] (RFC 9110 §7.2); conservative byte check plus a port check. */
+/** validHost, remembering the last valid Host (the known-name value memo hands out the same string again). */
+let lastValidHost = "";
+function validHostMemo(h: string): boolean {
+  if (h === lastValidHost && h !== "") return true;
+  if (!validHost(h)) return false;
+  lastValidHost = h;
+  return true;
+}
+
 export function validHost(h: string): boolean {
   const n = h.length;
   if (n === 0 || n > 255) return false;

@@ -161,19 +161,7 @@ export function encodeText(r: AccessRecord, buf: Uint8Array, off: number): numbe
   off = writeIsoTime(buf, off, r.time);
   off = ascii(buf, off, " | id=");
   off = textValue(buf, off, r.id);
-  off = ascii(buf, off, " | ip=");
-  off = textValue(buf, off, r.ip);
-  off = ascii(buf, off, " | method=");
-  off = textValue(buf, off, r.method);
-  off = ascii(buf, off, " | path=");
-  off = textValue(buf, off, r.path);
-  off = ascii(buf, off, " | host=");
-  off = textValue(buf, off, r.host);
-  off = ascii(buf, off, " | status=");
-  off = textInt(buf, off, r.status);
-  off = ascii(buf, off, " | bytes=");
-  off = textInt(buf, off, r.bytes);
-  off = ascii(buf, off, " | latency=");
+  off = middleSegment(buf, off, r);
   off = textMs(buf, off, r.latencyMs);
   if (r.error !== undefined) off = textValue(buf, ascii(buf, off, " | error="), r.error);
   if (r.upstream !== undefined) off = textValue(buf, ascii(buf, off, " | upstream="), r.upstream);
@@ -193,6 +181,52 @@ export function encodeText(r: AccessRecord, buf: Uint8Array, off: number): numbe
   }
   buf[off] = 10;
   return off + 1;
+}
+
+/**
+ * " | ip=… | method=… | path=… | host=… | status=… | bytes=… | latency=" as encodeText writes
+ * it, copied from the bytes of the last record when those six fields are the same: a client's
+ * keep-alive requests for one resource repeat all of them, and escaping them char by char was
+ * the biggest part of the log's cost per static request (docs/performance.md, "Allocations per
+ * request"). The memo holds one segment (at most a few KiB: the fields are bounded by the head
+ * limits); a miss encodes as before and keeps a copy.
+ */
+const middle = { ip: "", method: "", path: "", host: "", status: -1, bytes: -1, seg: new Uint8Array(0) };
+function middleSegment(buf: Uint8Array, off: number, r: AccessRecord): number {
+  const m = middle;
+  if (r.bytes === m.bytes && r.status === m.status && r.path === m.path && r.ip === m.ip && r.host === m.host && r.method === m.method && m.seg.length > 0) {
+    const seg = m.seg;
+    const n = seg.length;
+    if (n <= 256) for (let i = 0; i < n; i++) buf[off + i] = seg[i]!;
+    else buf.set(seg, off);
+    return off + n;
+  }
+  const start = off;
+  off = ascii(buf, off, " | ip=");
+  off = textValue(buf, off, r.ip);
+  off = ascii(buf, off, " | method=");
+  off = textValue(buf, off, r.method);
+  off = ascii(buf, off, " | path=");
+  off = textValue(buf, off, r.path);
+  off = ascii(buf, off, " | host=");
+  off = textValue(buf, off, r.host);
+  off = ascii(buf, off, " | status=");
+  off = textInt(buf, off, r.status);
+  off = ascii(buf, off, " | bytes=");
+  off = textInt(buf, off, r.bytes);
+  off = ascii(buf, off, " | latency=");
+  // Only integral, non-negative numbers and short fields are worth keeping (-0, NaN and huge
+  // values have their own spellings; a very long path would pin a large copy).
+  if (Number.isInteger(r.status) && Number.isInteger(r.bytes) && !Object.is(r.bytes, -0) && !Object.is(r.status, -0) && off - start <= 4096) {
+    m.ip = r.ip;
+    m.method = r.method;
+    m.path = r.path;
+    m.host = r.host;
+    m.status = r.status;
+    m.bytes = r.bytes;
+    m.seg = buf.slice(start, off);
+  }
+  return off;
 }
 
 /** Total length of a record's string fields: lineBound(recordChars(r)) bytes always suffice. */

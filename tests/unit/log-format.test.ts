@@ -309,6 +309,19 @@ describe("encodeText / encodeJson are byte-identical to formatText / formatJson"
     check(rec({ status: 500 }));
     check(rec({ status: 404, error: "FILE_NOT_FOUND" }));
   });
+  test("repeated records (encodeText keeps the last ip…latency segment): a change of any one field shows", () => {
+    const base = rec({});
+    const seq = [
+      base, base, rec({ ip: "10.0.0.2" }), base, rec({ method: "POST" }), rec({ path: "/x|y\x85" }), base, rec({ host: "h.example" }),
+      rec({ status: 404 }), rec({ bytes: 0 }), rec({ bytes: -0 }), rec({ bytes: 0 }), rec({ status: NaN }), rec({ status: 200.5 }),
+      rec({ latencyMs: 9.5 }), base, rec({ path: "/" + "p".repeat(5000) }), rec({ path: "/" + "p".repeat(5000) }), base,
+    ];
+    for (const r of seq) check(r);
+  });
+  test("property: a few records in any order, repeats included", () => {
+    const pool = [rec({}), rec({ ip: "10.0.0.9" }), rec({ path: "/a" }), rec({ status: 304, bytes: 0 }), rec({ bytes: 1e21 }), rec({ host: "\u2028" })];
+    fcAssert(fc.property(fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { maxLength: 30 }), (ix) => ix.forEach((i) => check(pool[i]!))), 300);
+  });
   test("property: arbitrary records", () => {
     const str = fc.string({ unit: "binary", maxLength: 40 });
     const num = fc.oneof(fc.double(), fc.integer({ min: 0, max: 2 ** 40 }), fc.double({ min: 0, max: 1e4, noNaN: true }), fc.integer({ min: 0, max: 1e7 }).map((k) => k / 10000));

@@ -224,7 +224,8 @@ function middleSegment(buf: Uint8Array, off: number, r: AccessRecord): number {
     m.host = r.host;
     m.status = r.status;
     m.bytes = r.bytes;
-    m.seg = buf.slice(start, off);
+    // A copy: `buf` is the log writer's reused staging Buffer, whose slice() would be a view.
+    m.seg = Uint8Array.prototype.slice.call(buf, start, off);
   }
   return off;
 }

@@ -318,6 +318,16 @@ describe("encodeText / encodeJson are byte-identical to formatText / formatJson"
     ];
     for (const r of seq) check(r);
   });
+  test("repeated records into one reused Buffer (the log writer's staging buffer): the kept segment is a copy", () => {
+    const stage = Buffer.alloc(8192);
+    const a = rec({ path: "/same" });
+    const b = rec({ path: "/other", ip: "10.9.9.9" });
+    for (const r of [a, b, a, a, b, b, a]) {
+      stage.fill(0x21); // what the next batch leaves in the buffer before this line is encoded
+      const end = encodeText(r, stage, 100);
+      expect(stage.subarray(100, end).toString("latin1")).toBe(formatText(r));
+    }
+  });
   test("property: a few records in any order, repeats included", () => {
     const pool = [rec({}), rec({ ip: "10.0.0.9" }), rec({ path: "/a" }), rec({ status: 304, bytes: 0 }), rec({ bytes: 1e21 }), rec({ host: "\u2028" })];
     fcAssert(fc.property(fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { maxLength: 30 }), (ix) => ix.forEach((i) => check(pool[i]!))), 300);

@@ -10,6 +10,25 @@
  */
 import { safeFieldValue } from "./hop-by-hop.ts";
 
+/** `a + sep + b + tail`: the same string while a and b repeat (the request line, our Via entry). */
+export class JoinMemo {
+  private a = "";
+  private b = "";
+  private joined = "";
+  constructor(
+    private readonly sep: string,
+    private readonly tail: string,
+  ) {}
+
+  get(a: string, b: string): string {
+    if (b === this.b && a === this.a && this.joined !== "") return this.joined;
+    this.a = a;
+    this.b = b;
+    this.joined = a + this.sep + b + this.tail;
+    return this.joined;
+  }
+}
+
 /** One "Name: value\r\n" line: the same string while name and value repeat. */
 export class FieldLineMemo {
   private name = "";

@@ -34,7 +34,7 @@
 import { parseUpgradeList, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { displayIp, type TrustedProxies } from "./cidr.ts";
-import { FieldLineMemo, ForwardingLinesMemo, PassThroughLines } from "./forwarding-lines.ts";
+import { FieldLineMemo, ForwardingLinesMemo, JoinMemo, PassThroughLines } from "./forwarding-lines.ts";
 import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue } from "./hop-by-hop.ts";
 import { upstreamBasePath } from "./location-rewrite.ts";
 
@@ -392,30 +392,11 @@ const HOST_LINE = new FieldLineMemo();
 const FORWARDING_LINES = new ForwardingLinesMemo();
 const PASS_THROUGH_LINES = new PassThroughLines();
 /** Our Via entry ("1.1 dreamserver"), reused while protocol and name repeat. */
-let lastViaProto = "";
-let lastViaName = "";
-let lastViaEntry = "";
-
-function viaEntry(proto: string, name: string): string {
-  if (proto === lastViaProto && name === lastViaName && lastViaEntry !== "") return lastViaEntry;
-  lastViaProto = proto;
-  lastViaName = name;
-  lastViaEntry = proto + " " + name;
-  return lastViaEntry;
-}
-
-/** The request line "METHOD target HTTP/1.1\r\n" of the last request, reused while it repeats. */
-let lastMethod = "";
-let lastTarget = "";
-let lastRequestLine = "";
-
-function requestLine(method: string, target: string): string {
-  if (target === lastTarget && method === lastMethod && lastRequestLine !== "") return lastRequestLine;
-  lastMethod = method;
-  lastTarget = target;
-  lastRequestLine = method + " " + target + " HTTP/1.1\r\n";
-  return lastRequestLine;
-}
+const VIA_ENTRY = new JoinMemo(" ", "");
+/** The request line "METHOD target HTTP/1.1\r\n", reused while method and target repeat. */
+const REQUEST_LINE = new JoinMemo(" ", " HTTP/1.1\r\n");
+const viaEntry = (proto: string, name: string): string => VIA_ENTRY.get(proto, name);
+const requestLine = (method: string, target: string): string => REQUEST_LINE.get(method, target);
 
 /**
  * The same request aimed at another origin-form target (following a redirect): headers and

@@ -4,7 +4,7 @@
  * grow the pass-through memo without bound.
  */
 import { describe, expect, test } from "bun:test";
-import { FieldLineMemo, ForwardingLinesMemo, PassThroughLines } from "../../src/proxy/forwarding-lines.ts";
+import { FieldLineMemo, ForwardingLinesMemo, JoinMemo, PassThroughLines } from "../../src/proxy/forwarding-lines.ts";
 
 describe("FieldLineMemo", () => {
   test("same name and value: the same line; a new value or name: its own line", () => {
@@ -17,6 +17,13 @@ describe("FieldLineMemo", () => {
   });
   test("values are made safe for a field line", () => {
     expect(new FieldLineMemo().get("X", "a\r\nInjected: 1")).toBe("X: a  Injected: 1\r\n");
+  });
+});
+
+describe("JoinMemo", () => {
+  test("a + sep + b + tail for every change of either part", () => {
+    const m = new JoinMemo(" ", " HTTP/1.1\r\n");
+    for (const [a, b] of [["GET", "/"], ["GET", "/"], ["HEAD", "/"], ["HEAD", "/x"], ["GET", "/"]] as const) expect(m.get(a, b)).toBe(`${a} ${b} HTTP/1.1\r\n`);
   });
 });
 

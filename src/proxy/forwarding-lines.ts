@@ -49,7 +49,8 @@ export class FieldLineMemo {
  * rules set), by field name: a browser sends the same User-Agent, Accept, Accept-Language, … on
  * every request, and a rule like `X-Real-IP = "{remote_ip}"` renders the same value for a client.
  * A hit costs one Map lookup and a string compare instead of three new strings. Bounded: names
- * beyond the first MAX_NAMES seen are built every time (client-chosen names cannot grow it).
+ * beyond the first MAX_NAMES seen are built every time (client-chosen names cannot grow it), and
+ * each entry is one field line, itself bounded by limits.maxHeaderLine: a few MiB at the worst.
  */
 export class PassThroughLines {
   private readonly byName = new Map<string, { value: string; line: string }>();

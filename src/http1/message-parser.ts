@@ -119,6 +119,7 @@ const lastRequestLine = { line: "", method: "", target: "", minor: 1 as 0 | 1, f
 const lastStatusLine = { line: "", minor: 1 as 0 | 1, status: 0, reason: "" };
 
 const END_NO_TRAILERS: ParseEvent = { type: "end", trailers: null };
+const EMPTY_BYTES = new Uint8Array(0);
 
 /** A body framing verdict: kind and declared length (-1 when none). */
 type Framing = readonly [BodyKind, number];
@@ -153,7 +154,30 @@ export class MessageParser {
   constructor(
     readonly kind: "request" | "response",
     private readonly limits: Limits,
+    /**
+     * Hand out one "head" and one "body" event object per parser, refilled by each next(),
+     * instead of a new object per event: for callers that are done with an event before they
+     * call next() again (the HTTP/1 engine and the proxy's upstream connections), it takes two or
+     * three objects per exchange off the garbage collector (docs/performance.md, "Allocations per
+     * request"). Callers that keep events (tests, collectors) leave it off.
+     */
+    private readonly reuseEvents = false,
   ) {}
+
+  private readonly headEvent: { type: "head"; head: RequestHead | ResponseHead } = { type: "head", head: null as unknown as RequestHead };
+  private readonly bodyEvent: { type: "body"; data: Uint8Array } = { type: "body", data: EMPTY_BYTES };
+
+  private headOut(head: RequestHead | ResponseHead): ParseEvent {
+    if (!this.reuseEvents) return { type: "head", head };
+    this.headEvent.head = head;
+    return this.headEvent;
+  }
+
+  private bodyOut(data: Uint8Array): ParseEvent {
+    if (!this.reuseEvents) return { type: "body", data };
+    this.bodyEvent.data = data;
+    return this.bodyEvent;
+  }
 
   /** Response mode: tell the parser which request the next response answers (FIFO). */
   expectResponseTo(method: string): void {
@@ -245,7 +269,7 @@ export class MessageParser {
           if (avail === 0) return null;
           const data = this.buf.subarray(this.pos);
           this.pos = this.buf.length;
-          return { type: "body", data };
+          return this.bodyOut(data);
         }
         case State.ChunkSize: {
           const r = this.parseChunkSize();
@@ -286,7 +310,7 @@ export class MessageParser {
     this.pos += n;
     this.remaining -= n;
     if (this.remaining === 0) this.state = then;
-    return { type: "body", data };
+    return this.bodyOut(data);
   }
 
   // ---- heads --------------------------------------------------------------------------
@@ -536,7 +560,7 @@ export class MessageParser {
       headBytes,
     };
     this.enterBody(bodyKind, contentLength);
-    return { type: "head", head };
+    return this.headOut(head);
   }
 
   private completeResponse(line: string, headers: HeaderList, headBytes: number): ParseEvent {
@@ -595,14 +619,14 @@ export class MessageParser {
     if (status === 101) {
       // After 101 the bytes are another protocol: the caller takes them with takeRemaining().
       this.state = State.Dead;
-      return { type: "head", head };
+      return this.headOut(head);
     }
     if (informational) {
       this.state = State.Start; // [test fix] was left in State.Headers: the next status line failed as a field
-      return { type: "head", head };
+      return this.headOut(head);
     }
     this.enterBody(bodyKind, method === "HEAD" || status === 304 ? -1 : contentLength);
-    return { type: "head", head };
+    return this.headOut(head);
   }
 
   /** HTTP-version = "HTTP/" DIGIT "." DIGIT; 1.0 and 1.1 served, other well-formed versions 505. */

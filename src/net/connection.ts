@@ -149,7 +149,7 @@ export class Connection {
     readonly socket: Socket<Connection>,
     readonly ctx: ConnectionContext,
   ) {
-    this.parser = new MessageParser("request", ctx.parserLimits);
+    this.parser = new MessageParser("request", ctx.parserLimits, true);
     this.out = new WriteQueue(socket);
     this.out.onDrained = () => this.onOutputDrained();
     const ip = socket.remoteAddress ?? "";

@@ -14,13 +14,18 @@ import { MessageParser } from "../http1/message-parser.ts";
 import { WriteQueue } from "./write-queue.ts";
 
 /** Events an active request receives from its upstream connection. */
+/**
+ * Who gets a connection's events while it serves a request. The names are prefixed so an
+ * exchange can be its own listener beside its other roles (the proxy's exchange is also the
+ * BodySink of the client's request body, which has data() and end()).
+ */
 export interface UpstreamListener {
-  data(chunk: Uint8Array): void;
-  drain(): void;
+  onUpstreamData(chunk: Uint8Array): void;
+  onUpstreamDrain(): void;
   /** FIN from the upstream. */
-  end(): void;
+  onUpstreamEnd(): void;
   /** Socket closed (after end, or on error / reset). */
-  close(err?: Error): void;
+  onUpstreamClose(err?: Error): void;
 }
 
 export class UpstreamConnection {
@@ -41,19 +46,19 @@ export class UpstreamConnection {
     readonly pool: UpstreamPool,
   ) {
     this.out = new WriteQueue(socket);
-    this.out.onDrained = () => this.listener?.drain();
+    this.out.onDrained = () => this.listener?.onUpstreamDrain();
     // Upstream responses get the same limits and strictness as requests (no smuggling from a hostile backend).
-    this.parser = new MessageParser("response", limits);
+    this.parser = new MessageParser("response", limits, true);
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.listener) this.listener.data(chunk);
+    if (this.listener) this.listener.onUpstreamData(chunk);
     else this.destroy(); // unsolicited bytes on an idle connection
   }
 
   onEnd(): void {
     this.ended = true;
-    if (this.listener) this.listener.end();
+    if (this.listener) this.listener.onUpstreamEnd();
     else this.destroy();
   }
 
@@ -64,7 +69,7 @@ export class UpstreamConnection {
     this.pool.forget(this);
     const l = this.listener;
     this.listener = null;
-    l?.close(err);
+    l?.onUpstreamClose(err);
   }
 
   destroy(): void {

@@ -49,7 +49,7 @@ export function runHealthCheck(pool: UpstreamPool, cfg: HealthCheckConfig, host:
           return;
         }
         c.listener = {
-          data(chunk) {
+          onUpstreamData(chunk) {
             c.parser.push(chunk);
             for (;;) {
               const ev = c.parser.next();
@@ -69,13 +69,13 @@ export function runHealthCheck(pool: UpstreamPool, cfg: HealthCheckConfig, host:
               else return finish(false, "bad response");
             }
           },
-          drain() {},
-          end() {
+          onUpstreamDrain() {},
+          onUpstreamEnd() {
             const ev = c.parser.finish();
             if (ev && ev.type === "end") bodyDone();
             else finish(false, "closed before the response");
           },
-          close() {
+          onUpstreamClose() {
             finish(false, "closed before the response");
           },
         };

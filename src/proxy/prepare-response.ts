@@ -122,21 +122,30 @@ export type ClientFraming =
  */
 export function decideClientFraming(head: ResponseHead, requestMethod: string): ClientFraming {
   const s = head.status;
-  if (s < 200 || s === 204) return { kind: "none" };
+  if (s < 200 || s === 204) return NO_BODY;
   if (requestMethod === "HEAD" || s === 304) {
     const n = declaredLength(head);
-    return n >= 0 ? { kind: "none", length: n } : { kind: "none" };
+    return n >= 0 ? { kind: "none", length: n } : NO_BODY;
   }
   switch (head.bodyKind) {
     case "length":
-      return { kind: "length", length: head.contentLength };
+      return lengthFraming(head.contentLength);
     case "chunked":
     case "close":
-      return { kind: "stream" };
+      return STREAM;
     case "none":
       // The parser only says "none" for the cases handled above; be explicit: empty body.
-      return { kind: "length", length: 0 };
+      return lengthFraming(0);
   }
+}
+
+// The verdicts are read, never changed: shared objects instead of one per proxied response.
+const NO_BODY: ClientFraming = Object.freeze({ kind: "none" });
+const STREAM: ClientFraming = Object.freeze({ kind: "stream" });
+let lastLength: ClientFraming = Object.freeze({ kind: "length", length: 0 });
+function lengthFraming(n: number): ClientFraming {
+  if (lastLength.length !== n) lastLength = Object.freeze({ kind: "length", length: n });
+  return lastLength;
 }
 
 /** The Content-Length of a bodiless response (parser keeps it for HEAD/304), or -1. */

@@ -65,30 +65,11 @@ export function createProxyHandler(config: ProxyEnv, proxy: ProxyConfig, ctx: Pr
   return (ex) => new ProxiedExchange(ex, ctx).start();
 }
 
-/**
- * The upstream socket's events for one exchange. A class rather than an object of four arrow
- * functions: one allocation per request instead of five. (BodySink also has data()/end(), so
- * ProxiedExchange cannot be the listener itself.)
- */
-class UpstreamEvents implements UpstreamListener {
-  constructor(private readonly p: ProxiedExchange) {}
-  data(c: Uint8Array): void {
-    this.p.onUpstreamData(c);
+class ProxiedExchange implements BodySink, ResponsePrepareOptions, UpstreamListener {
+  /** The upstream connection's listener: this exchange itself (UpstreamListener's names do not clash with BodySink's). */
+  private get listener(): UpstreamListener {
+    return this;
   }
-  drain(): void {
-    this.p.onUpstreamDrain();
-  }
-  end(): void {
-    this.p.onUpstreamEnd();
-  }
-  close(): void {
-    this.p.onUpstreamClose();
-  }
-}
-
-class ProxiedExchange implements BodySink, ResponsePrepareOptions {
-  /** Upstream socket events; a separate object because BodySink also has data()/end(). */
-  private readonly listener: UpstreamListener = new UpstreamEvents(this);
   private prepared!: PreparedRequest;
   private conn: UpstreamConnection | null = null;
   private reused = false;
@@ -417,7 +398,6 @@ class ProxiedExchange implements BodySink, ResponsePrepareOptions {
 
   // ---- upstream events (UpstreamListener) -------------------------------------------------
 
-  /** @internal via UpstreamEvents */
   onUpstreamDrain(): void {
     if (this.tunnelSide) {
       // [fix] A client FIN that arrived while bytes were still queued is passed on now.
@@ -432,7 +412,6 @@ class ProxiedExchange implements BodySink, ResponsePrepareOptions {
     }
   }
 
-  /** @internal via UpstreamEvents */
   onUpstreamData(chunk: Uint8Array): void {
     if (this.tunnelSide) {
       if (!this.tunnelSide.write(chunk)) this.conn?.pause();
@@ -565,7 +544,6 @@ class ProxiedExchange implements BodySink, ResponsePrepareOptions {
   }
 
   /** FIN from the upstream. */
-  /** @internal via UpstreamEvents */
   onUpstreamEnd(): void {
     if (this.tunnelSide) {
       this.tunnelSide.end();
@@ -590,7 +568,6 @@ class ProxiedExchange implements BodySink, ResponsePrepareOptions {
     this.upstreamGone();
   }
 
-  /** @internal via UpstreamEvents */
   onUpstreamClose(): void {
     if (this.finished) return;
     if (this.tunnelSide) {

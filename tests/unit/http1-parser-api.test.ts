@@ -179,3 +179,48 @@ describe("validHost", () => {
     expect(validHost(h)).toBe(false);
   });
 });
+
+describe("reuseEvents (the engine's and the upstream connections' parsers)", () => {
+  /** Each event as plain data, taken before the next next() refills a reused object. */
+  const snapshot = (ev: ParseEvent): unknown =>
+    ev.type === "head"
+      ? { type: "head", head: { ...ev.head, headers: ev.head.headers.pairs() } }
+      : ev.type === "body"
+        ? { type: "body", data: text(ev.data) }
+        : ev.type === "end"
+          ? { type: "end", trailers: ev.trailers?.pairs() ?? null }
+          : { type: "error", code: ev.error.code };
+  const run = (kind: "request" | "response", wire: string, step: number, reuse: boolean): unknown[] => {
+    const p = new MessageParser(kind, DEFAULT_LIMITS, reuse);
+    const out: unknown[] = [];
+    if (kind === "response") for (let i = 0; i < 3; i++) p.expectResponseTo("GET");
+    for (let i = 0; i < wire.length; i += step) {
+      p.push(b(wire.slice(i, i + step)));
+      for (let ev = p.next(); ev; ev = p.next()) {
+        out.push(snapshot(ev));
+        if (ev.type === "error") return out; // errors are sticky: next() repeats them
+      }
+    }
+    return out;
+  };
+  const requests =
+    "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" +
+    "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+    "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n";
+  const responses = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n";
+  for (const step of [1, 7, 1000]) {
+    test(`the same events as fresh objects, read ${step} byte(s) at a time`, () => {
+      expect(run("request", requests, step, true)).toEqual(run("request", requests, step, false));
+      expect(run("response", responses, step, true)).toEqual(run("response", responses, step, false));
+    });
+  }
+  test("a reused event object is refilled: callers must be done with it before next()", () => {
+    const p = new MessageParser("request", DEFAULT_LIMITS, true);
+    p.push(b("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const first = p.next();
+    expect((first as { head: RequestHead }).head.target).toBe("/1");
+    const second = p.next();
+    expect(second).toBe(first);
+    expect((second as { head: RequestHead }).head.target).toBe("/2");
+  });
+});

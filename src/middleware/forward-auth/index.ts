@@ -153,7 +153,7 @@ class AuthRequest implements UpstreamListener {
   }
   private pooled = false;
 
-  data(chunk: Uint8Array): void {
+  onUpstreamData(chunk: Uint8Array): void {
     if (this.done || !this.conn) return;
     this.gotBytes = true;
     const p = this.conn.parser;
@@ -184,9 +184,9 @@ class AuthRequest implements UpstreamListener {
     }
   }
 
-  drain(): void {}
+  onUpstreamDrain(): void {}
 
-  end(): void {
+  onUpstreamEnd(): void {
     // A close-delimited body ends with the FIN.
     if (this.done || !this.conn) return;
     const ev = this.conn.parser.finish();
@@ -194,7 +194,7 @@ class AuthRequest implements UpstreamListener {
     this.closed();
   }
 
-  close(): void {
+  onUpstreamClose(): void {
     this.closed();
   }
 

@@ -827,7 +827,6 @@ export class MessageParser {
   }
 }
 
-/** Host = uri-host [ ":" port ] (RFC 9110 §7.2); conservative byte check plus a port check. */
 /** validHost, remembering the last valid Host (the known-name value memo hands out the same string again). */
 let lastValidHost = "";
 function validHostMemo(h: string): boolean {
@@ -837,6 +836,7 @@ function validHostMemo(h: string): boolean {
   return true;
 }
 
+/** Host = uri-host [ ":" port ] (RFC 9110 §7.2); conservative byte check plus a port check. */
 export function validHost(h: string): boolean {
   const n = h.length;
   if (n === 0 || n > 255) return false;

@@ -29,24 +29,9 @@ export class JoinMemo {
   }
 }
 
-/** One "Name: value\r\n" line: the same string while name and value repeat. */
-export class FieldLineMemo {
-  private name = "";
-  private value = "";
-  private line = "";
-
-  get(name: string, value: string): string {
-    if (value === this.value && name === this.name && this.line !== "") return this.line;
-    this.name = name;
-    this.value = value;
-    this.line = name + ": " + safeFieldValue(value) + "\r\n";
-    return this.line;
-  }
-}
-
 /**
- * Lines of forwarded fields ("Name: value\r\n" of the client's own fields, and of those request
- * rules set), by field name: a browser sends the same User-Agent, Accept, Accept-Language, … on
+ * Lines of forwarded fields ("Name: value\r\n" of Host, of the client's own fields and of those
+ * request rules set), by field name: a browser sends the same User-Agent, Accept, Accept-Language, … on
  * every request, and a rule like `X-Real-IP = "{remote_ip}"` renders the same value for a client.
  * A hit costs one Map lookup and a string compare instead of three new strings. Bounded: names
  * beyond the first MAX_NAMES seen are built every time (client-chosen names cannot grow it), and
@@ -61,14 +46,18 @@ export class PassThroughLines {
     if (e !== undefined) {
       if (e.value !== value) {
         e.value = value;
-        e.line = name + ": " + safeFieldValue(value) + "\r\n";
+        e.line = fieldLine(name, value);
       }
       return e.line;
     }
-    const line = name + ": " + safeFieldValue(value) + "\r\n";
+    const line = fieldLine(name, value);
     if (this.byName.size < PassThroughLines.MAX_NAMES) this.byName.set(name, { value, line });
     return line;
   }
+}
+
+function fieldLine(name: string, value: string): string {
+  return name + ": " + safeFieldValue(value) + "\r\n";
 }
 
 /**

@@ -34,7 +34,7 @@
 import { parseUpgradeList, trimOws } from "../http1/field-syntax.ts";
 import type { RequestHead } from "../http1/message-head.ts";
 import { displayIp, type TrustedProxies } from "./cidr.ts";
-import { FieldLineMemo, ForwardingLinesMemo, JoinMemo, PassThroughLines } from "./forwarding-lines.ts";
+import { ForwardingLinesMemo, JoinMemo, PassThroughLines } from "./forwarding-lines.ts";
 import { HOP_BY_HOP, connectionNamed, isToken, safeFieldValue } from "./hop-by-hop.ts";
 import { upstreamBasePath } from "./location-rewrite.ts";
 
@@ -97,9 +97,8 @@ export interface PreparedRequest {
   readonly head: Uint8Array;
   /** The same head as a string of byte-valued chars, for writing straight into a write arena. */
   readonly headText: string;
-  /** headText without its final empty line, so more fields can follow (traceparent). */
-  readonly headLines: string;
-  /** headLines in two parts, for writing without joining them: "METHOD target HTTP/1.1\r\n" … */
+  /** headText without its final empty line, in two parts, so more fields can follow
+   * (traceparent) without joining them: "METHOD target HTTP/1.1\r\n" … */
   readonly requestLine: string;
   /** … and the field lines. */
   readonly fieldText: string;
@@ -271,7 +270,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
       // copy) even if a Connection token names it, with the value decided above.
       if (!hostSeen) {
         hostSeen = true;
-        fields += HOST_LINE.get(name, hostValue);
+        fields += FIELD_LINES.get(name, hostValue);
       }
       continue;
     }
@@ -316,9 +315,9 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
     }
     if (named.size > 0 && named.has(lower) && !vouched) continue;
     if (!isToken(name)) continue; // parser guarantees tokens; never emit a broken line
-    fields += PASS_THROUGH_LINES.get(name, value);
+    fields += FIELD_LINES.get(name, value);
   }
-  if (!hostSeen) fields = HOST_LINE.get("Host", hostValue) + fields;
+  if (!hostSeen) fields = FIELD_LINES.get("Host", hostValue) + fields;
 
   // ---- 3: set -------------------------------------------------------------------------
   // The forwarding block usually repeats request after request: it comes from a memo
@@ -340,7 +339,7 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   }
   const fwd = forwarded === NO_VALUES ? "" : joinValues(forwarded);
   // Via (RFC 9110 §7.6.3): append our hop with the protocol version we received ("2" for HTTP/2).
-  const ourVia = viaEntry(head.httpVersion === 2 ? "2" : head.minor === 1 ? "1.1" : "1.0", input.viaName);
+  const ourVia = VIA_ENTRY.get(head.httpVersion === 2 ? "2" : head.minor === 1 ? "1.1" : "1.0", input.viaName);
   const priorVia = via === NO_VALUES ? "" : joinValues(via);
   fields += FORWARDING_LINES.get(
     priorXff === "" ? ip : priorXff + ", " + ip,
@@ -388,15 +387,13 @@ export function prepareUpstreamRequest(input: PrepareRequestInput): PreparedRequ
   return new Prepared(head.method, target, fields, bodyKind, contentLength, tunnel);
 }
 
-const HOST_LINE = new FieldLineMemo();
+/** "Name: value\r\n" of Host and of every forwarded field, by name. */
+const FIELD_LINES = new PassThroughLines();
 const FORWARDING_LINES = new ForwardingLinesMemo();
-const PASS_THROUGH_LINES = new PassThroughLines();
 /** Our Via entry ("1.1 dreamserver"), reused while protocol and name repeat. */
 const VIA_ENTRY = new JoinMemo(" ", "");
 /** The request line "METHOD target HTTP/1.1\r\n", reused while method and target repeat. */
 const REQUEST_LINE = new JoinMemo(" ", " HTTP/1.1\r\n");
-const viaEntry = (proto: string, name: string): string => VIA_ENTRY.get(proto, name);
-const requestLine = (method: string, target: string): string => REQUEST_LINE.get(method, target);
 
 /**
  * The same request aimed at another origin-form target (following a redirect): headers and
@@ -416,7 +413,6 @@ function latin1Only(s: string): string {
 /** A PreparedRequest whose field list and bytes are derived from the head text only when asked. */
 class Prepared implements PreparedRequest {
   readonly requestLine: string;
-  private lines: string | null = null;
   private text: string | null = null;
   private bytes: Uint8Array | null = null;
   private pairs: [string, string][] | null = null;
@@ -430,15 +426,11 @@ class Prepared implements PreparedRequest {
     readonly tunnel: boolean,
   ) {
     // method and target come from the parser (latin1) or a URL-encoded base path (ASCII).
-    this.requestLine = requestLine(method, target);
-  }
-
-  get headLines(): string {
-    return (this.lines ??= this.requestLine + this.fieldText);
+    this.requestLine = REQUEST_LINE.get(method, target);
   }
 
   get headText(): string {
-    return (this.text ??= this.headLines + "\r\n");
+    return (this.text ??= this.requestLine + this.fieldText + "\r\n");
   }
 
   get headers(): [string, string][] {

@@ -48,35 +48,44 @@ export type Rng = () => number;
  * for ip_hash / hash / cookie (cookie: used when the request has no valid cookie).
  */
 export function selectServer(policy: UpstreamPolicy, servers: readonly Candidate[], eligible: (i: number) => boolean, key: string, rng: Rng = Math.random): number {
-  const primary = pickInTier(policy, servers, (i) => !servers[i]!.backup && !servers[i]!.drained && eligible(i), key, rng);
+  const primary = pickInTier(policy, servers, eligible, false, key, rng);
   if (primary >= 0) return primary;
-  return pickInTier(policy, servers, (i) => servers[i]!.backup && !servers[i]!.drained && eligible(i), key, rng);
+  return pickInTier(policy, servers, eligible, true, key, rng);
 }
 
-function pickInTier(policy: UpstreamPolicy, s: readonly Candidate[], ok: (i: number) => boolean, key: string, rng: Rng): number {
+/**
+ * Server i can be picked in the tier of `backup`: the tier is a parameter rather than a predicate
+ * composed around `eligible`, so a pick allocates no closures (it runs per proxied request).
+ */
+function ok(s: readonly Candidate[], i: number, backup: boolean, eligible: (i: number) => boolean): boolean {
+  const c = s[i]!;
+  return c.backup === backup && !c.drained && eligible(i);
+}
+
+function pickInTier(policy: UpstreamPolicy, s: readonly Candidate[], eligible: (i: number) => boolean, backup: boolean, key: string, rng: Rng): number {
   switch (policy) {
     case "round_robin":
     case "cookie": // a request without a (valid) cookie is spread like round robin
-      return smoothWeighted(s, ok);
+      return smoothWeighted(s, eligible, backup);
     case "least_conn":
-      return leastConn(s, ok, rng);
+      return leastConn(s, eligible, backup, rng);
     case "random_two":
-      return randomTwo(s, ok, rng);
+      return randomTwo(s, eligible, backup, rng);
     case "ip_hash":
     case "hash":
-      return rendezvous(s, ok, key);
+      return rendezvous(s, eligible, backup, key);
     case "first":
-      for (let i = 0; i < s.length; i++) if (ok(i)) return i;
+      for (let i = 0; i < s.length; i++) if (ok(s, i, backup, eligible)) return i;
       return -1;
   }
 }
 
-/** nginx's smooth weighted round robin over the eligible servers. */
-export function smoothWeighted(s: readonly Candidate[], ok: (i: number) => boolean): number {
+/** nginx's smooth weighted round robin over the eligible servers of one tier. */
+function smoothWeighted(s: readonly Candidate[], eligible: (i: number) => boolean, backup: boolean): number {
   let best = -1;
   let total = 0;
   for (let i = 0; i < s.length; i++) {
-    if (!ok(i)) continue;
+    if (!ok(s, i, backup, eligible)) continue;
     const c = s[i]!;
     c.current += c.weight;
     total += c.weight;
@@ -86,12 +95,12 @@ export function smoothWeighted(s: readonly Candidate[], ok: (i: number) => boole
   return best;
 }
 
-function leastConn(s: readonly Candidate[], ok: (i: number) => boolean, rng: Rng): number {
+function leastConn(s: readonly Candidate[], eligible: (i: number) => boolean, backup: boolean, rng: Rng): number {
   let best = -1;
   let bestLoad = Infinity;
   let ties = 0;
   for (let i = 0; i < s.length; i++) {
-    if (!ok(i)) continue;
+    if (!ok(s, i, backup, eligible)) continue;
     const load = s[i]!.inflight / s[i]!.weight;
     if (load < bestLoad) {
       bestLoad = load;
@@ -106,9 +115,9 @@ function leastConn(s: readonly Candidate[], ok: (i: number) => boolean, rng: Rng
   return best;
 }
 
-function randomTwo(s: readonly Candidate[], ok: (i: number) => boolean, rng: Rng): number {
+function randomTwo(s: readonly Candidate[], eligible: (i: number) => boolean, backup: boolean, rng: Rng): number {
   const idx: number[] = [];
-  for (let i = 0; i < s.length; i++) if (ok(i)) idx.push(i);
+  for (let i = 0; i < s.length; i++) if (ok(s, i, backup, eligible)) idx.push(i);
   if (idx.length === 0) return -1;
   if (idx.length === 1) return idx[0]!;
   const a = Math.floor(rng() * idx.length);
@@ -119,13 +128,13 @@ function randomTwo(s: readonly Candidate[], ok: (i: number) => boolean, rng: Rng
   return s[y]!.inflight / s[y]!.weight < s[x]!.inflight / s[x]!.weight ? y : x;
 }
 
-/** Weighted rendezvous hashing: the eligible server with the highest -weight / ln(u(key, server)). */
-export function rendezvous(s: readonly Candidate[], ok: (i: number) => boolean, key: string): number {
+/** Weighted rendezvous hashing: the eligible server of the tier with the highest -weight / ln(u(key, server)). */
+function rendezvous(s: readonly Candidate[], eligible: (i: number) => boolean, backup: boolean, key: string): number {
   const kh = hash32(key);
   let best = -1;
   let bestScore = -Infinity;
   for (let i = 0; i < s.length; i++) {
-    if (!ok(i)) continue;
+    if (!ok(s, i, backup, eligible)) continue;
     const h = mix32(kh ^ Math.imul(s[i]!.id, 0x9e3779b1));
     const u = (h + 0.5) / 4294967296; // (0, 1)
     const score = -s[i]!.weight / Math.log(u);

@@ -366,15 +366,23 @@ export class UpstreamGroup {
     if (cookie !== null) {
       for (const x of s) if (x.cookieValue === cookie && x.eligibleAt(now) && !exclude?.includes(x)) return x;
     }
-    if (s.length === 1) {
-      // One server (a plain `proxy = URL`, most groups): every policy and tier picks it when it is
-      // eligible. No predicate closures per request (they were two functions and two scopes).
-      const x = s[0]!;
-      return !x.drained && x.eligibleAt(now) && !(exclude !== null && exclude.includes(x)) ? x : null;
-    }
-    const i = selectServer(this.cfg.policy, s, (i) => s[i]!.eligibleAt(now) && !(exclude !== null && exclude.includes(s[i]!)), key);
+    this.pickNow = now;
+    this.pickExclude = exclude;
+    const i = selectServer(this.cfg.policy, s, this.eligible, key);
+    this.pickExclude = null;
     return i < 0 ? null : s[i]!;
   }
+
+  /**
+   * The eligibility test of pick(): one function per group, reading the pick's time and
+   * exclusions from these fields, instead of a closure per proxied request.
+   */
+  private pickNow = 0;
+  private pickExclude: readonly UpstreamServer[] | null = null;
+  private readonly eligible = (i: number): boolean => {
+    const x = this.servers[i]!;
+    return x.eligibleAt(this.pickNow) && !(this.pickExclude !== null && this.pickExclude.includes(x));
+  };
 
   /** Seconds until a server may be eligible again (Retry-After of a NO_HEALTHY_UPSTREAM 503), at least 1. */
   retryAfterSeconds(now = performance.now()): number {

@@ -4,11 +4,11 @@
  * grow the pass-through memo without bound.
  */
 import { describe, expect, test } from "bun:test";
-import { FieldLineMemo, ForwardingLinesMemo, JoinMemo, PassThroughLines } from "../../src/proxy/forwarding-lines.ts";
+import { ForwardingLinesMemo, JoinMemo, PassThroughLines } from "../../src/proxy/forwarding-lines.ts";
 
-describe("FieldLineMemo", () => {
+describe("PassThroughLines as the Host line", () => {
   test("same name and value: the same line; a new value or name: its own line", () => {
-    const m = new FieldLineMemo();
+    const m = new PassThroughLines();
     const a = m.get("Host", "a.example");
     expect(a).toBe("Host: a.example\r\n");
     expect(m.get("Host", "a.example")).toBe(a);
@@ -16,7 +16,7 @@ describe("FieldLineMemo", () => {
     expect(m.get("host", "b.example")).toBe("host: b.example\r\n");
   });
   test("values are made safe for a field line", () => {
-    expect(new FieldLineMemo().get("X", "a\r\nInjected: 1")).toBe("X: a  Injected: 1\r\n");
+    expect(new PassThroughLines().get("X", "a\r\nInjected: 1")).toBe("X: a  Injected: 1\r\n");
   });
 });
 
